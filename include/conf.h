@@ -1,0 +1,151 @@
+/*
+ * conf.h - the strict INI configuration of dumpsterd (SPEC section 3)
+ *
+ * Parsing is pure: conf_parse() takes bytes and fills a struct conf or a
+ * list of errors, one per bad line, each with file:line. Unknown keys,
+ * duplicate keys, lines over DD_CONF_LINE_MAX octets, bad numbers and values
+ * out of range are errors, never ignored.
+ */
+#ifndef DD_CONF_H
+#define DD_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bounds.h"
+
+/* One error line: "file:line: message". line is 0 for whole-file errors. */
+struct conf_error {
+    char file[DD_PATHNAME_MAX];
+    unsigned line;
+    char msg[256];
+};
+
+struct conf_errors {
+    struct conf_error e[DD_CONF_ERRORS_MAX];
+    size_t n;       /* kept in e[] */
+    size_t dropped; /* more errors than DD_CONF_ERRORS_MAX */
+};
+
+/* Add an error (printf-style message); drops past DD_CONF_ERRORS_MAX. */
+void conf_error_add(struct conf_errors *errs, const char *file, unsigned line, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
+/* Print every error as "file:line: msg" (or "file: msg" for line 0). */
+void conf_errors_print(const struct conf_errors *errs, FILE *out);
+
+/* A listen address: host is an IPv4 or IPv6 literal without brackets. */
+struct conf_listen {
+    char host[64];
+    uint16_t port;
+};
+
+enum dest_proto { DEST_LMTP, DEST_SMTP };
+enum dest_kind { DEST_IP, DEST_HOST, DEST_UNIX };
+
+/* One address of a destination: lmtp:[IP]:PORT, smtp:HOST:PORT, lmtp:unix:/p */
+struct dest_addr {
+    enum dest_proto proto;
+    enum dest_kind kind;
+    char host[DD_HOSTNAME_MAX + 1]; /* IP literal (no brackets) or host name */
+    uint16_t port;
+    char path[108];                 /* DEST_UNIX: socket path */
+};
+
+/* A destination: the comma list of fallback addresses, tried in order. */
+struct dest {
+    struct dest_addr addr[DD_DEST_ADDRS_MAX];
+    size_t n;
+};
+
+/*
+ * conf_dest_parse - parse a destination string ("lmtp:[127.0.0.1]:2424,
+ * smtp:mx.example:25"). Pure. Returns 0, or -1 with a message in err.
+ */
+int conf_dest_parse(const char *s, struct dest *out, char *err, size_t errlen);
+/* conf_dest_format - the canonical text of a destination, as parsed. */
+void conf_dest_format(const struct dest *d, char *buf, size_t cap);
+
+struct conf_sg {
+    char name[DD_SG_NAME_MAX + 1];
+    struct dest dest;
+    char dest_text[DD_CONF_LINE_MAX + 1];
+    bool has_max_size;
+    uint64_t max_size; /* bytes; the [dumpster] max_size when !has_max_size */
+    bool has_max_age;
+    uint64_t max_age;  /* seconds; the [dumpster] max_age when !has_max_age */
+    unsigned line;     /* where the section starts */
+};
+
+struct conf {
+    char file[DD_PATHNAME_MAX];
+    struct {
+        char name[65];
+        char data_dir[DD_PATHNAME_MAX];
+    } hub;
+    struct {
+        struct conf_listen listen[DD_LISTEN_MAX];
+        size_t nlisten;
+        char hostname[DD_HOSTNAME_MAX + 1];
+        uint64_t max_message_size;
+        unsigned max_recipients;
+        unsigned max_connections;
+        unsigned max_connections_per_ip;
+        unsigned command_timeout;      /* seconds */
+        unsigned max_errors;
+        unsigned greet_pause_ms;
+        unsigned max_received_headers;
+    } smtp;
+    struct {
+        struct conf_listen listen[DD_LISTEN_MAX];
+        size_t nlisten;
+        char token_hash[65]; /* lowercase hex BLAKE2b-256, or "" */
+        bool public_reads;
+    } admin;
+    struct {
+        unsigned concurrency_per_destination;
+        unsigned retry_initial;      /* seconds */
+        unsigned retry_max;          /* seconds */
+        unsigned max_queue_lifetime; /* seconds */
+        unsigned connect_timeout;    /* seconds */
+        char smarthost[DD_CONF_LINE_MAX + 1]; /* destination text or "" */
+        char resolver[64];           /* "system" or IP:PORT */
+    } delivery;
+    struct {
+        uint64_t max_age;       /* seconds */
+        uint64_t max_size;      /* bytes per storage group */
+        unsigned resubmit_rate; /* messages/s, 0 = no limit */
+    } dumpster;
+    struct {
+        char file[DD_PATHNAME_MAX];
+    } directory;
+    struct conf_sg *sg; /* owned; conf_free() releases */
+    size_t nsg;
+};
+
+/* conf_init - fill c with every default (SPEC section 3); no storage groups. */
+void conf_init(struct conf *c);
+
+/*
+ * conf_parse - parse the INI text buf[0..len) of file `file` into c, which
+ * conf_init() prepared. Pure. Returns 0, or -1 when errs->n > 0. On error c
+ * may be partly filled; conf_free() it all the same.
+ */
+int conf_parse(struct conf *c, const char *file, const char *buf, size_t len,
+               struct conf_errors *errs);
+
+/* conf_load - conf_init + read the file + conf_parse. */
+int conf_load(struct conf *c, const char *path, struct conf_errors *errs);
+
+/* conf_free - release what c owns (the storage group array). */
+void conf_free(struct conf *c);
+
+/* conf_sg_find - the storage group named `name` (exact, case-sensitive). */
+const struct conf_sg *conf_sg_find(const struct conf *c, const char *name);
+
+/* conf_print_nondefault - "section.key = value" lines that differ from the
+ * defaults, and every storage group, like postconf -n. */
+void conf_print_nondefault(const struct conf *c, FILE *out);
+
+#endif
