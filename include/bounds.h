@@ -22,13 +22,13 @@
 #define DD_HELO_MAX 255
 
 /* Configuration file. */
-#define DD_CONF_LINE_MAX 1024     /* octets per line, newline excluded */
-#define DD_CONF_ERRORS_MAX 64     /* error lines kept; the rest are counted */
-#define DD_CONF_FILE_MAX (1 << 20)  /* a config file larger than this is refused */
-#define DD_SG_NAME_MAX 64         /* storage group names: [A-Za-z0-9._-]{1,64} */
-#define DD_SG_MAX 4096            /* storage groups in one config */
-#define DD_DEST_ADDRS_MAX 16      /* fallback addresses in one destination */
-#define DD_LISTEN_MAX 16          /* addresses in one listen list */
+#define DD_CONF_LINE_MAX 1024      /* octets per line, newline excluded */
+#define DD_CONF_ERRORS_MAX 64      /* error lines kept; the rest are counted */
+#define DD_CONF_FILE_MAX (1 << 20) /* a config file larger than this is refused */
+#define DD_SG_NAME_MAX 64          /* storage group names: [A-Za-z0-9._-]{1,64} */
+#define DD_SG_MAX 4096             /* storage groups in one config */
+#define DD_DEST_ADDRS_MAX 16       /* fallback addresses in one destination */
+#define DD_LISTEN_MAX 16           /* addresses in one listen list */
 #define DD_HOSTNAME_MAX 255
 #define DD_PATHNAME_MAX 4096
 

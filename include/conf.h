@@ -30,8 +30,8 @@ struct conf_errors {
 };
 
 /* Add an error (printf-style message); drops past DD_CONF_ERRORS_MAX. */
-void conf_error_add(struct conf_errors *errs, const char *file, unsigned line, const char *fmt,
-                    ...) __attribute__((format(printf, 4, 5)));
+void conf_error_add(struct conf_errors *errs, const char *file, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Print every error as "file:line: msg" (or "file: msg" for line 0). */
 void conf_errors_print(const struct conf_errors *errs, FILE *out);
 
@@ -50,7 +50,7 @@ struct dest_addr {
     enum dest_kind kind;
     char host[DD_HOSTNAME_MAX + 1]; /* IP literal (no brackets) or host name */
     uint16_t port;
-    char path[108];                 /* DEST_UNIX: socket path */
+    char path[108]; /* DEST_UNIX: socket path */
 };
 
 /* A destination: the comma list of fallback addresses, tried in order. */
@@ -74,8 +74,8 @@ struct conf_sg {
     bool has_max_size;
     uint64_t max_size; /* bytes; the [dumpster] max_size when !has_max_size */
     bool has_max_age;
-    uint64_t max_age;  /* seconds; the [dumpster] max_age when !has_max_age */
-    unsigned line;     /* where the section starts */
+    uint64_t max_age; /* seconds; the [dumpster] max_age when !has_max_age */
+    unsigned line;    /* where the section starts */
 };
 
 struct conf {
@@ -92,7 +92,7 @@ struct conf {
         unsigned max_recipients;
         unsigned max_connections;
         unsigned max_connections_per_ip;
-        unsigned command_timeout;      /* seconds */
+        unsigned command_timeout; /* seconds */
         unsigned max_errors;
         unsigned greet_pause_ms;
         unsigned max_received_headers;
@@ -105,12 +105,12 @@ struct conf {
     } admin;
     struct {
         unsigned concurrency_per_destination;
-        unsigned retry_initial;      /* seconds */
-        unsigned retry_max;          /* seconds */
-        unsigned max_queue_lifetime; /* seconds */
-        unsigned connect_timeout;    /* seconds */
+        unsigned retry_initial;               /* seconds */
+        unsigned retry_max;                   /* seconds */
+        unsigned max_queue_lifetime;          /* seconds */
+        unsigned connect_timeout;             /* seconds */
         char smarthost[DD_CONF_LINE_MAX + 1]; /* destination text or "" */
-        char resolver[64];           /* "system" or IP:PORT */
+        char resolver[64];                    /* "system" or IP:PORT */
     } delivery;
     struct {
         uint64_t max_age;       /* seconds */

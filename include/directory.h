@@ -30,8 +30,7 @@ struct directory *directory_parse(const char *file, const char *buf, size_t len,
                                   const struct conf *c, struct conf_errors *errs);
 
 /* directory_load - read the file then directory_parse(). */
-struct directory *directory_load(const char *path, const struct conf *c,
-                                 struct conf_errors *errs);
+struct directory *directory_load(const char *path, const struct conf *c, struct conf_errors *errs);
 
 /*
  * directory_lookup - the storage group of addr ("local@domain", any case).

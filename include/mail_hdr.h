@@ -20,10 +20,10 @@ enum mail_hdr_kind {
 };
 
 struct mail_hdr {
-    bool in_header;     /* still in the header section */
-    bool seen_field;    /* at least one field seen (continuations need one) */
-    unsigned received;  /* Received: fields */
-    bool message_id;    /* a Message-ID: field is present */
+    bool in_header;    /* still in the header section */
+    bool seen_field;   /* at least one field seen (continuations need one) */
+    unsigned received; /* Received: fields */
+    bool message_id;   /* a Message-ID: field is present */
 };
 
 void mail_hdr_init(struct mail_hdr *h);
@@ -42,7 +42,7 @@ struct mail_hdr_received {
     const char *hostname; /* ours */
     const char *proto;    /* "SMTP", "ESMTP", "UTF8SMTP" */
     const char *queueid;
-    const char *rcpt;     /* the recipient when there is exactly one, else NULL */
+    const char *rcpt; /* the recipient when there is exactly one, else NULL */
     time_t when;
 };
 

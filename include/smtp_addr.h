@@ -18,17 +18,17 @@
 
 enum smtp_addr_err {
     SMTP_ADDR_OK = 0,
-    SMTP_ADDR_SYNTAX,          /* not a path at all */
-    SMTP_ADDR_LOCAL_TOO_LONG,  /* local part > DD_LOCAL_PART_MAX */
-    SMTP_ADDR_DOMAIN_TOO_LONG, /* domain > DD_DOMAIN_MAX */
-    SMTP_ADDR_PATH_TOO_LONG,   /* path > DD_PATH_MAX */
-    SMTP_ADDR_NO_DOMAIN,       /* <local> without @domain */
-    SMTP_ADDR_NULL_NOT_ALLOWED,/* <> where a mailbox is required */
+    SMTP_ADDR_SYNTAX,           /* not a path at all */
+    SMTP_ADDR_LOCAL_TOO_LONG,   /* local part > DD_LOCAL_PART_MAX */
+    SMTP_ADDR_DOMAIN_TOO_LONG,  /* domain > DD_DOMAIN_MAX */
+    SMTP_ADDR_PATH_TOO_LONG,    /* path > DD_PATH_MAX */
+    SMTP_ADDR_NO_DOMAIN,        /* <local> without @domain */
+    SMTP_ADDR_NULL_NOT_ALLOWED, /* <> where a mailbox is required */
 };
 
 struct smtp_addr {
-    bool null;                      /* the null path <> */
-    bool utf8;                      /* some octet >= 0x80 (needs SMTPUTF8) */
+    bool null;                             /* the null path <> */
+    bool utf8;                             /* some octet >= 0x80 (needs SMTPUTF8) */
     char local[DD_LOCAL_PART_MAX + 1 + 2]; /* as sent, quotes kept; case kept */
     char domain[DD_DOMAIN_MAX + 1];        /* lower-cased (not literals' tags) */
     char addr[DD_ADDR_MAX + 2];            /* "local@domain", or "" for <> */

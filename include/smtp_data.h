@@ -29,10 +29,10 @@ enum {
 
 struct smtp_data {
     enum smtp_data_mode mode;
-    int state;       /* private */
-    size_t linelen;  /* octets of the current line so far, as sent */
-    unsigned errs;   /* SMTP_DATA_E_* seen so far; non-zero: reject */
-    bool done;       /* DOT mode: the terminating CRLF.CRLF was consumed */
+    int state;      /* private */
+    size_t linelen; /* octets of the current line so far, as sent */
+    unsigned errs;  /* SMTP_DATA_E_* seen so far; non-zero: reject */
+    bool done;      /* DOT mode: the terminating CRLF.CRLF was consumed */
 };
 
 void smtp_data_init(struct smtp_data *d, enum smtp_data_mode mode);

@@ -35,19 +35,19 @@ enum smtp_verb {
 /* Parse outcomes; smtp_parse_reply() gives the reply line for each error. */
 enum smtp_perr {
     SMTP_P_OK = 0,
-    SMTP_P_UNKNOWN,           /* 500 5.5.1 command unrecognized */
-    SMTP_P_SYNTAX,            /* 501 5.5.4 syntax error in parameters */
-    SMTP_P_NOT_IMPLEMENTED,   /* 502 5.5.1 (EXPN, STARTTLS, AUTH) */
-    SMTP_P_BAD_CHARS,         /* 500 5.5.2 NUL / 8-bit / control octet in a command */
-    SMTP_P_HELO_SYNTAX,       /* 501 5.5.4 HELO/EHLO needs a domain or literal */
-    SMTP_P_BAD_SENDER,        /* 501 5.1.7 bad sender address syntax */
-    SMTP_P_BAD_RCPT,          /* 501 5.1.3 bad recipient address syntax */
-    SMTP_P_NULL_RCPT,         /* 501 5.1.3 <> is not a recipient */
-    SMTP_P_PATH_TOO_LONG,     /* 501 5.1.3 / 5.1.7 path, local part or domain too long */
-    SMTP_P_BAD_PARAM,         /* 555 5.5.4 unsupported MAIL/RCPT parameter */
-    SMTP_P_BAD_SIZE,          /* 501 5.5.4 bad SIZE= value */
-    SMTP_P_BAD_BODY,          /* 501 5.5.4 bad BODY= value */
-    SMTP_P_BAD_BDAT,          /* 501 5.5.4 BDAT needs a size and maybe LAST */
+    SMTP_P_UNKNOWN,         /* 500 5.5.1 command unrecognized */
+    SMTP_P_SYNTAX,          /* 501 5.5.4 syntax error in parameters */
+    SMTP_P_NOT_IMPLEMENTED, /* 502 5.5.1 (EXPN, STARTTLS, AUTH) */
+    SMTP_P_BAD_CHARS,       /* 500 5.5.2 NUL / 8-bit / control octet in a command */
+    SMTP_P_HELO_SYNTAX,     /* 501 5.5.4 HELO/EHLO needs a domain or literal */
+    SMTP_P_BAD_SENDER,      /* 501 5.1.7 bad sender address syntax */
+    SMTP_P_BAD_RCPT,        /* 501 5.1.3 bad recipient address syntax */
+    SMTP_P_NULL_RCPT,       /* 501 5.1.3 <> is not a recipient */
+    SMTP_P_PATH_TOO_LONG,   /* 501 5.1.3 / 5.1.7 path, local part or domain too long */
+    SMTP_P_BAD_PARAM,       /* 555 5.5.4 unsupported MAIL/RCPT parameter */
+    SMTP_P_BAD_SIZE,        /* 501 5.5.4 bad SIZE= value */
+    SMTP_P_BAD_BODY,        /* 501 5.5.4 bad BODY= value */
+    SMTP_P_BAD_BDAT,        /* 501 5.5.4 BDAT needs a size and maybe LAST */
     SMTP_P__COUNT
 };
 

@@ -1,0 +1,63 @@
+# dumpsterd - the two commands: `make run` and `make test`.
+# Everything else is a helper of those two (see README).
+
+BUILD     ?= build
+BUILD_SAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS      ?= 2
+CONF      ?= conf/dumpsterd.conf
+FUZZ_SECONDS ?= 60
+
+# Debian packages the build and the tests need.
+DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libsodium-dev \
+	libjansson-dev libcmocka-dev python3 sqlite3 swaks clang-format
+
+.PHONY: all deps build asan run test test-unit test-asan fuzz fuzz-build format clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+asan: deps
+	cmake -S . -B $(BUILD_SAN) -DCMAKE_BUILD_TYPE=Debug -DDD_SANITIZE=ON >/dev/null
+	cmake --build $(BUILD_SAN) -j$(JOBS)
+
+run: build
+	./$(BUILD)/dumpsterd -c $(CONF)
+
+# Every test through ctest, then the same suite under ASan+UBSan.
+test: build asan
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+
+fuzz-build: deps
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DDD_FUZZ=ON -DDD_TESTS=OFF \
+	  -DCMAKE_C_FLAGS='-fsanitize=fuzzer-no-link,address,undefined -g -O1' >/dev/null
+	cmake --build $(BUILD_FUZZ) -j$(JOBS)
+
+# Run every fuzz target for FUZZ_SECONDS each.
+fuzz: fuzz-build
+	@for f in $(BUILD_FUZZ)/fuzz_*; do \
+	  n=$$(basename $$f); mkdir -p tests/fuzz/corpus-$$n; \
+	  echo "== $$n"; $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    tests/fuzz/corpus-$$n tests/fuzz/seeds 2>&1 | grep -E '^(Done|#[0-9]+.*DONE|==)' ; \
+	done
+
+format:
+	clang-format -i relay/*.c relay/*.h dumpster/*.c dumpster/*.h include/*.h tests/unit/*.c tests/fuzz/*.c tests/tools/*.c
+
+clean:
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

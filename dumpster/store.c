@@ -1,0 +1,550 @@
+/*
+ * store.c - the storage thread: group commit of message content and
+ * envelopes into SQLite (WAL, synchronous=FULL)
+ *
+ * The loop queues operations (chunk, commit, abort) under a mutex; the
+ * storage thread takes all that wait, runs them in one transaction and
+ * fsyncs once, then hands the commit results back through an event the loop
+ * runs. A batch with no commit in it is written with synchronous=NORMAL:
+ * content alone needs no fsync, the next commit's fsync covers it (the WAL
+ * is written in order).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_schema.h"
+
+enum store_op_kind { STORE_OP_CHUNK, STORE_OP_COMMIT, STORE_OP_ABORT };
+
+struct store_op {
+    struct store_op *next;
+    enum store_op_kind kind;
+    uint64_t msg_id;
+    uint32_t seq;
+    void *data;
+    size_t len;
+    struct store_msg *msg;
+    uint64_t cookie;
+    enum store_rc rc;
+};
+
+struct store_list {
+    struct store_op *head;
+    struct store_op **tail;
+};
+
+struct store {
+    sqlite3 *db;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct store_list pending; /* loop -> thread */
+    struct store_list done;    /* thread -> loop */
+    bool stop;
+    _Atomic size_t backlog; /* chunk octets queued, not yet written */
+    struct event *done_ev;
+    store_commit_fn done_fn;
+    store_drain_fn drain_fn;
+    void *ctx;
+    uint64_t next_id; /* loop thread only */
+    sqlite3_stmt *st_chunk, *st_count, *st_msg, *st_rcpt, *st_abort;
+};
+
+#define STORE_BACKLOG_LOW (DD_STORE_BACKLOG_MAX / 2)
+
+/* store_list_init - empty list */
+static void store_list_init(struct store_list *l)
+{
+    l->head = NULL;
+    l->tail = &l->head;
+}
+
+/* store_list_push - append op */
+static void store_list_push(struct store_list *l, struct store_op *op)
+{
+    op->next = NULL;
+    *l->tail = op;
+    l->tail = &op->next;
+}
+
+/* store_msg_free - release a message description and what it owns */
+static void store_msg_free(struct store_msg *m)
+{
+    if (m == NULL)
+        return;
+    free(m->message_id);
+    free(m->rcpts);
+    free(m);
+}
+
+/* store_op_free - release an operation and its payload */
+static void store_op_free(struct store_op *op)
+{
+    free(op->data);
+    store_msg_free(op->msg);
+    free(op);
+}
+
+/* store_rc_of - map an SQLite result to a store result */
+static enum store_rc store_rc_of(int rc)
+{
+    return rc == SQLITE_FULL ? STORE_E_FULL : STORE_E_IO;
+}
+
+/* store_exec - run SQL without results; returns the SQLite code */
+static int store_exec(struct store *s, const char *sql)
+{
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        log_err("store", "%s: %s", sql, sqlite3_errmsg(s->db));
+    return rc;
+}
+
+/* store_step_done - step a statement that returns no rows, then reset it */
+static int store_step_done(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* store_do_chunk - write one chunk of content */
+static int store_do_chunk(struct store *s, struct store_op *op)
+{
+    sqlite3_bind_int64(s->st_chunk, 1, (sqlite3_int64)op->msg_id);
+    sqlite3_bind_int64(s->st_chunk, 2, op->seq);
+    sqlite3_bind_blob(s->st_chunk, 3, op->data, (int)op->len, SQLITE_STATIC);
+    return store_step_done(s->st_chunk);
+}
+
+/* store_do_abort - drop the content of a message that was not committed */
+static int store_do_abort(struct store *s, uint64_t msg_id)
+{
+    sqlite3_bind_int64(s->st_abort, 1, (sqlite3_int64)msg_id);
+    return store_step_done(s->st_abort);
+}
+
+/* store_check_content - every chunk the session sent is there, whole */
+static int store_check_content(struct store *s, const struct store_msg *m)
+{
+    sqlite3_stmt *st = s->st_count;
+    int rc;
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)m->msg_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        bool whole = (uint64_t)sqlite3_column_int64(st, 0) == m->nchunks &&
+                     (uint64_t)sqlite3_column_int64(st, 1) == m->size;
+        rc = whole ? SQLITE_OK : SQLITE_CORRUPT;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+/* store_insert_msg - the envelope row */
+static int store_insert_msg(struct store *s, const struct store_msg *m)
+{
+    sqlite3_stmt *st = s->st_msg;
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)m->msg_id);
+    sqlite3_bind_text(st, 2, m->queue_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, m->sender, -1, SQLITE_STATIC);
+    if (m->message_id)
+        sqlite3_bind_text(st, 4, m->message_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)m->size);
+    sqlite3_bind_int64(st, 6, m->nchunks);
+    sqlite3_bind_int64(st, 7, m->received_ms);
+    sqlite3_bind_text(st, 8, m->client_ip, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, m->helo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, m->proto, -1, SQLITE_STATIC);
+    return store_step_done(st);
+}
+
+/* store_insert_rcpts - one row per recipient (a repeated address once) */
+static int store_insert_rcpts(struct store *s, const struct store_msg *m)
+{
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        sqlite3_bind_int64(s->st_rcpt, 1, (sqlite3_int64)m->msg_id);
+        sqlite3_bind_text(s->st_rcpt, 2, m->rcpts[i].addr, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->st_rcpt, 3, m->rcpts[i].sg, -1, SQLITE_STATIC);
+        int rc = store_step_done(s->st_rcpt);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+/* store_do_commit - envelope and recipients of one message, all or nothing */
+static int store_do_commit(struct store *s, struct store_op *op)
+{
+    int rc = sqlite3_exec(s->db, "SAVEPOINT msg", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = store_check_content(s, op->msg);
+    if (rc == SQLITE_OK)
+        rc = store_insert_msg(s, op->msg);
+    if (rc == SQLITE_OK)
+        rc = store_insert_rcpts(s, op->msg);
+    if (rc == SQLITE_OK)
+        return sqlite3_exec(s->db, "RELEASE msg", NULL, NULL, NULL);
+    log_err("store", "%s: commit failed: %s", op->msg->queue_id,
+            rc == SQLITE_CORRUPT ? "content incomplete" : sqlite3_errmsg(s->db));
+    if (!sqlite3_get_autocommit(s->db)) {
+        sqlite3_exec(s->db, "ROLLBACK TO msg", NULL, NULL, NULL);
+        sqlite3_exec(s->db, "RELEASE msg", NULL, NULL, NULL);
+        store_do_abort(s, op->msg_id);
+    }
+    op->rc = store_rc_of(rc);
+    return SQLITE_OK; /* this message failed; the batch goes on */
+}
+
+/* store_apply - run one operation inside the batch transaction */
+static int store_apply(struct store *s, struct store_op *op)
+{
+    switch (op->kind) {
+    case STORE_OP_CHUNK:
+        return store_do_chunk(s, op);
+    case STORE_OP_COMMIT:
+        return store_do_commit(s, op);
+    case STORE_OP_ABORT:
+        return store_do_abort(s, op->msg_id);
+    }
+    return SQLITE_MISUSE;
+}
+
+/* store_fail_batch - the transaction is lost: every commit in it failed */
+static void store_fail_batch(struct store_op *ops, int rc)
+{
+    for (struct store_op *op = ops; op; op = op->next)
+        if (op->kind == STORE_OP_COMMIT && op->rc == STORE_OK)
+            op->rc = store_rc_of(rc);
+}
+
+/* store_run_batch - one transaction over every operation in ops */
+static void store_run_batch(struct store *s, struct store_op *ops)
+{
+    bool has_commit = false;
+    int rc;
+
+    for (struct store_op *op = ops; op; op = op->next)
+        has_commit |= op->kind == STORE_OP_COMMIT;
+    if (!has_commit)
+        store_exec(s, "PRAGMA synchronous=NORMAL");
+    rc = store_exec(s, "BEGIN IMMEDIATE");
+    for (struct store_op *op = ops; op && rc == SQLITE_OK; op = op->next) {
+        rc = store_apply(s, op);
+        if (rc == SQLITE_OK && sqlite3_get_autocommit(s->db))
+            rc = SQLITE_ABORT; /* SQLite rolled the transaction back */
+        if (rc != SQLITE_OK)
+            log_err("store", "batch failed: %s", sqlite3_errmsg(s->db));
+    }
+    if (rc == SQLITE_OK)
+        rc = store_exec(s, "COMMIT");
+    if (rc != SQLITE_OK) {
+        if (!sqlite3_get_autocommit(s->db))
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        store_fail_batch(ops, rc);
+    }
+    if (!has_commit)
+        store_exec(s, "PRAGMA synchronous=FULL");
+}
+
+/* store_take - wait for work; take up to DD_STORE_BATCH_MAX operations */
+static struct store_op *store_take(struct store *s)
+{
+    struct store_op *ops;
+    struct store_op **cut;
+    size_t n = 0;
+
+    pthread_mutex_lock(&s->mu);
+    while (s->pending.head == NULL && !s->stop)
+        pthread_cond_wait(&s->cv, &s->mu);
+    ops = s->pending.head;
+    for (cut = &s->pending.head; *cut && n < DD_STORE_BATCH_MAX; cut = &(*cut)->next)
+        n++;
+    s->pending.head = *cut;
+    if (s->pending.head == NULL)
+        s->pending.tail = &s->pending.head;
+    *cut = NULL;
+    pthread_mutex_unlock(&s->mu);
+    return ops;
+}
+
+/* store_finish_batch - give commit results to the loop, free the rest */
+static void store_finish_batch(struct store *s, struct store_op *ops)
+{
+    size_t written = 0;
+
+    pthread_mutex_lock(&s->mu);
+    while (ops) {
+        struct store_op *next = ops->next;
+        written += ops->len;
+        if (ops->kind == STORE_OP_COMMIT)
+            store_list_push(&s->done, ops);
+        else
+            store_op_free(ops);
+        ops = next;
+    }
+    pthread_mutex_unlock(&s->mu);
+    atomic_fetch_sub(&s->backlog, written);
+    event_active(s->done_ev, EV_READ, 0);
+}
+
+/* store_thread - the storage thread: batches until told to stop */
+static void *store_thread(void *arg)
+{
+    struct store *s = arg;
+
+    for (;;) {
+        struct store_op *ops = store_take(s);
+        if (ops == NULL)
+            break; /* stop, and nothing left */
+        store_run_batch(s, ops);
+        store_finish_batch(s, ops);
+    }
+    return NULL;
+}
+
+/* store_done_cb - on the loop: deliver commit results, then drain */
+static void store_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store *s = arg;
+    struct store_op *ops;
+
+    (void)fd;
+    (void)what;
+    pthread_mutex_lock(&s->mu);
+    ops = s->done.head;
+    store_list_init(&s->done);
+    pthread_mutex_unlock(&s->mu);
+    while (ops) {
+        struct store_op *next = ops->next;
+        s->done_fn(s->ctx, ops->cookie, ops->rc);
+        store_op_free(ops);
+        ops = next;
+    }
+    if (atomic_load(&s->backlog) < STORE_BACKLOG_LOW && s->drain_fn)
+        s->drain_fn(s->ctx);
+}
+
+/* store_submit - queue an operation for the storage thread */
+static void store_submit(struct store *s, struct store_op *op)
+{
+    atomic_fetch_add(&s->backlog, op->len);
+    pthread_mutex_lock(&s->mu);
+    store_list_push(&s->pending, op);
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* store_op_new - a zeroed operation; aborts when memory is gone */
+static struct store_op *store_op_new(enum store_op_kind kind, uint64_t msg_id)
+{
+    struct store_op *op = calloc(1, sizeof(*op));
+    if (op == NULL) {
+        log_err("store", "out of memory");
+        abort();
+    }
+    op->kind = kind;
+    op->msg_id = msg_id;
+    return op;
+}
+
+/* store_chunk - hand a chunk of content to the storage thread */
+void store_chunk(struct store *s, uint64_t msg_id, uint32_t seq, void *data, size_t len)
+{
+    struct store_op *op = store_op_new(STORE_OP_CHUNK, msg_id);
+    op->seq = seq;
+    op->data = data;
+    op->len = len;
+    store_submit(s, op);
+}
+
+/* store_commit - ask for a durable commit; the result comes back later */
+void store_commit(struct store *s, struct store_msg *m, uint64_t cookie)
+{
+    struct store_op *op = store_op_new(STORE_OP_COMMIT, m->msg_id);
+    op->msg = m;
+    op->cookie = cookie;
+    store_submit(s, op);
+}
+
+/* store_abort - drop the content of a message that will not be committed */
+void store_abort(struct store *s, uint64_t msg_id)
+{
+    store_submit(s, store_op_new(STORE_OP_ABORT, msg_id));
+}
+
+/* store_backlog_high - sessions should stop reading */
+bool store_backlog_high(const struct store *s)
+{
+    return atomic_load(&s->backlog) > DD_STORE_BACKLOG_MAX;
+}
+
+/* store_new_msg_id - next unused message id (loop thread) */
+uint64_t store_new_msg_id(struct store *s)
+{
+    return s->next_id++;
+}
+
+/* store_prepare - every statement the thread runs */
+static int store_prepare(struct store *s)
+{
+    static const struct {
+        size_t off;
+        const char *sql;
+    } stmts[] = {
+        {offsetof(struct store, st_chunk), "INSERT INTO body(msg, seq, data) VALUES (?, ?, ?)"},
+        {offsetof(struct store, st_count),
+         "SELECT count(*), coalesce(sum(length(data)), 0) FROM body WHERE msg = ?"},
+        {offsetof(struct store, st_msg),
+         "INSERT INTO message(id, queue_id, sender, message_id, size, nchunks, received,"
+         " client_ip, helo, proto) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
+        {offsetof(struct store, st_rcpt),
+         "INSERT OR IGNORE INTO recipient(msg, rcpt, sg) VALUES (?, ?, ?)"},
+        {offsetof(struct store, st_abort), "DELETE FROM body WHERE msg = ?"},
+    };
+    for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+        sqlite3_stmt **st = (sqlite3_stmt **)((char *)s + stmts[i].off);
+        if (sqlite3_prepare_v3(s->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) !=
+            SQLITE_OK)
+            return -1;
+    }
+    return 0;
+}
+
+/* store_pragmas - WAL, fsync on every commit */
+static int store_pragmas(struct store *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    bool wal = false;
+
+    sqlite3_busy_timeout(s->db, 10000);
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            wal = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+        sqlite3_finalize(st);
+    }
+    if (!wal) {
+        snprintf(err, errlen, "cannot switch the database to WAL: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    if (store_exec(s, "PRAGMA synchronous=FULL") != SQLITE_OK ||
+        store_exec(s, "PRAGMA foreign_keys=OFF") != SQLITE_OK) {
+        snprintf(err, errlen, "pragmas: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return 0;
+}
+
+/* store_recover - forget content that was never committed; find the next id */
+static int store_recover(struct store *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+
+    if (store_exec(s, "DELETE FROM body WHERE msg NOT IN (SELECT id FROM message)") != SQLITE_OK) {
+        snprintf(err, errlen, "recovery: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT max(coalesce((SELECT max(id) FROM message), 0),"
+                           " coalesce((SELECT max(msg) FROM body), 0))",
+                           -1, &st, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "recovery: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    s->next_id = sqlite3_step(st) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) + 1 : 1;
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* store_open_db - open, configure and migrate the database */
+static int store_open_db(struct store *s, const char *data_dir, char *err, size_t errlen)
+{
+    char path[DD_PATHNAME_MAX + 32];
+
+    snprintf(path, sizeof(path), "%s/dumpsterd.db", data_dir);
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        return -1;
+    }
+    if (store_pragmas(s, err, errlen) < 0 || store_schema_migrate(s->db, err, errlen) < 0 ||
+        store_recover(s, err, errlen) < 0)
+        return -1;
+    if (store_prepare(s) < 0) {
+        snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(s->db));
+        return -1;
+    }
+    return 0;
+}
+
+/* store_open - open the store and start its thread */
+struct store *store_open(const char *data_dir, struct event_base *base, store_commit_fn done,
+                         store_drain_fn drain, void *ctx, char *err, size_t errlen)
+{
+    struct store *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    store_list_init(&s->pending);
+    store_list_init(&s->done);
+    s->done_fn = done;
+    s->drain_fn = drain;
+    s->ctx = ctx;
+    if (store_open_db(s, data_dir, err, errlen) < 0)
+        return store_close(s);
+    s->done_ev = event_new(base, -1, 0, store_done_cb, s);
+    if (s->done_ev == NULL || pthread_create(&s->thread, NULL, store_thread, s) != 0) {
+        snprintf(err, errlen, "cannot start the storage thread: %s", strerror(errno));
+        return store_close(s);
+    }
+    s->thread_started = true;
+    return s;
+}
+
+/* store_close - drain, stop the thread, close the database */
+struct store *store_close(struct store *s)
+{
+    if (s == NULL)
+        return NULL;
+    if (s->thread_started) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = true;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+    }
+    for (struct store_op *op = s->done.head, *next; op; op = next) {
+        next = op->next;
+        store_op_free(op);
+    }
+    sqlite3_stmt *sts[] = {s->st_chunk, s->st_count, s->st_msg, s->st_rcpt, s->st_abort};
+    for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
+        sqlite3_finalize(sts[i]);
+    if (s->db)
+        sqlite3_close(s->db);
+    if (s->done_ev)
+        event_free(s->done_ev);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+    return NULL;
+}

@@ -1,0 +1,107 @@
+/*
+ * store_schema.c - the SQL schema of the store and its migrations
+ *
+ * PRAGMA user_version says which steps ran. Each step runs in its own
+ * transaction together with the version bump, so a crash leaves the database
+ * at a whole version. A database newer than this binary is refused.
+ */
+#include <stdio.h>
+
+#include "store_schema.h"
+
+/* Step N brings version N to N + 1. Append only; never edit a past step. */
+static const char *const store_schema_steps[] = {
+    /* 0 -> 1: messages, their content, their recipients */
+    "CREATE TABLE message ("
+    "  id INTEGER PRIMARY KEY,"
+    "  queue_id TEXT NOT NULL UNIQUE,"
+    "  sender TEXT NOT NULL,"
+    "  message_id TEXT,"
+    "  size INTEGER NOT NULL,"
+    "  nchunks INTEGER NOT NULL,"
+    "  received INTEGER NOT NULL," /* unix ms */
+    "  client_ip TEXT NOT NULL,"
+    "  helo TEXT NOT NULL,"
+    "  proto TEXT NOT NULL"
+    ");"
+    "CREATE TABLE body ("
+    "  id INTEGER PRIMARY KEY,"
+    "  msg INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  data BLOB NOT NULL"
+    ");"
+    "CREATE UNIQUE INDEX body_msg_seq ON body(msg, seq);"
+    "CREATE TABLE recipient ("
+    "  msg INTEGER NOT NULL REFERENCES message(id),"
+    "  rcpt TEXT NOT NULL,"
+    "  sg TEXT NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0," /* 0 queued, 1 deferred, 2 delivered, 3 failed */
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt INTEGER NOT NULL DEFAULT 0," /* unix ms */
+    "  delivered INTEGER,"
+    "  last_reply TEXT,"
+    "  PRIMARY KEY (msg, rcpt)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX recipient_due ON recipient(state, next_attempt);",
+};
+
+#define STORE_SCHEMA_NSTEPS (int)(sizeof(store_schema_steps) / sizeof(store_schema_steps[0]))
+
+/* store_schema_version - the newest version */
+int store_schema_version(void)
+{
+    return STORE_SCHEMA_NSTEPS;
+}
+
+/* store_schema_get_version - PRAGMA user_version */
+static int store_schema_get_version(sqlite3 *db, int *version)
+{
+    sqlite3_stmt *st;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = sqlite3_step(st);
+    *version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* store_schema_step - run one step and bump the version in one transaction */
+static int store_schema_step(sqlite3 *db, int from, char *err, size_t errlen)
+{
+    char bump[64];
+    char *msg = NULL;
+
+    snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", from + 1);
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, store_schema_steps[from], NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, bump, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "schema migration %d -> %d: %s", from, from + 1,
+                 msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* store_schema_migrate - run every step the database has not seen */
+int store_schema_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+    int version;
+
+    if (store_schema_get_version(db, &version) < 0) {
+        snprintf(err, errlen, "cannot read schema version: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    if (version > STORE_SCHEMA_NSTEPS) {
+        snprintf(err, errlen, "database schema version %d is newer than this dumpsterd (%d)",
+                 version, STORE_SCHEMA_NSTEPS);
+        return -1;
+    }
+    for (int v = version; v < STORE_SCHEMA_NSTEPS; v++)
+        if (store_schema_step(db, v, err, errlen) < 0)
+            return -1;
+    return 0;
+}

@@ -1,0 +1,87 @@
+/*
+ * store.h - the durable store: SQLite (WAL, synchronous=FULL) behind one
+ * storage thread
+ *
+ * The event loop never touches the disk. Sessions hand message content to
+ * the storage thread in chunks (store_chunk) while it arrives, then ask for
+ * the commit (store_commit). The thread takes every waiting operation into
+ * one transaction (group commit), fsyncs once, and tells the loop through
+ * the completion callback; only then may the session answer 250. Content is
+ * written once, keyed by a message id the loop allocates; what was never
+ * committed is removed at the next start.
+ */
+#ifndef DD_STORE_H
+#define DD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bounds.h"
+
+struct event_base;
+struct store; /* opaque; one owner, released with store_close() */
+
+enum store_rc {
+    STORE_OK = 0,
+    STORE_E_FULL, /* disk or database full */
+    STORE_E_IO,   /* any other store error */
+};
+
+struct store_rcpt {
+    char addr[DD_ADDR_MAX + 2];
+    char sg[DD_SG_NAME_MAX + 1];
+};
+
+/* What a committed message is, besides its content. */
+struct store_msg {
+    uint64_t msg_id; /* from store_new_msg_id() */
+    char queue_id[DD_QUEUEID_LEN + 1];
+    char sender[DD_ADDR_MAX + 2]; /* "" for <> */
+    char *message_id;             /* Message-ID value; owned (malloc) */
+    uint64_t size;                /* content octets, sum of the chunks */
+    uint32_t nchunks;             /* chunks handed over, seq 0..n-1 */
+    int64_t received_ms;          /* unix time in ms */
+    char client_ip[64];
+    char helo[DD_HELO_MAX + 1];
+    char proto[16];
+    struct store_rcpt *rcpts; /* owned (malloc) */
+    size_t nrcpts;
+};
+
+/* Completion of store_commit(), on the loop thread. */
+typedef void (*store_commit_fn)(void *ctx, uint64_t cookie, enum store_rc rc);
+/* Called on the loop thread when the backlog fell below its low mark. */
+typedef void (*store_drain_fn)(void *ctx);
+
+/*
+ * store_open - open or create DATA_DIR/dumpsterd.db, migrate the schema,
+ * remove uncommitted content, start the storage thread. Returns NULL with a
+ * message in err on failure.
+ */
+struct store *store_open(const char *data_dir, struct event_base *base, store_commit_fn done,
+                         store_drain_fn drain, void *ctx, char *err, size_t errlen);
+
+/* store_new_msg_id - a message id never used in this database. */
+uint64_t store_new_msg_id(struct store *s);
+
+/* store_chunk - append data[0..len) (malloc'd; the store takes it) as chunk
+ * seq of message msg_id. Never blocks. */
+void store_chunk(struct store *s, uint64_t msg_id, uint32_t seq, void *data, size_t len);
+
+/* store_commit - commit m (the store takes m, its rcpts and message_id);
+ * done(ctx, cookie, rc) follows on the loop thread. */
+void store_commit(struct store *s, struct store_msg *m, uint64_t cookie);
+
+/* store_abort - forget the chunks of a message that will not be committed. */
+void store_abort(struct store *s, uint64_t msg_id);
+
+/* store_backlog_high - too many bytes wait for the storage thread: stop
+ * reading until the drain callback. */
+bool store_backlog_high(const struct store *s);
+
+/* store_close - finish every waiting operation, stop the thread, close the
+ * database. Returns NULL. */
+struct store *store_close(struct store *s);
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * main.c - dumpsterd's command line: check, print or run a configuration
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "directory.h"
+#include "hub.h"
+#include "log.h"
+
+/* usage - the synopsis, exit 64 */
+static int usage(void)
+{
+    fprintf(stderr, "usage: dumpsterd -c FILE [-t | -n] [-s]\n"
+                    "  -c FILE  configuration file\n"
+                    "  -t       check the configuration and the directory, then exit\n"
+                    "  -n       print the settings that differ from the defaults\n"
+                    "  -s       log to syslog (LOG_MAIL) instead of stderr\n");
+    return EX_USAGE;
+}
+
+/* check - -t: the configuration and the directory both parse */
+static int check(struct conf *c)
+{
+    struct conf_errors errs = {0};
+    struct directory *d = directory_load(c->directory.file, c, &errs);
+
+    if (d == NULL) {
+        conf_errors_print(&errs, stderr);
+        return EX_CONFIG;
+    }
+    directory_free(d);
+    return EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+    const char *file = NULL;
+    bool test = false, print = false, use_syslog = false;
+    int opt, rc;
+
+    while ((opt = getopt(argc, argv, "c:tnsh")) != -1) {
+        switch (opt) {
+        case 'c':
+            file = optarg;
+            break;
+        case 't':
+            test = true;
+            break;
+        case 'n':
+            print = true;
+            break;
+        case 's':
+            use_syslog = true;
+            break;
+        default:
+            return usage();
+        }
+    }
+    if (file == NULL || optind != argc || (test && print))
+        return usage();
+
+    struct conf c;
+    struct conf_errors errs = {0};
+    if (conf_load(&c, file, &errs) < 0) {
+        conf_errors_print(&errs, stderr);
+        conf_free(&c);
+        return EX_CONFIG;
+    }
+    if (test || print) {
+        rc = test ? check(&c) : EX_OK;
+        if (print)
+            conf_print_nondefault(&c, stdout);
+        conf_free(&c);
+        return rc;
+    }
+    if (use_syslog)
+        log_use_syslog();
+    struct hub *h = hub_new(&c, &rc);
+    if (h == NULL)
+        return rc;
+    rc = hub_run(h);
+    hub_free(h);
+    return rc;
+}
