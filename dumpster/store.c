@@ -57,7 +57,9 @@ struct store {
     store_commit_fn done_fn;
     store_drain_fn drain_fn;
     void *ctx;
-    uint64_t next_id; /* loop thread only */
+    uint64_t next_id;  /* loop thread only */
+    uint64_t *cleanup; /* storage thread: content of failed commits to delete */
+    size_t ncleanup, capcleanup;
     sqlite3_stmt *st_chunk, *st_count, *st_msg, *st_rcpt, *st_abort;
 };
 
@@ -262,6 +264,42 @@ static void store_run_batch(struct store *s, struct store_op *ops)
         store_exec(s, "PRAGMA synchronous=FULL");
 }
 
+/* store_cleanup_add - remember the content of a commit that failed */
+static void store_cleanup_add(struct store *s, uint64_t msg_id)
+{
+    if (s->ncleanup == s->capcleanup) {
+        size_t cap = s->capcleanup ? s->capcleanup * 2 : 16;
+        uint64_t *n = realloc(s->cleanup, cap * sizeof(*n));
+        if (n == NULL)
+            return; /* the next start removes it */
+        s->cleanup = n;
+        s->capcleanup = cap;
+    }
+    s->cleanup[s->ncleanup++] = msg_id;
+}
+
+/* store_cleanup - delete content of failed commits, in a transaction of its
+ * own so a full disk cannot fail the next batch; kept for later on error */
+static void store_cleanup(struct store *s, struct store_op *ops)
+{
+    for (struct store_op *op = ops; op; op = op->next)
+        if (op->kind == STORE_OP_COMMIT && op->rc != STORE_OK)
+            store_cleanup_add(s, op->msg_id);
+    if (s->ncleanup == 0)
+        return;
+    int rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    for (size_t i = 0; i < s->ncleanup && rc == SQLITE_OK; i++)
+        rc = store_do_abort(s, s->cleanup[i]);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        s->ncleanup = 0;
+        return;
+    }
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 /* store_take - wait for work; take up to DD_STORE_BATCH_MAX operations */
 static struct store_op *store_take(struct store *s)
 {
@@ -313,6 +351,7 @@ static void *store_thread(void *arg)
         if (ops == NULL)
             break; /* stop, and nothing left */
         store_run_batch(s, ops);
+        store_cleanup(s, ops);
         store_finish_batch(s, ops);
     }
     return NULL;
@@ -545,6 +584,7 @@ struct store *store_close(struct store *s)
         event_free(s->done_ev);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    free(s->cleanup);
     free(s);
     return NULL;
 }
