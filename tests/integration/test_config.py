@@ -90,6 +90,7 @@ def test_sighup_reload():
         hub.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "keeping the old one" in hub.log(), what="reload refusal")
         assert "directory.tsv:8:" in hub.log(), hub.log()
+        assert 'unknown storage group "NOSUCHSG"' in hub.log(), hub.log()
         assert rcpt_code(hub, "x@new.example.test") == 250
         assert rcpt_code(hub, "x@broken.example.test") == 554
 
