@@ -17,14 +17,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
 #include "log.h"
 #include "store.h"
+#include "store_int.h"
 #include "store_schema.h"
 
-enum store_op_kind { STORE_OP_CHUNK, STORE_OP_COMMIT, STORE_OP_ABORT };
+enum store_op_kind { STORE_OP_CHUNK, STORE_OP_COMMIT, STORE_OP_ABORT, STORE_OP_CALL };
 
 struct store_op {
     struct store_op *next;
@@ -36,6 +38,19 @@ struct store_op {
     struct store_msg *msg;
     uint64_t cookie;
     enum store_rc rc;
+    store_commit_fn commit_fn; /* NULL: the store's default */
+    void *commit_ctx;
+    store_work_fn work; /* STORE_OP_CALL */
+    store_reply_fn reply;
+    void *arg;
+    bool durable;
+};
+
+/* Prepared statements of the work functions, keyed by their SQL text. */
+struct store_stmt_cache {
+    const char *sql[STORE_STMT_CACHE_MAX];
+    sqlite3_stmt *st[STORE_STMT_CACHE_MAX];
+    size_t n;
 };
 
 struct store_list {
@@ -61,7 +76,19 @@ struct store {
     uint64_t *cleanup; /* storage thread: content of failed commits to delete */
     size_t ncleanup, capcleanup;
     sqlite3_stmt *st_chunk, *st_count, *st_msg, *st_rcpt, *st_abort;
+    struct store_stmt_cache cache; /* storage thread */
+    store_commit_hook_fn hook;     /* loop: after a batch with commits */
+    void *hook_ctx;
+    _Atomic uint64_t n_batches, n_commits, n_fsync_batches;
+    _Atomic uint64_t commit_us_sum, batch_msgs_sum;
+    _Atomic uint64_t commit_hist[STORE_HIST_BUCKETS];
+    _Atomic uint64_t batch_hist[STORE_HIST_BUCKETS];
 };
+
+/* Upper bounds of the histogram buckets; the last bucket is +Inf. */
+const double store_commit_bounds[STORE_HIST_BUCKETS - 1] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
+const double store_batch_bounds[STORE_HIST_BUCKETS - 1] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 
 #define STORE_BACKLOG_LOW (DD_STORE_BACKLOG_MAX / 2)
 
@@ -182,6 +209,7 @@ static int store_insert_rcpts(struct store *s, const struct store_msg *m)
         sqlite3_bind_int64(s->st_rcpt, 1, (sqlite3_int64)m->msg_id);
         sqlite3_bind_text(s->st_rcpt, 2, m->rcpts[i].addr, -1, SQLITE_STATIC);
         sqlite3_bind_text(s->st_rcpt, 3, m->rcpts[i].sg, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s->st_rcpt, 4, m->received_ms);
         int rc = store_step_done(s->st_rcpt);
         if (rc != SQLITE_OK)
             return rc;
@@ -213,6 +241,25 @@ static int store_do_commit(struct store *s, struct store_op *op)
     return SQLITE_OK; /* this message failed; the batch goes on */
 }
 
+/* store_do_call - a work function in a savepoint of its own: its failure
+ * undoes only its own writes */
+static int store_do_call(struct store *s, struct store_op *op)
+{
+    int rc = sqlite3_exec(s->db, "SAVEPOINT call", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    rc = op->work(s, op->arg);
+    if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
+        return sqlite3_exec(s->db, "RELEASE call", NULL, NULL, NULL);
+    log_err("store", "work failed: %s", sqlite3_errmsg(s->db));
+    if (!sqlite3_get_autocommit(s->db)) {
+        sqlite3_exec(s->db, "ROLLBACK TO call", NULL, NULL, NULL);
+        sqlite3_exec(s->db, "RELEASE call", NULL, NULL, NULL);
+    }
+    op->rc = store_rc_of(rc);
+    return SQLITE_OK;
+}
+
 /* store_apply - run one operation inside the batch transaction */
 static int store_apply(struct store *s, struct store_op *op)
 {
@@ -223,6 +270,8 @@ static int store_apply(struct store *s, struct store_op *op)
         return store_do_commit(s, op);
     case STORE_OP_ABORT:
         return store_do_abort(s, op->msg_id);
+    case STORE_OP_CALL:
+        return store_do_call(s, op);
     }
     return SQLITE_MISUSE;
 }
@@ -231,18 +280,55 @@ static int store_apply(struct store *s, struct store_op *op)
 static void store_fail_batch(struct store_op *ops, int rc)
 {
     for (struct store_op *op = ops; op; op = op->next)
-        if (op->kind == STORE_OP_COMMIT && op->rc == STORE_OK)
+        if ((op->kind == STORE_OP_COMMIT || op->kind == STORE_OP_CALL) && op->rc == STORE_OK)
             op->rc = store_rc_of(rc);
+}
+
+/* store_now_us - a monotonic clock in microseconds */
+static int64_t store_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* store_bucket - the histogram bucket of v */
+static size_t store_bucket(const double *bounds, double v)
+{
+    size_t i = 0;
+
+    while (i < STORE_HIST_BUCKETS - 1 && v > bounds[i])
+        i++;
+    return i;
+}
+
+/* store_account - batch counters and histograms (read by the loop) */
+static void store_account(struct store *s, size_t ncommits, bool synced, int64_t us)
+{
+    atomic_fetch_add(&s->n_batches, 1);
+    if (!synced)
+        return;
+    atomic_fetch_add(&s->n_fsync_batches, 1);
+    atomic_fetch_add(&s->n_commits, ncommits);
+    atomic_fetch_add(&s->commit_us_sum, (uint64_t)us);
+    atomic_fetch_add(&s->commit_hist[store_bucket(store_commit_bounds, (double)us / 1e6)], 1);
+    atomic_fetch_add(&s->batch_msgs_sum, ncommits);
+    atomic_fetch_add(&s->batch_hist[store_bucket(store_batch_bounds, (double)ncommits)], 1);
 }
 
 /* store_run_batch - one transaction over every operation in ops */
 static void store_run_batch(struct store *s, struct store_op *ops)
 {
     bool has_commit = false;
+    size_t ncommits = 0;
     int rc;
+    int64_t t0 = store_now_us();
 
-    for (struct store_op *op = ops; op; op = op->next)
-        has_commit |= op->kind == STORE_OP_COMMIT;
+    for (struct store_op *op = ops; op; op = op->next) {
+        ncommits += op->kind == STORE_OP_COMMIT;
+        has_commit |= op->kind == STORE_OP_COMMIT || (op->kind == STORE_OP_CALL && op->durable);
+    }
     if (!has_commit)
         store_exec(s, "PRAGMA synchronous=NORMAL");
     rc = store_exec(s, "BEGIN IMMEDIATE");
@@ -262,6 +348,7 @@ static void store_run_batch(struct store *s, struct store_op *ops)
     }
     if (!has_commit)
         store_exec(s, "PRAGMA synchronous=FULL");
+    store_account(s, ncommits, has_commit, store_now_us() - t0);
 }
 
 /* store_cleanup_add - remember the content of a commit that failed */
@@ -330,7 +417,7 @@ static void store_finish_batch(struct store *s, struct store_op *ops)
     while (ops) {
         struct store_op *next = ops->next;
         written += ops->len;
-        if (ops->kind == STORE_OP_COMMIT)
+        if (ops->kind == STORE_OP_COMMIT || ops->kind == STORE_OP_CALL)
             store_list_push(&s->done, ops);
         else
             store_op_free(ops);
@@ -362,6 +449,7 @@ static void store_done_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct store *s = arg;
     struct store_op *ops;
+    bool committed = false;
 
     (void)fd;
     (void)what;
@@ -371,11 +459,22 @@ static void store_done_cb(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_unlock(&s->mu);
     while (ops) {
         struct store_op *next = ops->next;
-        s->done_fn(s->ctx, ops->cookie, ops->rc);
+        if (ops->kind == STORE_OP_CALL) {
+            if (ops->reply)
+                ops->reply(ops->arg, ops->rc);
+        } else {
+            committed |= ops->rc == STORE_OK;
+            if (ops->commit_fn)
+                ops->commit_fn(ops->commit_ctx, ops->cookie, ops->rc);
+            else
+                s->done_fn(s->ctx, ops->cookie, ops->rc);
+        }
         store_op_free(ops);
         ops = next;
     }
-    if (atomic_load(&s->backlog) < STORE_BACKLOG_LOW && s->drain_fn)
+    if (committed && s->hook)
+        s->hook(s->hook_ctx);
+    if (!s->stop && atomic_load(&s->backlog) < STORE_BACKLOG_LOW && s->drain_fn)
         s->drain_fn(s->ctx);
 }
 
@@ -421,6 +520,85 @@ void store_commit(struct store *s, struct store_msg *m, uint64_t cookie)
     store_submit(s, op);
 }
 
+/* store_commit_to - store_commit with its own completion callback */
+void store_commit_to(struct store *s, struct store_msg *m, store_commit_fn fn, void *ctx,
+                     uint64_t cookie)
+{
+    struct store_op *op = store_op_new(STORE_OP_COMMIT, m->msg_id);
+    op->msg = m;
+    op->cookie = cookie;
+    op->commit_fn = fn;
+    op->commit_ctx = ctx;
+    store_submit(s, op);
+}
+
+/* store_call - run work(s, arg) on the storage thread in the next batch;
+ * reply(arg, rc) follows on the loop */
+void store_call(struct store *s, store_work_fn work, store_reply_fn reply, void *arg,
+                bool durable)
+{
+    struct store_op *op = store_op_new(STORE_OP_CALL, 0);
+    op->work = work;
+    op->reply = reply;
+    op->arg = arg;
+    op->durable = durable;
+    store_submit(s, op);
+}
+
+/* store_prep - a cached prepared statement for sql (storage thread); the
+ * cache is keyed by the address of the SQL text, so pass a constant */
+sqlite3_stmt *store_prep(struct store *s, const char *sql)
+{
+    struct store_stmt_cache *c = &s->cache;
+
+    for (size_t i = 0; i < c->n; i++)
+        if (c->sql[i] == sql) {
+            sqlite3_reset(c->st[i]);
+            sqlite3_clear_bindings(c->st[i]);
+            return c->st[i];
+        }
+    if (c->n == STORE_STMT_CACHE_MAX) {
+        log_err("store", "statement cache full");
+        abort();
+    }
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->st[c->n], NULL) !=
+        SQLITE_OK) {
+        log_err("store", "prepare %s: %s", sql, sqlite3_errmsg(s->db));
+        return NULL;
+    }
+    c->sql[c->n] = sql;
+    return c->st[c->n++];
+}
+
+/* store_db - the connection, for work functions on the storage thread */
+sqlite3 *store_db(struct store *s)
+{
+    return s->db;
+}
+
+/* store_set_commit_hook - fn(ctx) on the loop after commits succeeded */
+void store_set_commit_hook(struct store *s, store_commit_hook_fn fn, void *ctx)
+{
+    s->hook = fn;
+    s->hook_ctx = ctx;
+}
+
+/* store_get_stats - counters of the storage thread, for metrics */
+void store_get_stats(const struct store *s, struct store_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->batches = atomic_load(&s->n_batches);
+    st->fsync_batches = atomic_load(&s->n_fsync_batches);
+    st->commits = atomic_load(&s->n_commits);
+    st->commit_seconds_sum = (double)atomic_load(&s->commit_us_sum) / 1e6;
+    st->batch_msgs_sum = atomic_load(&s->batch_msgs_sum);
+    for (size_t i = 0; i < STORE_HIST_BUCKETS; i++) {
+        st->commit_hist[i] = atomic_load(&s->commit_hist[i]);
+        st->batch_hist[i] = atomic_load(&s->batch_hist[i]);
+    }
+    st->backlog = atomic_load(&s->backlog);
+}
+
 /* store_abort - drop the content of a message that will not be committed */
 void store_abort(struct store *s, uint64_t msg_id)
 {
@@ -453,7 +631,7 @@ static int store_prepare(struct store *s)
          "INSERT INTO message(id, queue_id, sender, message_id, size, nchunks, received,"
          " client_ip, helo, proto) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
         {offsetof(struct store, st_rcpt),
-         "INSERT OR IGNORE INTO recipient(msg, rcpt, sg) VALUES (?, ?, ?)"},
+         "INSERT OR IGNORE INTO recipient(msg, rcpt, sg, queued) VALUES (?, ?, ?, ?)"},
         {offsetof(struct store, st_abort), "DELETE FROM body WHERE msg = ?"},
     };
     for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
@@ -494,7 +672,9 @@ static int store_recover(struct store *s, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
 
-    if (store_exec(s, "DELETE FROM body WHERE msg NOT IN (SELECT id FROM message)") != SQLITE_OK) {
+    /* content of messages never committed; deliveries cut short by a stop */
+    if (store_exec(s, "DELETE FROM body WHERE msg NOT IN (SELECT id FROM message)") != SQLITE_OK ||
+        store_exec(s, "UPDATE recipient SET state = 0 WHERE state = 1") != SQLITE_OK) {
         snprintf(err, errlen, "recovery: %s", sqlite3_errmsg(s->db));
         return -1;
     }
@@ -570,6 +750,7 @@ struct store *store_close(struct store *s)
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->thread, NULL);
+        store_done_cb(-1, 0, s); /* the last results: their owners free their state */
     }
     for (struct store_op *op = s->done.head, *next; op; op = next) {
         next = op->next;
@@ -578,6 +759,8 @@ struct store *store_close(struct store *s)
     sqlite3_stmt *sts[] = {s->st_chunk, s->st_count, s->st_msg, s->st_rcpt, s->st_abort};
     for (size_t i = 0; i < sizeof(sts) / sizeof(sts[0]); i++)
         sqlite3_finalize(sts[i]);
+    for (size_t i = 0; i < s->cache.n; i++)
+        sqlite3_finalize(s->cache.st[i]);
     if (s->db)
         sqlite3_close(s->db);
     if (s->done_ev)

@@ -43,6 +43,15 @@ static const char *const store_schema_steps[] = {
     "  PRIMARY KEY (msg, rcpt)"
     ") WITHOUT ROWID;"
     "CREATE INDEX recipient_due ON recipient(state, next_attempt);",
+    /* 1 -> 2: delivery. state 0 pending, 1 being delivered, 2 delivered,
+     * 3 failed. queued: when it (re)entered the queue (lifetime counts from
+     * there); dest: a destination override (resubmission); request: the
+     * resubmit request that queued it again. */
+    "ALTER TABLE recipient ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE recipient ADD COLUMN dest TEXT;"
+    "ALTER TABLE recipient ADD COLUMN request INTEGER;"
+    "UPDATE recipient SET queued = (SELECT received FROM message WHERE id = msg);"
+    "CREATE INDEX recipient_sg ON recipient(sg, state);",
 };
 
 #define STORE_SCHEMA_NSTEPS (int)(sizeof(store_schema_steps) / sizeof(store_schema_steps[0]))

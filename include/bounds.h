@@ -48,7 +48,34 @@
 /* Operations the storage thread takes in one transaction (group commit). */
 #define DD_STORE_BATCH_MAX 512
 
+/* Admin API: a request body larger than this is refused with 413 (SPEC 8). */
+#define DD_API_BODY_MAX 65536
+
 /* Replies pending output on one session before we stop reading its input. */
 #define DD_SMTP_OUTPUT_MAX (64 * 1024)
+
+/* Outbound replies (smtp_reply.c). RFC 5321 4.5.3.1.5 allows 512 octets with
+ * the CRLF; we take 512 without it, and refuse longer lines: a server that
+ * sends more is broken or hostile. */
+#define DD_SMTP_REPLY_LINE_MAX 512
+/* Lines in one (multi-line) reply: an EHLO reply has a dozen; an endless
+ * "250-" stream ends here. */
+#define DD_SMTP_REPLY_LINES_MAX 100
+/* Outbound content (smtp_client.c): the output buffer is filled up to HIGH
+ * and refilled when it drains below LOW, so a large message never sits
+ * twice in memory. */
+#define DD_SMTP_CLIENT_OUT_HIGH (256 * 1024)
+#define DD_SMTP_CLIENT_OUT_LOW (64 * 1024)
+
+/* Delivery. */
+#define DD_DELIVERY_REPLY_TIMEOUT 300      /* seconds for each reply (RFC 5321 4.5.3.2) */
+#define DD_DELIVERY_IDLE_SECONDS 5         /* an idle pooled connection is closed after */
+#define DD_DELIVERY_INFLIGHT_MAX 2048      /* jobs taken from the queue, not yet done */
+#define DD_DELIVERY_BYTES_MAX (256u << 20) /* their content in memory */
+#define DD_DELIVERY_JOB_RCPTS_MAX 1000     /* recipients of one job; more make more jobs */
+#define DD_BOUNCE_HEADERS_MAX (64 * 1024)  /* original headers quoted in a bounce */
+/* The pseudo storage group of bounces to non-local senders: they go to the
+ * smarthost. '@' is not allowed in storage group names. */
+#define DD_SMARTHOST_SG "@smarthost"
 
 #endif

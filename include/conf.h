@@ -122,6 +122,7 @@ struct conf {
     } directory;
     struct conf_sg *sg; /* owned; conf_free() releases */
     size_t nsg;
+    unsigned refs; /* not parsed: sessions holding this conf after a reload */
 };
 
 /* conf_init - fill c with every default (SPEC section 3); no storage groups. */

@@ -46,6 +46,12 @@ struct server *server_free(struct server *srv);
 /* For sessions: */
 struct event_base *server_base(const struct server *srv);
 const struct conf *server_conf(const struct server *srv);
+/* server_conf_hold - the current conf, held until server_conf_release(): a
+ * reload does not free a conf a session still reads */
+const struct conf *server_conf_hold(struct server *srv);
+void server_conf_release(const struct conf *c);
+/* server_set_conf - new sessions use c (listeners stay as they are) */
+void server_set_conf(struct server *srv, const struct conf *c);
 const struct directory *server_directory(const struct server *srv);
 struct store *server_store(const struct server *srv);
 /* server_session_gone - a session closed; forget its slot. */

@@ -89,7 +89,10 @@ struct smtp_client *smtp_client_connect(struct event_base *base, const struct sm
                                         const struct smtp_client_cb *cb);
 
 /* smtp_client_send - start a job on an idle client (after ready() or done()
- * with smtp_client_usable()). Returns 0, or -1 when the client is not idle. */
+ * with smtp_client_usable()). Returns 0, or -1 when the client is not idle,
+ * the job has no recipient or an address unfit for a command line (control
+ * octets, angle brackets, longer than a path), or memory ran out; no
+ * callback follows a -1. */
 int smtp_client_send(struct smtp_client *c, const struct smtp_client_job *job);
 
 /* smtp_client_usable - idle and connected: a job may be sent */

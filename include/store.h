@@ -73,6 +73,34 @@ void store_chunk(struct store *s, uint64_t msg_id, uint32_t seq, void *data, siz
  * done(ctx, cookie, rc) follows on the loop thread. */
 void store_commit(struct store *s, struct store_msg *m, uint64_t cookie);
 
+/* store_commit_to - store_commit, with fn(ctx, cookie, rc) on completion
+ * instead of the store's default callback. */
+void store_commit_to(struct store *s, struct store_msg *m, store_commit_fn fn, void *ctx,
+                     uint64_t cookie);
+
+/* Called on the loop after a batch committed at least one message. */
+typedef void (*store_commit_hook_fn)(void *ctx);
+void store_set_commit_hook(struct store *s, store_commit_hook_fn fn, void *ctx);
+
+/* Histograms have STORE_HIST_BUCKETS buckets: the bounds below, then +Inf. */
+#define STORE_HIST_BUCKETS 12
+extern const double store_commit_bounds[STORE_HIST_BUCKETS - 1]; /* seconds */
+extern const double store_batch_bounds[STORE_HIST_BUCKETS - 1];  /* messages */
+
+struct store_stats {
+    uint64_t batches;       /* transactions */
+    uint64_t fsync_batches; /* transactions with synchronous=FULL */
+    uint64_t commits;       /* messages committed */
+    double commit_seconds_sum;
+    uint64_t commit_hist[STORE_HIST_BUCKETS]; /* per bucket, not cumulative */
+    uint64_t batch_msgs_sum;
+    uint64_t batch_hist[STORE_HIST_BUCKETS];
+    size_t backlog; /* octets waiting for the storage thread */
+};
+
+/* store_get_stats - a snapshot of the counters (any thread). */
+void store_get_stats(const struct store *s, struct store_stats *st);
+
 /* store_abort - forget the chunks of a message that will not be committed. */
 void store_abort(struct store *s, uint64_t msg_id);
 

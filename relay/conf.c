@@ -111,7 +111,7 @@ static const struct conf_key conf_keys[] = {
     NUM(SEC_DELIVERY, delivery, concurrency_per_destination, 1, 10000, "20"),
     NUM(SEC_DELIVERY, delivery, retry_initial, 1, DAY, "30"),
     NUM(SEC_DELIVERY, delivery, retry_max, 1, 7 * DAY, "900"),
-    NUM(SEC_DELIVERY, delivery, max_queue_lifetime, 60, 30 * DAY, "172800"),
+    NUM(SEC_DELIVERY, delivery, max_queue_lifetime, 1, 30 * DAY, "172800"),
     NUM(SEC_DELIVERY, delivery, connect_timeout, 1, 3600, "30"),
     {SEC_DELIVERY, "smarthost", CT_DEST, NO_OFF, CF(delivery.smarthost), CS(delivery.smarthost), 0,
      DD_DEST_ADDRS_MAX, ""},

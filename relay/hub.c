@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "delivery.h"
 #include "directory.h"
 #include "hub.h"
 #include "log.h"
@@ -23,12 +24,18 @@
 #include "server.h"
 #include "store.h"
 
+/* Confs replaced by a reload, kept while sessions still read them. */
+#define HUB_RETIRED_MAX 64
+
 struct hub {
-    struct conf conf;
+    struct conf *conf;
+    struct conf *retired[HUB_RETIRED_MAX];
+    size_t nretired;
     struct directory *dir;
     struct event_base *base;
     struct server *srv;
     struct store *store;
+    struct delivery *delivery;
     struct event *sig_term, *sig_int, *sig_hup;
 };
 
@@ -49,23 +56,103 @@ static int hub_mkdirs(const char *dir)
     return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
 }
 
-/* hub_reload - SIGHUP: a new directory, or the old one and the reason */
+/* hub_keep_fixed - keys a reload cannot change: keep the running values */
+static void hub_keep_fixed(const struct conf *old, struct conf *nc)
+{
+    bool changed = strcmp(old->hub.data_dir, nc->hub.data_dir) != 0 ||
+                   strcmp(old->hub.name, nc->hub.name) != 0 ||
+                   old->smtp.nlisten != nc->smtp.nlisten ||
+                   memcmp(old->smtp.listen, nc->smtp.listen, sizeof(nc->smtp.listen)) != 0 ||
+                   old->smtp.max_connections != nc->smtp.max_connections ||
+                   old->admin.nlisten != nc->admin.nlisten ||
+                   memcmp(old->admin.listen, nc->admin.listen, sizeof(nc->admin.listen)) != 0 ||
+                   strcmp(old->delivery.resolver, nc->delivery.resolver) != 0;
+
+    if (changed)
+        log_warn("main", "reload: hub.name, hub.data_dir, the listen addresses, "
+                         "smtp.max_connections and delivery.resolver need a restart; "
+                         "keeping the running values");
+    memcpy(nc->hub.name, old->hub.name, sizeof(nc->hub.name));
+    memcpy(nc->hub.data_dir, old->hub.data_dir, sizeof(nc->hub.data_dir));
+    memcpy(nc->smtp.listen, old->smtp.listen, sizeof(nc->smtp.listen));
+    nc->smtp.nlisten = old->smtp.nlisten;
+    nc->smtp.max_connections = old->smtp.max_connections;
+    memcpy(nc->admin.listen, old->admin.listen, sizeof(nc->admin.listen));
+    nc->admin.nlisten = old->admin.nlisten;
+    memcpy(nc->delivery.resolver, old->delivery.resolver, sizeof(nc->delivery.resolver));
+}
+
+/* hub_retire - keep the old conf until no session reads it */
+static void hub_retire(struct hub *h, struct conf *old)
+{
+    size_t keep = 0;
+
+    for (size_t i = 0; i < h->nretired; i++) {
+        if (h->retired[i]->refs == 0) {
+            conf_free(h->retired[i]);
+            free(h->retired[i]);
+        } else
+            h->retired[keep++] = h->retired[i];
+    }
+    h->nretired = keep;
+    if (old->refs == 0 || h->nretired == HUB_RETIRED_MAX) {
+        if (old->refs > 0) /* bounded: sessions this old are rare; they keep reading */
+            log_warn("main", "reload: too many confs in use; leaking one");
+        else {
+            conf_free(old);
+            free(old);
+        }
+        return;
+    }
+    h->retired[h->nretired++] = old;
+}
+
+/* hub_reload_errors - log why a reload was refused */
+static void hub_reload_errors(const struct conf_errors *errs, const char *what)
+{
+    for (size_t i = 0; i < errs->n; i++)
+        log_warn("main", "%s reload failed, keeping the old one: %s:%u: %s", what,
+                 errs->e[i].file, errs->e[i].line, errs->e[i].msg);
+}
+
+/* hub_reload - SIGHUP: the configuration and the directory, both or neither */
 static void hub_reload(struct hub *h)
 {
     struct conf_errors errs = {0};
-    struct directory *d = directory_load(h->conf.directory.file, &h->conf, &errs);
+    struct conf *nc = calloc(1, sizeof(*nc));
+    struct directory *d;
 
-    if (d == NULL) {
-        for (size_t i = 0; i < errs.n; i++)
-            log_warn("main", "directory reload failed, keeping the old one: %s:%u: %s",
-                     errs.e[i].file, errs.e[i].line, errs.e[i].msg);
+    if (nc == NULL)
+        return;
+    if (conf_load(nc, h->conf->file, &errs) < 0) {
+        hub_reload_errors(&errs, "configuration");
+        conf_free(nc);
+        free(nc);
         return;
     }
+    if ((d = directory_load(nc->directory.file, nc, &errs)) == NULL) {
+        hub_reload_errors(&errs, "directory");
+        conf_free(nc);
+        free(nc);
+        return;
+    }
+    hub_keep_fixed(h->conf, nc);
+    server_set_conf(h->srv, nc);
     server_set_directory(h->srv, d);
+    delivery_set_conf(h->delivery, nc);
+    delivery_set_directory(h->delivery, d);
     directory_free(h->dir);
     h->dir = d;
-    log_info("main", "reload: directory %s, %zu entries", h->conf.directory.file,
-             directory_count(d));
+    hub_retire(h, h->conf);
+    h->conf = nc;
+    log_info("main", "reload: %s, %zu storage groups; directory %s, %zu entries", nc->file,
+             nc->nsg, nc->directory.file, directory_count(d));
+}
+
+/* hub_committed - new mail is durable: delivery may start */
+static void hub_committed(void *ctx)
+{
+    delivery_kick(ctx);
 }
 
 /* hub_signal_cb - SIGHUP reloads; SIGTERM and SIGINT stop */
@@ -115,27 +202,33 @@ struct hub *hub_new(struct conf *c, int *exit_code)
 
     if (h == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "startup", "out of memory");
-    h->conf = *c;
+    if ((h->conf = malloc(sizeof(*h->conf))) == NULL)
+        return hub_fail(h, exit_code, EX_OSERR, "startup", "out of memory");
+    *h->conf = *c;
     memset(c, 0, sizeof(*c)); /* the hub owns the storage groups now */
-    log_init(h->conf.hub.name);
-    if ((h->dir = directory_load(h->conf.directory.file, &h->conf, &errs)) == NULL) {
+    log_init(h->conf->hub.name);
+    if ((h->dir = directory_load(h->conf->directory.file, h->conf, &errs)) == NULL) {
         conf_errors_print(&errs, stderr);
         *exit_code = EX_CONFIG;
         return hub_free(h);
     }
     if (sodium_init() < 0)
         return hub_fail(h, exit_code, EX_SOFTWARE, "libsodium", "cannot initialize");
-    if (hub_mkdirs(h->conf.hub.data_dir) < 0)
-        return hub_fail(h, exit_code, EX_CANTCREAT, h->conf.hub.data_dir, strerror(errno));
+    if (hub_mkdirs(h->conf->hub.data_dir) < 0)
+        return hub_fail(h, exit_code, EX_CANTCREAT, h->conf->hub.data_dir, strerror(errno));
     if (evthread_use_pthreads() < 0 || (h->base = event_base_new()) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "libevent", "cannot create the event loop");
-    if ((h->srv = server_new(h->base, &h->conf, h->dir, err, sizeof(err))) == NULL)
+    if ((h->srv = server_new(h->base, h->conf, h->dir, err, sizeof(err))) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "smtp", err);
-    h->store = store_open(h->conf.hub.data_dir, h->base, server_store_done, server_store_drain,
+    h->store = store_open(h->conf->hub.data_dir, h->base, server_store_done, server_store_drain,
                           h->srv, err, sizeof(err));
     if (h->store == NULL)
         return hub_fail(h, exit_code, EX_IOERR, "store", err);
     server_set_store(h->srv, h->store);
+    h->delivery = delivery_new(h->base, h->conf, h->dir, h->store, err, sizeof(err));
+    if (h->delivery == NULL)
+        return hub_fail(h, exit_code, EX_CONFIG, "delivery", err);
+    store_set_commit_hook(h->store, hub_committed, h->delivery);
     if (hub_signals(h) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "signals", "cannot set up");
     return h;
@@ -145,7 +238,7 @@ struct hub *hub_new(struct conf *c, int *exit_code)
 int hub_run(struct hub *h)
 {
     log_info("main", "daemon started -- dumpsterd, listening on %zu address(es)",
-             h->conf.smtp.nlisten);
+             h->conf->smtp.nlisten);
     sdnotify("READY=1");
     if (event_base_dispatch(h->base) < 0)
         return EX_SOFTWARE;
@@ -163,12 +256,20 @@ struct hub *hub_free(struct hub *h)
             event_free(sigs[i]);
     if (h->srv)
         server_shutdown(h->srv);
+    delivery_stop(h->delivery);
     h->store = store_close(h->store);
+    h->delivery = delivery_free(h->delivery);
     h->srv = server_free(h->srv);
     if (h->base)
         event_base_free(h->base);
     h->dir = directory_free(h->dir);
-    conf_free(&h->conf);
+    for (size_t i = 0; i < h->nretired; i++) {
+        conf_free(h->retired[i]);
+        free(h->retired[i]);
+    }
+    if (h->conf)
+        conf_free(h->conf);
+    free(h->conf);
     free(h);
     return NULL;
 }

@@ -276,6 +276,25 @@ void server_set_directory(struct server *srv, const struct directory *dir)
     srv->dir = dir;
 }
 
+/* server_conf_hold - the current conf, counted */
+const struct conf *server_conf_hold(struct server *srv)
+{
+    ((struct conf *)srv->c)->refs++;
+    return srv->c;
+}
+
+/* server_conf_release - a session is done with its conf */
+void server_conf_release(const struct conf *c)
+{
+    ((struct conf *)c)->refs--;
+}
+
+/* server_set_conf - after a reload */
+void server_set_conf(struct server *srv, const struct conf *c)
+{
+    srv->c = c;
+}
+
 const struct conf *server_conf(const struct server *srv)
 {
     return srv->c;

@@ -295,11 +295,12 @@ struct smtp_session *smtp_session_new(struct server *srv, uint64_t id, int fd,
     }
     s->id = id;
     s->srv = srv;
-    s->c = server_conf(srv);
+    s->c = server_conf_hold(srv);
     smtp_peer_name(s, sa);
     s->bev = bufferevent_socket_new(server_base(srv), fd, BEV_OPT_CLOSE_ON_FREE);
     if (s->bev == NULL) {
         evutil_closesocket(fd);
+        server_conf_release(s->c);
         free(s);
         return NULL;
     }
@@ -352,6 +353,7 @@ static void smtp_session_free(struct smtp_session *s)
         event_free(s->greet_ev);
     bufferevent_free(s->bev);
     server_session_gone(s->srv, s->id);
+    server_conf_release(s->c);
     free(s);
 }
 

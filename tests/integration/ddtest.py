@@ -49,7 +49,7 @@ class Hub:
     """One dumpsterd process with its own config, directory and data_dir."""
 
     def __init__(self, smtp=None, hub=None, extra="", directory=DEFAULT_DIRECTORY,
-                 workdir=None, data_dir=None):
+                 workdir=None, data_dir=None, dests=None, delivery=None):
         self.tmp = workdir or tempfile.mkdtemp(prefix="ddtest-")
         self.port = free_port()
         self.data_dir = data_dir or os.path.join(self.tmp, "var")
@@ -67,9 +67,16 @@ class Hub:
         conf += "[smtp]\n" + "".join("%s = %s\n" % kv for kv in smtp_lines.items())
         conf += "[admin]\nlisten = 127.0.0.1:%d\n" % free_port()
         conf += "[directory]\nfile = %s\n" % self.dir_path
-        conf += "[storage_group SG1]\ndestination = lmtp:[127.0.0.1]:2424\n"
-        conf += "[storage_group SG2]\ndestination = smtp:[127.0.0.1]:2426\n"
+        # by default the storage groups point at ports nobody listens on: mail stays queued
+        sg_dests = {"SG1": "lmtp:[127.0.0.1]:%d" % free_port(),
+                    "SG2": "smtp:[127.0.0.1]:%d" % free_port()}
+        sg_dests.update(dests or {})
+        if delivery:
+            conf += "[delivery]\n" + "".join("%s = %s\n" % kv for kv in delivery.items())
+        for name, dest in sg_dests.items():
+            conf += "[storage_group %s]\ndestination = %s\n" % (name, dest)
         conf += extra
+        self.conf_text = conf
         with open(self.conf_path, "w") as f:
             f.write(conf)
 

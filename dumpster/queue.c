@@ -1,0 +1,484 @@
+/*
+ * queue.c - the delivery queue: due recipients, outcomes, content cleanup
+ *
+ * Work functions on the storage thread (store_int.h). Picking marks the
+ * picked recipients as being delivered (state 1) in a batch without fsync:
+ * after a crash store_open() makes them pending again, so a message may be
+ * delivered twice but never lost. Outcomes are durable.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "log.h"
+#include "queue.h"
+#include "store_int.h"
+
+/* Rows looked at per pick: jobs are built from these. */
+#define QUEUE_PICK_ROWS 1024
+
+struct queue_pick_op {
+    int64_t now_ms;
+    size_t max_jobs;
+    uint64_t max_bytes;
+    queue_pick_fn fn;
+    void *ctx;
+    struct queue_job **jobs;
+    size_t njobs;
+};
+
+/* queue_job_free - a job and what it owns */
+struct queue_job *queue_job_free(struct queue_job *j)
+{
+    if (j == NULL)
+        return NULL;
+    if (j->content)
+        evbuffer_free(j->content);
+    free(j->dest);
+    free(j->rcpts);
+    free(j);
+    return NULL;
+}
+
+/* queue_copy - bounded copy of a text column */
+static void queue_copy(char *dst, size_t cap, const unsigned char *src)
+{
+    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+/* queue_same - does row (msg, sg, dest, request) belong to job j */
+static bool queue_same(const struct queue_job *j, uint64_t msg, const char *sg, const char *dest,
+                       uint64_t request)
+{
+    if (j->msg_id != msg || j->request != request || strcmp(j->sg, sg) != 0)
+        return false;
+    if (j->dest == NULL || dest == NULL)
+        return j->dest == dest;
+    return strcmp(j->dest, dest) == 0;
+}
+
+/* queue_job_for - the job of this row: found, or a new one; NULL when full */
+static struct queue_job *queue_job_for(struct queue_pick_op *op, sqlite3_stmt *st)
+{
+    uint64_t msg = (uint64_t)sqlite3_column_int64(st, 0);
+    const char *sg = (const char *)sqlite3_column_text(st, 2);
+    const char *dest = (const char *)sqlite3_column_text(st, 4);
+    uint64_t request = (uint64_t)sqlite3_column_int64(st, 5);
+
+    for (size_t i = 0; i < op->njobs; i++)
+        if (queue_same(op->jobs[i], msg, sg, dest, request) &&
+            op->jobs[i]->nrcpts < DD_DELIVERY_JOB_RCPTS_MAX)
+            return op->jobs[i];
+    if (op->njobs == op->max_jobs)
+        return NULL;
+    struct queue_job *j = calloc(1, sizeof(*j));
+    if (j == NULL || (dest && (j->dest = strdup(dest)) == NULL)) {
+        free(j);
+        return NULL;
+    }
+    j->msg_id = msg;
+    j->request = request;
+    j->queued_ms = sqlite3_column_int64(st, 6);
+    queue_copy(j->sg, sizeof(j->sg), (const unsigned char *)sg);
+    op->jobs[op->njobs++] = j;
+    return j;
+}
+
+/* queue_add_rcpt - append the row's recipient to its job */
+static int queue_add_rcpt(struct queue_job *j, sqlite3_stmt *st)
+{
+    struct queue_rcpt *r = realloc(j->rcpts, (j->nrcpts + 1) * sizeof(*r));
+
+    if (r == NULL)
+        return -1;
+    j->rcpts = r;
+    r += j->nrcpts++;
+    queue_copy(r->addr, sizeof(r->addr), sqlite3_column_text(st, 1));
+    r->attempts = (unsigned)sqlite3_column_int(st, 3);
+    return 0;
+}
+
+static const char *const sql_due =
+    "SELECT msg, rcpt, sg, attempts, dest, coalesce(request, 0), queued FROM recipient"
+    " WHERE state = 0 AND next_attempt <= ? ORDER BY next_attempt, msg LIMIT ?";
+
+/* queue_collect - group due rows into jobs */
+static int queue_collect(struct store *s, struct queue_pick_op *op)
+{
+    sqlite3_stmt *st = store_prep(s, sql_due);
+    int rc;
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, op->now_ms);
+    sqlite3_bind_int(st, 2, QUEUE_PICK_ROWS);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct queue_job *j = queue_job_for(op, st);
+        if (j != NULL && queue_add_rcpt(j, st) < 0)
+            rc = SQLITE_NOMEM;
+        if (rc != SQLITE_ROW)
+            break;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static const char *const sql_msg =
+    "SELECT queue_id, sender, size, received FROM message WHERE id = ?";
+static const char *const sql_body = "SELECT data FROM body WHERE msg = ? ORDER BY seq";
+
+/* queue_load - envelope and content of a job */
+static int queue_load(struct store *s, struct queue_job *j)
+{
+    sqlite3_stmt *st = store_prep(s, sql_msg);
+    int rc;
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)j->msg_id);
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+        return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    queue_copy(j->queue_id, sizeof(j->queue_id), sqlite3_column_text(st, 0));
+    queue_copy(j->sender, sizeof(j->sender), sqlite3_column_text(st, 1));
+    j->size = (uint64_t)sqlite3_column_int64(st, 2);
+    j->received_ms = sqlite3_column_int64(st, 3);
+    sqlite3_reset(st);
+    if ((j->content = evbuffer_new()) == NULL || (st = store_prep(s, sql_body)) == NULL)
+        return SQLITE_NOMEM;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)j->msg_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (evbuffer_add(j->content, sqlite3_column_blob(st, 0),
+                         (size_t)sqlite3_column_bytes(st, 0)) < 0)
+            break;
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return rc == SQLITE_ROW ? SQLITE_NOMEM : rc;
+    return evbuffer_get_length(j->content) == j->size ? SQLITE_OK : SQLITE_CORRUPT;
+}
+
+static const char *const sql_take =
+    "UPDATE recipient SET state = 1 WHERE msg = ? AND rcpt = ? AND state = 0";
+
+/* queue_take - mark a job's recipients as being delivered */
+static int queue_take(struct store *s, const struct queue_job *j)
+{
+    for (size_t i = 0; i < j->nrcpts; i++) {
+        sqlite3_stmt *st = store_prep(s, sql_take);
+        if (st == NULL)
+            return SQLITE_ERROR;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)j->msg_id);
+        sqlite3_bind_text(st, 2, j->rcpts[i].addr, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return rc;
+    }
+    return SQLITE_OK;
+}
+
+static const char *const sql_lost =
+    "UPDATE recipient SET state = 3, last_reply = 'content missing from the store' WHERE msg = ?";
+
+/* queue_lost - a message whose content is gone can never be delivered */
+static int queue_lost(struct store *s, struct queue_job *j)
+{
+    sqlite3_stmt *st = store_prep(s, sql_lost);
+
+    log_err("queue", "%s: content missing from the store, recipients failed", j->queue_id);
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)j->msg_id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* queue_pick_work - storage thread: collect, load within the byte budget, take */
+static int queue_pick_work(struct store *s, void *arg)
+{
+    struct queue_pick_op *op = arg;
+    uint64_t bytes = 0;
+    size_t n;
+    int rc = queue_collect(s, op);
+
+    n = op->njobs;
+    op->njobs = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct queue_job *j = op->jobs[i];
+        op->jobs[i] = NULL;
+        if (rc != SQLITE_OK || (op->njobs > 0 && bytes >= op->max_bytes)) {
+            queue_job_free(j);
+            continue;
+        }
+        int lrc = queue_load(s, j);
+        if (lrc == SQLITE_CORRUPT)
+            rc = queue_lost(s, j);
+        else if ((rc = lrc) == SQLITE_OK)
+            rc = queue_take(s, j);
+        if (rc != SQLITE_OK || lrc != SQLITE_OK) {
+            queue_job_free(j);
+            continue;
+        }
+        bytes += j->size;
+        op->jobs[op->njobs++] = j;
+    }
+    return rc;
+}
+
+/* queue_pick_reply - loop: hand the jobs over */
+static void queue_pick_reply(void *arg, enum store_rc rc)
+{
+    struct queue_pick_op *op = arg;
+
+    if (rc != STORE_OK) {
+        for (size_t i = 0; i < op->njobs; i++)
+            queue_job_free(op->jobs[i]);
+        op->njobs = 0;
+    }
+    if (op->njobs == 0) {
+        free(op->jobs);
+        op->jobs = NULL;
+    }
+    op->fn(op->ctx, op->jobs, op->njobs, rc);
+    free(op);
+}
+
+/* queue_pick - due jobs, later, on the loop */
+void queue_pick(struct store *s, int64_t now_ms, size_t max_jobs, uint64_t max_bytes,
+                queue_pick_fn fn, void *ctx)
+{
+    struct queue_pick_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL || (op->jobs = calloc(max_jobs ? max_jobs : 1, sizeof(*op->jobs))) == NULL) {
+        log_err("queue", "out of memory");
+        abort();
+    }
+    op->now_ms = now_ms;
+    op->max_jobs = max_jobs ? max_jobs : 1;
+    op->max_bytes = max_bytes;
+    op->fn = fn;
+    op->ctx = ctx;
+    store_call(s, queue_pick_work, queue_pick_reply, op, false);
+}
+
+struct queue_done_op {
+    struct queue_outcome *o;
+    void (*fn)(void *ctx, enum store_rc rc);
+    void *ctx;
+};
+
+static const char *const sql_fate =
+    "UPDATE recipient SET state = ?, attempts = attempts + 1, next_attempt = ?,"
+    " delivered = ?, last_reply = ? WHERE msg = ? AND rcpt = ?";
+
+/* queue_fate - one recipient's outcome */
+static int queue_fate(struct store *s, const struct queue_outcome *o,
+                      const struct queue_outcome_rcpt *r)
+{
+    static const int state[] = {[QUEUE_DELIVERED] = 2, [QUEUE_DEFERRED] = 0, [QUEUE_FAILED] = 3};
+    sqlite3_stmt *st = store_prep(s, sql_fate);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int(st, 1, state[r->fate]);
+    sqlite3_bind_int64(st, 2, r->fate == QUEUE_DEFERRED ? r->next_attempt_ms : 0);
+    if (r->fate == QUEUE_DELIVERED)
+        sqlite3_bind_int64(st, 3, o->now_ms);
+    sqlite3_bind_text(st, 4, r->reply, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)o->msg_id);
+    sqlite3_bind_text(st, 6, r->addr, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static const char *const sql_open_rcpts =
+    "SELECT count(*) FROM recipient WHERE msg = ? AND state < 2";
+static const char *const sql_del_body = "DELETE FROM body WHERE msg = ?";
+static const char *const sql_del_rcpts = "DELETE FROM recipient WHERE msg = ?";
+static const char *const sql_del_msg = "DELETE FROM message WHERE id = ?";
+
+/* queue_step_id - run a statement bound to one id; SQLITE_OK or the error */
+static int queue_step_id(struct store *s, const char *sql, uint64_t id, int64_t *out)
+{
+    sqlite3_stmt *st = store_prep(s, sql);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && out)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* queue_release - once every recipient is final and nothing holds the
+ * message, its envelope and content leave the store */
+int queue_release(struct store *s, uint64_t msg_id)
+{
+    int64_t open = 0;
+    int rc = queue_step_id(s, sql_open_rcpts, msg_id, &open);
+
+    if (rc != SQLITE_OK || open > 0 || dumpster_holds(s, msg_id))
+        return rc;
+    if ((rc = queue_step_id(s, sql_del_body, msg_id, NULL)) == SQLITE_OK &&
+        (rc = queue_step_id(s, sql_del_rcpts, msg_id, NULL)) == SQLITE_OK)
+        rc = queue_step_id(s, sql_del_msg, msg_id, NULL);
+    return rc;
+}
+
+/* queue_done_work - storage thread: every outcome, the dumpster, cleanup */
+static int queue_done_work(struct store *s, void *arg)
+{
+    struct queue_done_op *op = arg;
+    const struct queue_outcome *o = op->o;
+    int rc = SQLITE_OK;
+
+    for (size_t i = 0; i < o->nrcpts && rc == SQLITE_OK; i++)
+        rc = queue_fate(s, o, &o->rcpts[i]);
+    if (rc == SQLITE_OK)
+        rc = dumpster_keep(s, o);
+    if (rc == SQLITE_OK)
+        rc = queue_release(s, o->msg_id);
+    return rc;
+}
+
+/* queue_done_reply - loop: tell the caller */
+static void queue_done_reply(void *arg, enum store_rc rc)
+{
+    struct queue_done_op *op = arg;
+
+    if (op->fn)
+        op->fn(op->ctx, rc);
+    free(op->o->rcpts);
+    free(op->o);
+    free(op);
+}
+
+/* queue_done - record outcomes, durably */
+void queue_done(struct store *s, struct queue_outcome *o, void (*fn)(void *ctx, enum store_rc rc),
+                void *ctx)
+{
+    struct queue_done_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL) {
+        log_err("queue", "out of memory");
+        abort();
+    }
+    op->o = o;
+    op->fn = fn;
+    op->ctx = ctx;
+    store_call(s, queue_done_work, queue_done_reply, op, true);
+}
+
+struct queue_flush_op {
+    char sg[DD_SG_NAME_MAX + 2];
+    bool all;
+    uint64_t n;
+    void (*fn)(void *ctx, uint64_t n);
+    void *ctx;
+};
+
+static const char *const sql_flush_all =
+    "UPDATE recipient SET next_attempt = 0 WHERE state = 0 AND next_attempt > 0";
+static const char *const sql_flush_sg =
+    "UPDATE recipient SET next_attempt = 0 WHERE sg = ? AND state = 0 AND next_attempt > 0";
+
+/* queue_flush_work - storage thread */
+static int queue_flush_work(struct store *s, void *arg)
+{
+    struct queue_flush_op *op = arg;
+    sqlite3_stmt *st = store_prep(s, op->all ? sql_flush_all : sql_flush_sg);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    if (!op->all)
+        sqlite3_bind_text(st, 1, op->sg, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    op->n = (uint64_t)sqlite3_changes(store_db(s));
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* queue_flush_reply - loop */
+static void queue_flush_reply(void *arg, enum store_rc rc)
+{
+    struct queue_flush_op *op = arg;
+
+    if (op->fn)
+        op->fn(op->ctx, rc == STORE_OK ? op->n : 0);
+    free(op);
+}
+
+/* queue_flush - every pending recipient due now */
+void queue_flush(struct store *s, const char *sg, void (*fn)(void *ctx, uint64_t n), void *ctx)
+{
+    struct queue_flush_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL) {
+        log_err("queue", "out of memory");
+        abort();
+    }
+    op->all = sg == NULL;
+    snprintf(op->sg, sizeof(op->sg), "%s", sg ? sg : "");
+    op->fn = fn;
+    op->ctx = ctx;
+    store_call(s, queue_flush_work, queue_flush_reply, op, false);
+}
+
+struct queue_count_op {
+    struct queue_counts c;
+    void (*fn)(void *ctx, const struct queue_counts *c);
+    void *ctx;
+};
+
+static const char *const sql_count =
+    "SELECT count(DISTINCT CASE WHEN state = 0 THEN msg END),"
+    " count(DISTINCT CASE WHEN state = 1 THEN msg END),"
+    " count(DISTINCT CASE WHEN state = 0 AND attempts > 0 THEN msg END)"
+    " FROM recipient WHERE state < 2";
+
+/* queue_count_work - storage thread */
+static int queue_count_work(struct store *s, void *arg)
+{
+    struct queue_count_op *op = arg;
+    sqlite3_stmt *st = store_prep(s, sql_count);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        op->c.pending_msgs = (uint64_t)sqlite3_column_int64(st, 0);
+        op->c.active_msgs = (uint64_t)sqlite3_column_int64(st, 1);
+        op->c.deferred_msgs = (uint64_t)sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* queue_count_reply - loop */
+static void queue_count_reply(void *arg, enum store_rc rc)
+{
+    struct queue_count_op *op = arg;
+
+    if (rc == STORE_OK && op->fn)
+        op->fn(op->ctx, &op->c);
+    free(op);
+}
+
+/* queue_count - messages by state */
+void queue_count(struct store *s, void (*fn)(void *ctx, const struct queue_counts *c), void *ctx)
+{
+    struct queue_count_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL) {
+        log_err("queue", "out of memory");
+        abort();
+    }
+    op->fn = fn;
+    op->ctx = ctx;
+    store_call(s, queue_count_work, queue_count_reply, op, false);
+}

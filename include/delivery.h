@@ -1,0 +1,54 @@
+/*
+ * delivery.h - relaying queued mail to the destinations of storage groups
+ *
+ * The scheduler asks the queue for due jobs (queue.h), groups them by
+ * destination, and hands each to a pool of at most
+ * concurrency_per_destination connections (smtp_client.h) that carry many
+ * messages each. Outcomes go back to the queue: delivered, deferred with a
+ * doubling backoff (next address first), or failed and bounced to the
+ * sender as an RFC 3464 report. The destination of a storage group is read
+ * when a job is dispatched, so a change applies to every message not yet
+ * delivered.
+ */
+#ifndef DD_DELIVERY_H
+#define DD_DELIVERY_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "directory.h"
+#include "store.h"
+
+struct event_base;
+struct delivery; /* opaque; one owner (the hub), delivery_free() */
+
+/* delivery_new - c and dir stay owned by the caller and must outlive the
+ * delivery or be replaced with delivery_set_conf / delivery_set_directory.
+ * NULL with a message in err. */
+struct delivery *delivery_new(struct event_base *base, const struct conf *c,
+                              const struct directory *dir, struct store *st, char *err,
+                              size_t errlen);
+
+/* delivery_kick - new mail was committed: look for due work soon. */
+void delivery_kick(struct delivery *d);
+
+/* delivery_set_conf - destinations may have changed: deferred mail of a
+ * changed storage group is made due now. */
+void delivery_set_conf(struct delivery *d, const struct conf *c);
+void delivery_set_directory(struct delivery *d, const struct directory *dir);
+
+struct delivery_stats {
+    uint64_t attempts_delivered, attempts_deferred, attempts_failed; /* per recipient */
+    uint64_t bounces;
+    uint64_t connections;
+    uint64_t inflight_jobs;
+};
+void delivery_get_stats(const struct delivery *d, struct delivery_stats *st);
+
+/* delivery_stop - close every connection, take no more work. */
+void delivery_stop(struct delivery *d);
+
+/* delivery_free - after delivery_stop and store_close. Returns NULL. */
+struct delivery *delivery_free(struct delivery *d);
+
+#endif
