@@ -13,6 +13,8 @@
  * it drains below DD_SMTP_CLIENT_OUT_LOW. Lines that start with "." get
  * another one (RFC 5321 4.5.2); the content is CRLF-only already.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -217,6 +219,17 @@ static void txn_next(struct smtp_client *c)
     send_step(c, c->step);
 }
 
+/* text_set - a description in r->text, cut to fit */
+static void __attribute__((format(printf, 2, 3)))
+text_set(struct smtp_client_reply *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->text, sizeof(r->text), fmt, ap);
+    va_end(ap);
+}
+
 /* smtp_client_txn_reply - a reply to RSET, MAIL, RCPT or DATA */
 void smtp_client_txn_reply(struct smtp_client *c, const struct smtp_client_reply *r)
 {
@@ -225,7 +238,7 @@ void smtp_client_txn_reply(struct smtp_client *c, const struct smtp_client_reply
     if (step == STEP_RSET && r->code / 100 != 2) {
         struct smtp_client_reply open = {0, "", ""};
 
-        snprintf(open.text, sizeof(open.text), "RSET refused by %s: %s", c->peer_name, r->text);
+        text_set(&open, "RSET refused by %s: %s", c->peer_name, r->text);
         smtp_client_shut(c, &open, r);
         return;
     }

@@ -833,6 +833,68 @@ static void test_dropped(void **state)
     assert_int_equal(h->why.code, 0);
 }
 
+/* test_rset_refused - a refused RSET leaves the connection in doubt: the
+ * job's recipients stay undecided (code 0), closed() has the reply */
+static void test_rset_refused(void **state)
+{
+    static const char *const script[] = {
+        GREET, EHLO_PLAIN, OK_MAIL, OK_RCPT, GO, QUEUED, "500 5.5.1 what RSET\r\n", NULL};
+    struct fixture *f = *state;
+    struct harness *h = &f->h;
+
+    f->srv = srv_new(f->base, script, NULL);
+    job_set(h, 0, "a@x", rcpt2, 1, "1\r\n");
+    job_set(h, 1, "a@x", rcpt2, 2, "2\r\n");
+    h_run(h, f->srv, SMTP_CLIENT_SMTP);
+    assert_int_equal(h->done, 2);
+    reply_is(&h->res[0][0], 250, "2.0.0", NULL);
+    reply_is(&h->res[1][0], 0, "", NULL);
+    reply_is(&h->res[1][1], 0, "", NULL);
+    assert_non_null(strstr(h->res[1][0].text, "RSET refused"));
+    reply_is(&h->why, 500, "5.5.1", "500 5.5.1 what RSET");
+}
+
+/* test_reply_amid_content - a reply while the content is still going out
+ * decides the open recipients and ends the connection */
+static void test_reply_amid_content(void **state)
+{
+    static const char *const script[] = {
+        GREET, EHLO_PIPE, OK_MAIL, OK_RCPT, OK_RCPT, GO "552 5.3.4 too big\r\n", NULL};
+    struct fixture *f = *state;
+    struct harness *h = &f->h;
+    size_t len;
+    char *content = big_content(4u << 20, &len);
+
+    f->srv = srv_new(f->base, script, NULL);
+    job_set(h, 0, "a@x", rcpt2, 2, "");
+    evbuffer_add(h->jobs[0].content, content, len);
+    free(content);
+    h_run(h, f->srv, SMTP_CLIENT_SMTP);
+    assert_int_equal(h->done, 1);
+    reply_is(&h->res[0][0], 552, "5.3.4", "552 5.3.4 too big");
+    reply_is(&h->res[0][1], 552, "5.3.4", "552 5.3.4 too big");
+    reply_is(&h->why, 552, "5.3.4", NULL);
+    assert_true(evbuffer_get_length(h->jobs[0].content) > 0); /* not all moved */
+}
+
+/* test_dot_timeout - no reply to the end of data: undecided, code 0 */
+static void test_dot_timeout(void **state)
+{
+    static const char *const script[] = {GREET, EHLO_PIPE, OK_MAIL, OK_RCPT, GO, "", NULL};
+    struct fixture *f = *state;
+    struct harness *h = &f->h;
+
+    f->srv = srv_new(f->base, script, NULL);
+    job_set(h, 0, "a@x", rcpt2, 1, "m\r\n");
+    h_connect(h, SMTP_CLIENT_SMTP, (struct sockaddr *)&f->srv->addr, f->srv->addrlen, 1);
+    assert_true(run_until(f->base, &h->gone, 10));
+    assert_int_equal(h->done, 1);
+    reply_is(&h->res[0][0], 0, "", NULL);
+    assert_non_null(strstr(h->res[0][0].text, "timed out while sending end of data"));
+    assert_int_equal(h->why.code, 0);
+    assert_int_equal(f->srv->messages, 1);
+}
+
 /* test_refused - nobody listens: closed() with code 0, never ready() */
 static void test_refused(void **state)
 {
@@ -1126,6 +1188,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_421_mid_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_421_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rset_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reply_amid_content, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dot_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unix_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_timeout, setup, teardown),
