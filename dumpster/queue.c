@@ -22,7 +22,6 @@
 struct queue_pick_op {
     int64_t now_ms;
     size_t max_jobs;
-    uint64_t max_bytes;
     queue_pick_fn fn;
     void *ctx;
     struct queue_job **jobs;
@@ -129,7 +128,7 @@ static const char *const sql_msg =
     "SELECT queue_id, sender, size, received FROM message WHERE id = ?";
 static const char *const sql_body = "SELECT data FROM body WHERE msg = ? ORDER BY seq";
 
-/* queue_load - envelope and content of a job */
+/* queue_load - the envelope of a job */
 static int queue_load(struct store *s, struct queue_job *j)
 {
     sqlite3_stmt *st = store_prep(s, sql_msg);
@@ -138,24 +137,91 @@ static int queue_load(struct store *s, struct queue_job *j)
     if (st == NULL)
         return SQLITE_ERROR;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)j->msg_id);
-    if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+    if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+        sqlite3_reset(st);
         return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    }
     queue_copy(j->queue_id, sizeof(j->queue_id), sqlite3_column_text(st, 0));
     queue_copy(j->sender, sizeof(j->sender), sqlite3_column_text(st, 1));
     j->size = (uint64_t)sqlite3_column_int64(st, 2);
     j->received_ms = sqlite3_column_int64(st, 3);
     sqlite3_reset(st);
-    if ((j->content = evbuffer_new()) == NULL || (st = store_prep(s, sql_body)) == NULL)
+    return SQLITE_OK;
+}
+
+/* queue_read_content - the content of a message into a new evbuffer */
+static int queue_read_content(struct store *s, uint64_t msg_id, uint64_t size,
+                              struct evbuffer **out)
+{
+    sqlite3_stmt *st = store_prep(s, sql_body);
+    int rc;
+
+    if (st == NULL || (*out = evbuffer_new()) == NULL)
         return SQLITE_NOMEM;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)j->msg_id);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (evbuffer_add(j->content, sqlite3_column_blob(st, 0),
-                         (size_t)sqlite3_column_bytes(st, 0)) < 0)
+        if (evbuffer_add(*out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)) <
+            0)
             break;
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return rc == SQLITE_ROW ? SQLITE_NOMEM : rc;
-    return evbuffer_get_length(j->content) == j->size ? SQLITE_OK : SQLITE_CORRUPT;
+    return evbuffer_get_length(*out) == size ? SQLITE_OK : SQLITE_CORRUPT;
+}
+
+struct queue_content_op {
+    uint64_t msg_id, size;
+    struct evbuffer *content;
+    void (*fn)(void *ctx, struct evbuffer *content, enum store_rc rc);
+    void *ctx;
+};
+
+/* queue_content_work - storage thread */
+static int queue_content_work(struct store *s, void *arg)
+{
+    struct queue_content_op *op = arg;
+    int rc = queue_read_content(s, op->msg_id, op->size, &op->content);
+
+    if (rc == SQLITE_CORRUPT) {
+        log_err("queue", "message %llu: content incomplete in the store",
+                (unsigned long long)op->msg_id);
+        return SQLITE_OK; /* a read error, not a write to undo */
+    }
+    return rc;
+}
+
+/* queue_content_reply - loop: the callee owns the content */
+static void queue_content_reply(void *arg, enum store_rc rc)
+{
+    struct queue_content_op *op = arg;
+    bool whole = op->content && evbuffer_get_length(op->content) == op->size;
+
+    if (rc != STORE_OK || !whole) {
+        if (op->content)
+            evbuffer_free(op->content);
+        op->content = NULL;
+        if (rc == STORE_OK)
+            rc = STORE_E_IO;
+    }
+    op->fn(op->ctx, op->content, rc);
+    free(op);
+}
+
+/* queue_content - read a message's content for its delivery */
+void queue_content(struct store *s, uint64_t msg_id, uint64_t size,
+                   void (*fn)(void *ctx, struct evbuffer *content, enum store_rc rc), void *ctx)
+{
+    struct queue_content_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL) {
+        log_err("queue", "out of memory");
+        abort();
+    }
+    op->msg_id = msg_id;
+    op->size = size;
+    op->fn = fn;
+    op->ctx = ctx;
+    store_call(s, queue_content_work, queue_content_reply, op, false);
 }
 
 static const char *const sql_take =
@@ -199,7 +265,6 @@ static int queue_lost(struct store *s, struct queue_job *j)
 static int queue_pick_work(struct store *s, void *arg)
 {
     struct queue_pick_op *op = arg;
-    uint64_t bytes = 0;
     size_t n;
     int rc = queue_collect(s, op);
 
@@ -208,7 +273,7 @@ static int queue_pick_work(struct store *s, void *arg)
     for (size_t i = 0; i < n; i++) {
         struct queue_job *j = op->jobs[i];
         op->jobs[i] = NULL;
-        if (rc != SQLITE_OK || (op->njobs > 0 && bytes >= op->max_bytes)) {
+        if (rc != SQLITE_OK) {
             queue_job_free(j);
             continue;
         }
@@ -221,7 +286,6 @@ static int queue_pick_work(struct store *s, void *arg)
             queue_job_free(j);
             continue;
         }
-        bytes += j->size;
         op->jobs[op->njobs++] = j;
     }
     return rc;
@@ -246,8 +310,7 @@ static void queue_pick_reply(void *arg, enum store_rc rc)
 }
 
 /* queue_pick - due jobs, later, on the loop */
-void queue_pick(struct store *s, int64_t now_ms, size_t max_jobs, uint64_t max_bytes,
-                queue_pick_fn fn, void *ctx)
+void queue_pick(struct store *s, int64_t now_ms, size_t max_jobs, queue_pick_fn fn, void *ctx)
 {
     struct queue_pick_op *op = calloc(1, sizeof(*op));
 
@@ -257,7 +320,6 @@ void queue_pick(struct store *s, int64_t now_ms, size_t max_jobs, uint64_t max_b
     }
     op->now_ms = now_ms;
     op->max_jobs = max_jobs ? max_jobs : 1;
-    op->max_bytes = max_bytes;
     op->fn = fn;
     op->ctx = ctx;
     store_call(s, queue_pick_work, queue_pick_reply, op, false);
@@ -481,4 +543,114 @@ void queue_count(struct store *s, void (*fn)(void *ctx, const struct queue_count
     op->fn = fn;
     op->ctx = ctx;
     store_call(s, queue_count_work, queue_count_reply, op, false);
+}
+
+struct queue_list_op {
+    char sg[DD_SG_NAME_MAX + 2];
+    bool all;
+    size_t max;
+    struct queue_entry *e;
+    size_t n;
+    void (*fn)(void *ctx, const struct queue_entry *e, size_t n, enum store_rc rc);
+    void *ctx;
+};
+
+static const char *const sql_list_msgs_all =
+    "SELECT m.id, m.queue_id, m.sender, m.size, m.received FROM message m WHERE m.id IN"
+    " (SELECT msg FROM recipient WHERE state < 2) ORDER BY m.id LIMIT ?";
+static const char *const sql_list_msgs_sg =
+    "SELECT m.id, m.queue_id, m.sender, m.size, m.received FROM message m WHERE m.id IN"
+    " (SELECT msg FROM recipient WHERE sg = ? AND state < 2) ORDER BY m.id LIMIT ?";
+static const char *const sql_list_rcpts =
+    "SELECT rcpt, sg, state, attempts, next_attempt, coalesce(last_reply, ''),"
+    " coalesce(request, 0) FROM recipient WHERE msg = ? AND state < 2";
+
+/* queue_list_rcpts - the open recipients of one listed message */
+static int queue_list_rcpts(struct store *s, uint64_t id, struct queue_entry *e)
+{
+    sqlite3_stmt *st = store_prep(s, sql_list_rcpts);
+    int rc;
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct queue_entry_rcpt *r = realloc(e->rcpts, (e->nrcpts + 1) * sizeof(*r));
+        if (r == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        e->rcpts = r;
+        r += e->nrcpts++;
+        queue_copy(r->addr, sizeof(r->addr), sqlite3_column_text(st, 0));
+        queue_copy(r->sg, sizeof(r->sg), sqlite3_column_text(st, 1));
+        r->state = sqlite3_column_int(st, 2);
+        r->attempts = (unsigned)sqlite3_column_int(st, 3);
+        r->next_attempt_ms = sqlite3_column_int64(st, 4);
+        queue_copy(r->last_reply, sizeof(r->last_reply), sqlite3_column_text(st, 5));
+        e->request = (uint64_t)sqlite3_column_int64(st, 6);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* queue_list_work - storage thread */
+static int queue_list_work(struct store *s, void *arg)
+{
+    struct queue_list_op *op = arg;
+    sqlite3_stmt *st = store_prep(s, op->all ? sql_list_msgs_all : sql_list_msgs_sg);
+    uint64_t *ids;
+    int rc, k = 1;
+
+    if (st == NULL || (op->e = calloc(op->max ? op->max : 1, sizeof(*op->e))) == NULL ||
+        (ids = calloc(op->max ? op->max : 1, sizeof(*ids))) == NULL)
+        return SQLITE_NOMEM;
+    if (!op->all)
+        sqlite3_bind_text(st, k++, op->sg, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, k, (sqlite3_int64)op->max);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && op->n < op->max) {
+        struct queue_entry *e = &op->e[op->n];
+        ids[op->n++] = (uint64_t)sqlite3_column_int64(st, 0);
+        queue_copy(e->queue_id, sizeof(e->queue_id), sqlite3_column_text(st, 1));
+        queue_copy(e->sender, sizeof(e->sender), sqlite3_column_text(st, 2));
+        e->size = (uint64_t)sqlite3_column_int64(st, 3);
+        e->received_ms = sqlite3_column_int64(st, 4);
+    }
+    sqlite3_reset(st);
+    rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+    for (size_t i = 0; i < op->n && rc == SQLITE_OK; i++)
+        rc = queue_list_rcpts(s, ids[i], &op->e[i]);
+    free(ids);
+    return rc;
+}
+
+/* queue_list_reply - loop */
+static void queue_list_reply(void *arg, enum store_rc rc)
+{
+    struct queue_list_op *op = arg;
+
+    op->fn(op->ctx, op->e, rc == STORE_OK ? op->n : 0, rc);
+    for (size_t i = 0; op->e && i < op->n; i++)
+        free(op->e[i].rcpts);
+    free(op->e);
+    free(op);
+}
+
+/* queue_list - what waits for delivery */
+void queue_list(struct store *s, const char *sg, size_t max,
+                void (*fn)(void *ctx, const struct queue_entry *e, size_t n, enum store_rc rc),
+                void *ctx)
+{
+    struct queue_list_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL) {
+        log_err("queue", "out of memory");
+        abort();
+    }
+    op->all = sg == NULL;
+    snprintf(op->sg, sizeof(op->sg), "%s", sg ? sg : "");
+    op->max = max;
+    op->fn = fn;
+    op->ctx = ctx;
+    store_call(s, queue_list_work, queue_list_reply, op, false);
 }

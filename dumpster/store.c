@@ -26,7 +26,7 @@
 #include "store_int.h"
 #include "store_schema.h"
 
-enum store_op_kind { STORE_OP_CHUNK, STORE_OP_COMMIT, STORE_OP_ABORT, STORE_OP_CALL };
+enum store_op_kind { STORE_OP_CHUNK, STORE_OP_COMMIT, STORE_OP_ABORT, STORE_OP_CALL, STORE_OP_POST };
 
 struct store_op {
     struct store_op *next;
@@ -77,6 +77,10 @@ struct store {
     size_t ncleanup, capcleanup;
     sqlite3_stmt *st_chunk, *st_count, *st_msg, *st_rcpt, *st_abort;
     struct store_stmt_cache cache; /* storage thread */
+    struct store_list posts;       /* storage thread: posted in this batch */
+    bool resync;                   /* storage thread: a batch with posts failed */
+    store_post_fn post_fn;         /* loop */
+    void *post_ctx;
     store_commit_hook_fn hook;     /* loop: after a batch with commits */
     void *hook_ctx;
     _Atomic uint64_t n_batches, n_commits, n_fsync_batches;
@@ -91,6 +95,8 @@ const double store_commit_bounds[STORE_HIST_BUCKETS - 1] = {
 const double store_batch_bounds[STORE_HIST_BUCKETS - 1] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 
 #define STORE_BACKLOG_LOW (DD_STORE_BACKLOG_MAX / 2)
+
+static struct store_op *store_op_new(enum store_op_kind kind, uint64_t msg_id);
 
 /* store_list_init - empty list */
 static void store_list_init(struct store_list *l)
@@ -241,10 +247,26 @@ static int store_do_commit(struct store *s, struct store_op *op)
     return SQLITE_OK; /* this message failed; the batch goes on */
 }
 
+/* store_drop_posts - forget what was posted after mark (its writes are undone) */
+static void store_drop_posts(struct store *s, struct store_op **mark)
+{
+    struct store_op *op = *mark;
+
+    *mark = NULL;
+    s->posts.tail = mark;
+    while (op) {
+        struct store_op *next = op->next;
+        store_op_free(op);
+        op = next;
+    }
+    s->resync = true;
+}
+
 /* store_do_call - a work function in a savepoint of its own: its failure
  * undoes only its own writes */
 static int store_do_call(struct store *s, struct store_op *op)
 {
+    struct store_op **mark = s->posts.tail;
     int rc = sqlite3_exec(s->db, "SAVEPOINT call", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return rc;
@@ -252,6 +274,7 @@ static int store_do_call(struct store *s, struct store_op *op)
     if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW)
         return sqlite3_exec(s->db, "RELEASE call", NULL, NULL, NULL);
     log_err("store", "work failed: %s", sqlite3_errmsg(s->db));
+    store_drop_posts(s, mark);
     if (!sqlite3_get_autocommit(s->db)) {
         sqlite3_exec(s->db, "ROLLBACK TO call", NULL, NULL, NULL);
         sqlite3_exec(s->db, "RELEASE call", NULL, NULL, NULL);
@@ -272,6 +295,8 @@ static int store_apply(struct store *s, struct store_op *op)
         return store_do_abort(s, op->msg_id);
     case STORE_OP_CALL:
         return store_do_call(s, op);
+    case STORE_OP_POST:
+        break;
     }
     return SQLITE_MISUSE;
 }
@@ -345,6 +370,7 @@ static void store_run_batch(struct store *s, struct store_op *ops)
         if (!sqlite3_get_autocommit(s->db))
             sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         store_fail_batch(ops, rc);
+        store_drop_posts(s, &s->posts.head);
     }
     if (!has_commit)
         store_exec(s, "PRAGMA synchronous=FULL");
@@ -423,6 +449,15 @@ static void store_finish_batch(struct store *s, struct store_op *ops)
             store_op_free(ops);
         ops = next;
     }
+    if (s->resync) { /* the loop re-reads what posts would have told */
+        store_list_push(&s->posts, store_op_new(STORE_OP_POST, 0));
+        s->resync = false;
+    }
+    if (s->posts.head) {
+        *s->done.tail = s->posts.head;
+        s->done.tail = s->posts.tail;
+        store_list_init(&s->posts);
+    }
     pthread_mutex_unlock(&s->mu);
     atomic_fetch_sub(&s->backlog, written);
     event_active(s->done_ev, EV_READ, 0);
@@ -459,7 +494,10 @@ static void store_done_cb(evutil_socket_t fd, short what, void *arg)
     pthread_mutex_unlock(&s->mu);
     while (ops) {
         struct store_op *next = ops->next;
-        if (ops->kind == STORE_OP_CALL) {
+        if (ops->kind == STORE_OP_POST) {
+            if (s->post_fn)
+                s->post_fn(s->post_ctx, ops->data);
+        } else if (ops->kind == STORE_OP_CALL) {
             if (ops->reply)
                 ops->reply(ops->arg, ops->rc);
         } else {
@@ -568,6 +606,23 @@ sqlite3_stmt *store_prep(struct store *s, const char *sql)
     }
     c->sql[c->n] = sql;
     return c->st[c->n++];
+}
+
+/* store_post - storage thread: hand data (malloc'd) to the post callback on
+ * the loop once this batch committed; dropped if it does not */
+void store_post(struct store *s, void *data)
+{
+    struct store_op *op = store_op_new(STORE_OP_POST, 0);
+
+    op->data = data;
+    store_list_push(&s->posts, op);
+}
+
+/* store_set_post_fn - who gets posts; fn(ctx, NULL) means "re-read all" */
+void store_set_post_fn(struct store *s, store_post_fn fn, void *ctx)
+{
+    s->post_fn = fn;
+    s->post_ctx = ctx;
 }
 
 /* store_db - the connection, for work functions on the storage thread */
@@ -725,6 +780,7 @@ struct store *store_open(const char *data_dir, struct event_base *base, store_co
     pthread_cond_init(&s->cv, NULL);
     store_list_init(&s->pending);
     store_list_init(&s->done);
+    store_list_init(&s->posts);
     s->done_fn = done;
     s->drain_fn = drain;
     s->ctx = ctx;

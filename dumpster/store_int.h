@@ -32,6 +32,14 @@ void store_call(struct store *s, store_work_fn work, store_reply_fn reply, void 
  * address of sql (pass a string constant). NULL on error. Storage thread. */
 sqlite3_stmt *store_prep(struct store *s, const char *sql);
 
+/* store_post - storage thread: give data (malloc'd; the store frees it
+ * after the callback) to the post callback on the loop, once the batch
+ * committed. If a batch fails, its posts are dropped and the callback gets
+ * data NULL instead: re-read whatever the posts mirror. */
+typedef void (*store_post_fn)(void *ctx, void *data);
+void store_post(struct store *s, void *data);
+void store_set_post_fn(struct store *s, store_post_fn fn, void *ctx);
+
 /* store_db - the connection (storage thread only). */
 sqlite3 *store_db(struct store *s);
 

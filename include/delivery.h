@@ -37,6 +37,17 @@ void delivery_kick(struct delivery *d);
 void delivery_set_conf(struct delivery *d, const struct conf *c);
 void delivery_set_directory(struct delivery *d, const struct directory *dir);
 
+/* delivery_route_set - move storage group sg to dest_text (canonical text
+ * of a parsed destination): stored, so it outlives restarts until the
+ * configuration file changes that group's destination; mail not yet
+ * delivered is made due at once. fn(ctx, rc) follows; fn may be NULL. */
+void delivery_route_set(struct delivery *d, const char *sg, const char *dest_text,
+                        void (*fn)(void *ctx, enum store_rc rc), void *ctx);
+
+/* delivery_route_get - the destination text sg's mail goes to now, or NULL
+ * for a storage group that is not configured. */
+const char *delivery_route_get(const struct delivery *d, const char *sg);
+
 struct delivery_stats {
     uint64_t attempts_delivered, attempts_deferred, attempts_failed; /* per recipient */
     uint64_t bounces;

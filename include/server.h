@@ -56,6 +56,20 @@ const struct directory *server_directory(const struct server *srv);
 struct store *server_store(const struct server *srv);
 /* server_session_gone - a session closed; forget its slot. */
 void server_session_gone(struct server *srv, uint64_t id);
+
+struct server_stats {
+    uint64_t messages_accepted; /* 250 after the commit */
+    uint64_t messages_rejected; /* 4xx/5xx at the end of data or commit */
+    uint64_t rcpts_rejected;
+    uint64_t connections_total;
+    uint64_t connections_rejected; /* 421 at accept: limits */
+    uint64_t sessions;             /* open now */
+};
+void server_get_stats(const struct server *srv, struct server_stats *st);
+/* server_count - the counters sessions update */
+struct server_stats *server_counters(struct server *srv);
+/* server_ready - every listener is bound */
+bool server_ready(const struct server *srv);
 /* server_wait_store - session id waits for the store backlog to drain. */
 void server_wait_store(struct server *srv, uint64_t id);
 

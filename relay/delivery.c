@@ -41,7 +41,6 @@ void delivery_job_free(struct djob *j)
 static void delivery_release(struct delivery *d, struct djob *j)
 {
     d->inflight_jobs--;
-    d->inflight_bytes -= j->q->size;
     delivery_job_free(j);
     delivery_kick(d);
 }
@@ -120,6 +119,9 @@ void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
     }
     o->msg_id = j->q->msg_id;
     o->request = j->q->request;
+    const struct conf_sg *sg = conf_sg_find(d->c, j->q->sg);
+    o->keep = sg != NULL && j->q->request == 0;
+    o->keep_max_bytes = sg == NULL ? 0 : sg->has_max_size ? sg->max_size : d->c->dumpster.max_size;
     o->now_ms = delivery_now_ms();
     snprintf(o->sg, sizeof(o->sg), "%s", j->q->sg);
     o->nrcpts = j->q->nrcpts;
@@ -158,7 +160,7 @@ void delivery_job_fail(struct delivery *d, struct djob *j, const char *peer,
 }
 
 /* delivery_headers - keep the header section of the content for a bounce */
-static void delivery_headers(struct djob *j)
+void delivery_headers(struct djob *j)
 {
     struct evbuffer_ptr end = evbuffer_search(j->q->content, "\r\n\r\n", 4, NULL);
     size_t len = end.pos < 0 ? evbuffer_get_length(j->q->content) : (size_t)end.pos + 2;
@@ -180,10 +182,8 @@ static struct dpool *delivery_route(struct delivery *d, struct djob *j, char *wh
 
     if (text == NULL && strcmp(j->q->sg, DD_SMARTHOST_SG) == 0)
         text = d->c->delivery.smarthost[0] ? d->c->delivery.smarthost : NULL;
-    else if (text == NULL) {
-        const struct conf_sg *sg = conf_sg_find(d->c, j->q->sg);
-        text = sg ? sg->dest_text : NULL;
-    }
+    else if (text == NULL)
+        text = delivery_route_get(d, j->q->sg);
     if (text == NULL) {
         snprintf(why, cap, "storage group %s has no destination", j->q->sg);
         return NULL;
@@ -213,12 +213,10 @@ static void delivery_picked(void *ctx, struct queue_job **jobs, size_t n, enum s
         }
         j->q = jobs[i];
         d->inflight_jobs++;
-        d->inflight_bytes += j->q->size;
         if (d->stopping) {
             delivery_release(d, j);
             continue;
         }
-        delivery_headers(j);
         struct dpool *p = delivery_route(d, j, why, sizeof(why));
         if (p == NULL) {
             struct smtp_client_reply r = {.code = 0};
@@ -240,17 +238,17 @@ static void delivery_picked(void *ctx, struct queue_job **jobs, size_t n, enum s
 /* delivery_tick - look for due work within the in-flight bounds */
 static void delivery_tick(struct delivery *d)
 {
-    if (d->stopping)
+    if (d->stopping || !d->routes_ready)
         return;
     if (d->picking) {
         d->again = true;
         return;
     }
-    if (d->inflight_jobs >= DD_DELIVERY_INFLIGHT_MAX || d->inflight_bytes >= DD_DELIVERY_BYTES_MAX)
+    if (d->inflight_jobs >= DD_DELIVERY_INFLIGHT_MAX)
         return;
     d->picking = true;
     queue_pick(d->st, delivery_now_ms(), DD_DELIVERY_INFLIGHT_MAX - d->inflight_jobs,
-               DD_DELIVERY_BYTES_MAX - d->inflight_bytes, delivery_picked, d);
+               delivery_picked, d);
 }
 
 /* delivery_tick_cb - the timer and the kick */
@@ -268,11 +266,85 @@ void delivery_kick(struct delivery *d)
         event_active(d->kick_ev, EV_TIMEOUT, 0);
 }
 
+/* delivery_route_find - the runtime route of sg, or NULL */
+static struct route *delivery_route_find(const struct delivery *d, const char *sg)
+{
+    for (size_t i = 0; i < d->nroutes; i++)
+        if (strcmp(d->routes[i].sg, sg) == 0)
+            return &d->routes[i];
+    return NULL;
+}
+
+/* delivery_route_get - the runtime route while the file still says what it
+ * said when the route was set; else the file's destination */
+const char *delivery_route_get(const struct delivery *d, const char *sg)
+{
+    const struct conf_sg *g = conf_sg_find(d->c, sg);
+    const struct route *r = g ? delivery_route_find(d, sg) : NULL;
+
+    if (g == NULL)
+        return NULL;
+    return r && strcmp(r->conf_dest, g->dest_text) == 0 ? r->dest : g->dest_text;
+}
+
+/* delivery_route_set - move a storage group now, and remember it */
+void delivery_route_set(struct delivery *d, const char *sg, const char *dest_text,
+                        void (*fn)(void *ctx, enum store_rc rc), void *ctx)
+{
+    const struct conf_sg *g = conf_sg_find(d->c, sg);
+    struct route *r = delivery_route_find(d, sg);
+
+    if (g == NULL) {
+        if (fn)
+            fn(ctx, STORE_E_IO);
+        return;
+    }
+    if (r == NULL) {
+        struct route *n = realloc(d->routes, (d->nroutes + 1) * sizeof(*n));
+        if (n == NULL) {
+            if (fn)
+                fn(ctx, STORE_E_IO);
+            return;
+        }
+        d->routes = n;
+        r = &d->routes[d->nroutes++];
+        snprintf(r->sg, sizeof(r->sg), "%s", sg);
+    }
+    snprintf(r->dest, sizeof(r->dest), "%s", dest_text);
+    snprintf(r->conf_dest, sizeof(r->conf_dest), "%s", g->dest_text);
+    log_info("delivery", "storage group %s: destination %s (admin)", sg, dest_text);
+    route_save(d->st, r, fn, ctx);
+    queue_flush(d->st, sg, NULL, NULL);
+    delivery_kick(d);
+}
+
+/* delivery_routes_loaded - runtime routes from the store: delivery may start */
+static void delivery_routes_loaded(void *ctx, const struct route *r, size_t n, enum store_rc rc)
+{
+    struct delivery *d = ctx;
+
+    if (rc != STORE_OK)
+        log_err("delivery", "cannot read the stored routes; using the configuration's");
+    if (n > 0 && (d->routes = calloc(n, sizeof(*d->routes))) != NULL) {
+        memcpy(d->routes, r, n * sizeof(*r));
+        d->nroutes = n;
+    }
+    d->routes_ready = true;
+    delivery_kick(d);
+}
+
 /* delivery_set_conf - new destinations apply to what is not yet delivered */
 void delivery_set_conf(struct delivery *d, const struct conf *c)
 {
     for (size_t i = 0; i < c->nsg; i++) {
         const struct conf_sg *old = conf_sg_find(d->c, c->sg[i].name);
+        struct route *r = delivery_route_find(d, c->sg[i].name);
+        if (r && strcmp(r->conf_dest, c->sg[i].dest_text) != 0) {
+            log_info("delivery", "storage group %s: the file's destination replaces %s",
+                     r->sg, r->dest);
+            route_drop(d->st, r->sg);
+            *r = d->routes[--d->nroutes];
+        }
         if (old == NULL || strcmp(old->dest_text, c->sg[i].dest_text) != 0) {
             log_info("delivery", "storage group %s: destination %s", c->sg[i].name,
                      c->sg[i].dest_text);
@@ -322,7 +394,7 @@ struct delivery *delivery_new(struct event_base *base, const struct conf *c,
         snprintf(err, errlen, "cannot create the delivery timers");
         return delivery_free(d);
     }
-    delivery_kick(d);
+    route_load(st, delivery_routes_loaded, d);
     return d;
 }
 
@@ -351,6 +423,7 @@ struct delivery *delivery_free(struct delivery *d)
         event_free(d->tick_ev);
     if (d->kick_ev)
         event_free(d->kick_ev);
+    free(d->routes);
     free(d);
     return NULL;
 }

@@ -14,6 +14,7 @@
 #include "delivery.h"
 #include "queue.h"
 #include "resolve.h"
+#include "route.h"
 #include "smtp_client.h"
 
 /* One queue job on its way to a destination. */
@@ -42,12 +43,18 @@ struct dpool_lookup {
     size_t i;
 };
 
+/* A content read for a connection; cn NULL once the connection is gone. */
+struct dload {
+    struct dconn *cn;
+};
+
 /* One connection of a pool. */
 struct dconn {
     LIST_ENTRY(dconn) link;
     struct dpool *pool;
     struct smtp_client *c;
-    struct djob *job; /* in progress, or NULL */
+    struct djob *job; /* in progress (or its content loading), or NULL */
+    struct dload *load; /* content being read for job */
     struct event *idle_ev;
     bool ready;
 };
@@ -86,8 +93,11 @@ struct delivery {
     struct resolver *res;
     struct event *tick_ev, *kick_ev;
     bool picking, again, stopping;
-    uint64_t inflight_jobs, inflight_bytes;
+    uint64_t inflight_jobs;
     struct dpool **pools; /* hash table of DELIVERY_POOL_SLOTS chains */
+    struct route *routes; /* runtime destinations (admin API) */
+    size_t nroutes;
+    bool routes_ready;    /* loaded from the store: delivery may start */
     struct delivery_stats stats;
 };
 
@@ -101,6 +111,8 @@ void dpool_free_all(struct delivery *d);
 /* delivery.c: a job ended; replies[i] decided recipient i (code 0: no reply) */
 void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
                        const struct smtp_client_reply *replies, size_t n);
+/* delivery_headers - keep j's header section (content loaded) for a bounce */
+void delivery_headers(struct djob *j);
 /* delivery_job_free - a job and what it holds, without an outcome */
 void delivery_job_free(struct djob *j);
 /* delivery_job_fail - every recipient of j gets why (connection-level) */

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
@@ -182,6 +183,8 @@ static void dpool_conn_free(struct dconn *cn)
         p->nconnecting--;
     if (cn->idle_ev)
         event_free(cn->idle_ev);
+    if (cn->load)
+        cn->load->cn = NULL;
     smtp_client_free(cn->c);
     free(cn);
 }
@@ -212,18 +215,16 @@ static void dpool_idle_cb(evutil_socket_t fd, short what, void *arg)
         smtp_client_quit(cn->c);
 }
 
-/* dpool_send - give the first waiting job to an idle connection */
-static void dpool_send(struct dpool *p, struct dconn *cn)
+/* dpool_start - the job's content is here: send it */
+static void dpool_start(struct dconn *cn)
 {
-    struct djob *j = TAILQ_FIRST(&p->jobs);
+    struct dpool *p = cn->pool;
+    struct djob *j = cn->job;
     struct smtp_client_job job = {0};
 
-    TAILQ_REMOVE(&p->jobs, j, link);
-    p->njobs--;
     if (j->rcptv == NULL && (j->rcptv = calloc(j->q->nrcpts, sizeof(*j->rcptv))) == NULL) {
-        TAILQ_INSERT_HEAD(&p->jobs, j, link);
-        p->njobs++;
-        return;
+        log_err("delivery", "out of memory");
+        abort();
     }
     for (size_t i = 0; i < j->q->nrcpts; i++)
         j->rcptv[i] = j->q->rcpts[i].addr;
@@ -232,13 +233,69 @@ static void dpool_send(struct dpool *p, struct dconn *cn)
     job.nrcpts = j->q->nrcpts;
     job.content = j->q->content;
     job.size = j->q->size;
+    if (smtp_client_send(cn->c, &job) == 0)
+        return;
+    cn->job = NULL;
+    if (smtp_client_usable(cn->c)) { /* the client refused the job itself */
+        struct smtp_client_reply r = {.code = 550, .enh = "5.1.3"};
+        snprintf(r.text, sizeof(r.text), "5.1.3 bad address syntax in the envelope");
+        delivery_job_fail(p->d, j, p->text, &r);
+        dpool_dispatch(p);
+        return;
+    }
+    TAILQ_INSERT_HEAD(&p->jobs, j, link);
+    p->njobs++;
+}
+
+/* dpool_loaded - a job's content was read from the store */
+static void dpool_loaded(void *ctx, struct evbuffer *content, enum store_rc rc)
+{
+    struct dload *ld = ctx;
+    struct dconn *cn = ld->cn;
+
+    free(ld);
+    if (cn == NULL) { /* the connection went away meanwhile; its job was handled */
+        if (content)
+            evbuffer_free(content);
+        return;
+    }
+    cn->load = NULL;
+    if (content == NULL) {
+        struct djob *j = cn->job;
+        struct smtp_client_reply r = {.code = 0};
+        snprintf(r.text, sizeof(r.text), "cannot read the message from the store (%d)", (int)rc);
+        cn->job = NULL;
+        delivery_job_fail(cn->pool->d, j, NULL, &r);
+        if (smtp_client_usable(cn->c))
+            event_add(cn->idle_ev, &(struct timeval){DD_DELIVERY_IDLE_SECONDS, 0});
+        dpool_dispatch(cn->pool);
+        return;
+    }
+    cn->job->q->content = content;
+    delivery_headers(cn->job);
+    dpool_start(cn);
+}
+
+/* dpool_send - give the first waiting job to an idle connection; its
+ * content is read now, so waiting jobs hold no content */
+static void dpool_send(struct dpool *p, struct dconn *cn)
+{
+    struct djob *j = TAILQ_FIRST(&p->jobs);
+
+    TAILQ_REMOVE(&p->jobs, j, link);
+    p->njobs--;
     event_del(cn->idle_ev);
     cn->job = j;
-    if (smtp_client_send(cn->c, &job) < 0) {
-        cn->job = NULL;
-        TAILQ_INSERT_HEAD(&p->jobs, j, link);
-        p->njobs++;
+    if (j->q->content != NULL) {
+        dpool_start(cn);
+        return;
     }
+    if ((cn->load = calloc(1, sizeof(*cn->load))) == NULL) {
+        log_err("delivery", "out of memory");
+        abort();
+    }
+    cn->load->cn = cn;
+    queue_content(p->d->st, j->q->msg_id, j->q->size, dpool_loaded, cn->load);
 }
 
 static void dpool_on_ready(void *ctx, struct smtp_client *c);

@@ -18,6 +18,7 @@
 
 #include "delivery.h"
 #include "directory.h"
+#include "dumpster.h"
 #include "hub.h"
 #include "log.h"
 #include "sdnotify.h"
@@ -36,6 +37,7 @@ struct hub {
     struct server *srv;
     struct store *store;
     struct delivery *delivery;
+    struct dumpster *dumpster;
     struct event *sig_term, *sig_int, *sig_hup;
 };
 
@@ -141,6 +143,7 @@ static void hub_reload(struct hub *h)
     server_set_directory(h->srv, d);
     delivery_set_conf(h->delivery, nc);
     delivery_set_directory(h->delivery, d);
+    dumpster_set_conf(h->dumpster, nc);
     directory_free(h->dir);
     h->dir = d;
     hub_retire(h, h->conf);
@@ -153,6 +156,12 @@ static void hub_reload(struct hub *h)
 static void hub_committed(void *ctx)
 {
     delivery_kick(ctx);
+}
+
+/* hub_dest_of - where a storage group's mail goes now (for the ledger) */
+static const char *hub_dest_of(void *ctx, const char *sg)
+{
+    return delivery_route_get(ctx, sg);
 }
 
 /* hub_signal_cb - SIGHUP reloads; SIGTERM and SIGINT stop */
@@ -229,6 +238,11 @@ struct hub *hub_new(struct conf *c, int *exit_code)
     if (h->delivery == NULL)
         return hub_fail(h, exit_code, EX_CONFIG, "delivery", err);
     store_set_commit_hook(h->store, hub_committed, h->delivery);
+    h->dumpster = dumpster_new(h->base, h->store, h->conf, err, sizeof(err));
+    if (h->dumpster == NULL)
+        return hub_fail(h, exit_code, EX_OSERR, "dumpster", err);
+    dumpster_set_dest_fn(h->dumpster, hub_dest_of, h->delivery);
+    dumpster_set_queued_fn(h->dumpster, hub_committed, h->delivery);
     if (hub_signals(h) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "signals", "cannot set up");
     return h;
@@ -256,8 +270,10 @@ struct hub *hub_free(struct hub *h)
             event_free(sigs[i]);
     if (h->srv)
         server_shutdown(h->srv);
+    dumpster_stop(h->dumpster);
     delivery_stop(h->delivery);
     h->store = store_close(h->store);
+    h->dumpster = dumpster_free(h->dumpster);
     h->delivery = delivery_free(h->delivery);
     h->srv = server_free(h->srv);
     if (h->base)

@@ -37,6 +37,7 @@ struct server {
     struct evconnlistener *ls[DD_LISTEN_MAX];
     size_t nls;
     struct event *relisten; /* re-enables listeners after EMFILE */
+    struct server_stats stats;
     struct server_slot *slots;
     uint32_t *free_slots; /* stack of free slot indexes */
     size_t nfree;
@@ -79,6 +80,7 @@ static void server_refuse(struct server *srv, evutil_socket_t fd, const char *wh
 
     inet_ntop(sa->sa_family, addr, ip, sizeof(ip));
     int n = snprintf(line, sizeof(line), "421 4.7.0 %s Error: %s\r\n", srv->c->smtp.hostname, why);
+    srv->stats.connections_rejected++;
     ssize_t w = send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
     evutil_closesocket(fd);
@@ -107,6 +109,7 @@ static void server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
     uint64_t id = ((uint64_t)++sl->gen << 32) | slot;
     memcpy(sl->ipkey, key, 17);
     sl->s = smtp_session_new(srv, id, fd, sa, (socklen_t)salen);
+    srv->stats.connections_total++;
     if (sl->s == NULL)
         srv->free_slots[srv->nfree++] = slot;
 }
@@ -274,6 +277,25 @@ void server_set_store(struct server *srv, struct store *st)
 void server_set_directory(struct server *srv, const struct directory *dir)
 {
     srv->dir = dir;
+}
+
+/* server_get_stats - the counters, and sessions open now */
+void server_get_stats(const struct server *srv, struct server_stats *st)
+{
+    *st = srv->stats;
+    st->sessions = srv->nslots - srv->nfree;
+}
+
+/* server_counters - for the sessions to count in */
+struct server_stats *server_counters(struct server *srv)
+{
+    return &srv->stats;
+}
+
+/* server_ready - listening on every address */
+bool server_ready(const struct server *srv)
+{
+    return !srv->shutting_down && srv->nls > 0 && srv->st != NULL;
 }
 
 /* server_conf_hold - the current conf, counted */

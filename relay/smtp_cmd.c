@@ -143,6 +143,7 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
     else
         snprintf(reply, sizeof(reply), "554 5.7.1 <%s>: Relay access denied", r.to.addr);
     smtp_log_reject(s, "RCPT", reply, r.to.addr);
+    server_counters(s->srv)->rcpts_rejected++;
     smtp_reply_error(s, "%s", reply);
 }
 

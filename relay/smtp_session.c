@@ -363,8 +363,10 @@ void smtp_session_committed(struct smtp_session *s, enum store_rc rc)
     if (s->state != SMTP_S_COMMIT)
         return;
     if (rc == STORE_OK) {
+        server_counters(s->srv)->messages_accepted++;
         smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->txn.queue_id);
     } else {
+        server_counters(s->srv)->messages_rejected++;
         log_err("smtpd", "%s: store %s; message not accepted", s->txn.queue_id,
                 rc == STORE_E_FULL ? "full" : "error");
         smtp_reply_error(s, "451 4.3.0 Error: queue file write error");

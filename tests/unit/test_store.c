@@ -159,7 +159,7 @@ static void test_commit_and_reopen(void **state)
     assert_int_equal(count(f, "SELECT count(*) FROM message"), 1);
     assert_int_equal(count(f, "SELECT count(*) FROM recipient"), 3);
     assert_int_equal(count(f, "SELECT sum(length(data)) FROM body"), strlen(parts2[0]) + 6);
-    assert_int_equal(count(f, "PRAGMA user_version"), 2);
+    assert_int_equal(count(f, "PRAGMA user_version"), 3);
 }
 
 static void test_orphans_removed(void **state)
@@ -219,7 +219,7 @@ static void test_newer_schema_refused(void **state)
     assert_null(store_open(f->dir, f->base, on_commit, NULL, f, err, sizeof(err)));
     assert_non_null(strstr(err, "newer"));
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     open_store(f);
 }
@@ -266,7 +266,7 @@ static struct picked pick(struct fixture *f, int64_t at)
 {
     struct picked p = {0};
 
-    queue_pick(f->st, at, 16, 1 << 20, on_pick, &p);
+    queue_pick(f->st, at, 16, on_pick, &p);
     loop_until(f, &p.calls, 1);
     assert_int_equal(p.rc, STORE_OK);
     return p;
@@ -277,6 +277,21 @@ static void free_picked(struct picked *p)
     for (size_t i = 0; i < p->n; i++)
         queue_job_free(p->jobs[i]);
     free(p->jobs);
+}
+
+struct loaded {
+    int calls;
+    struct evbuffer *content;
+    enum store_rc rc;
+};
+
+static void on_content(void *ctx, struct evbuffer *content, enum store_rc rc)
+{
+    struct loaded *l = ctx;
+
+    l->calls++;
+    l->content = content;
+    l->rc = rc;
 }
 
 static void on_done(void *ctx, enum store_rc rc)
@@ -320,7 +335,13 @@ static void test_queue_pick_and_done(void **state)
     for (size_t i = 0; i < p.n; i++) {
         struct queue_job *j = p.jobs[i];
         assert_string_equal(j->queue_id, "QID0000000000000D1");
-        assert_int_equal(evbuffer_get_length(j->content), j->size);
+        assert_null(j->content); /* read only when a connection is ready */
+        struct loaded l = {0};
+        queue_content(f->st, j->msg_id, j->size, on_content, &l);
+        loop_until(f, &l.calls, 1);
+        assert_int_equal(l.rc, STORE_OK);
+        assert_int_equal(evbuffer_get_length(l.content), j->size);
+        j->content = l.content;
         assert_int_equal(j->size, strlen(parts2[0]) + strlen(parts2[1]));
         assert_int_equal(j->nrcpts, strcmp(j->sg, "SG1") == 0 ? 2 : 1);
         total += j->nrcpts;
