@@ -13,7 +13,7 @@ DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libso
 	libjansson-dev libcmocka-dev python3 sqlite3 swaks clang-format postfix \
 	prometheus curl jq
 
-.PHONY: all deps build asan run test test-unit test-asan fuzz fuzz-build format clean
+.PHONY: all deps build asan run test test-unit test-asan fuzz fuzz-build format clean bench
 
 all: build
 
@@ -54,11 +54,16 @@ fuzz: fuzz-build
 	@for f in $(BUILD_FUZZ)/fuzz_*; do \
 	  n=$$(basename $$f); mkdir -p tests/fuzz/corpus-$$n; \
 	  echo "== $$n"; $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-	    tests/fuzz/corpus-$$n tests/fuzz/seeds 2>&1 | grep -E '^(Done|#[0-9]+.*DONE|==)' ; \
+	    tests/fuzz/corpus-$$n 2>&1 | grep -E '^(Done|#[0-9]+.*DONE|==|SUMMARY)' ; \
 	done
 
+# dumpsterd side by side with Postfix (tests/bench/run.py; BENCH_COUNT, BENCH_RUNS,
+# BENCH_WORKLOADS=5k:20,..., BENCH_EXTRAS=latency,rss,startup,admin,resubmit). As root.
+bench: build
+	python3 tests/bench/run.py --dumpsterd $(BUILD)/dumpsterd throughput $$(echo "$$BENCH_EXTRAS" | tr , ' ')
+
 format:
-	clang-format -i relay/*.c relay/*.h dumpster/*.c dumpster/*.h include/*.h tests/unit/*.c tests/fuzz/*.c tests/tools/*.c
+	clang-format -i relay/*.c relay/*.h relay/ctl/*.c relay/ctl/*.h dumpster/*.c dumpster/*.h include/*.h tests/unit/*.c tests/fuzz/*.c tests/tools/*.c
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

@@ -33,17 +33,20 @@ static const char *const sql_sg_read =
     "SELECT items, bytes, oldest, evicted_size, evicted_age, evicted_replicated, not_kept,"
     " replicated_until FROM dumpster_sg WHERE sg = ?";
 
-/* dumpster_read_sg - the counter row of a group (zeros when it has none) */
+/* dumpster_read_sg - the counter row of a group (zeros when it has none);
+ * sg may be out->sg (the loader reads rows in place) */
 int dumpster_read_sg(struct store *s, const char *sg, struct dumpster_stats *out)
 {
     sqlite3_stmt *st = store_prep(s, sql_sg_read);
+    char name[DD_SG_NAME_MAX + 1];
     int rc;
 
+    snprintf(name, sizeof(name), "%s", sg);
     memset(out, 0, sizeof(*out));
-    snprintf(out->sg, sizeof(out->sg), "%s", sg);
+    memcpy(out->sg, name, sizeof(name));
     if (st == NULL)
         return SQLITE_ERROR;
-    sqlite3_bind_text(st, 1, sg, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         out->items = (uint64_t)sqlite3_column_int64(st, 0);
         out->bytes = (uint64_t)sqlite3_column_int64(st, 1);
@@ -141,6 +144,8 @@ static const char *const sql_first_delivered =
     "SELECT msg, size, received, delivered, queue_id FROM dumpster_item WHERE sg = ?"
     " AND delivered < ? ORDER BY delivered, msg LIMIT 1";
 static const char *const sql_del_item = "DELETE FROM dumpster_item WHERE sg = ? AND msg = ?";
+/* the ledger speaks of items: it goes with them */
+static const char *const sql_del_ledger = "DELETE FROM resubmit_ledger WHERE sg = ? AND msg = ?";
 
 /* dumpster_evict_next - remove the first item sql gives (bound to sg and
  * arg); *found is false when there is none */
@@ -171,7 +176,14 @@ static int dumpster_evict_next(struct store *s, const char *sql, const char *sg,
         return SQLITE_ERROR;
     sqlite3_bind_text(st, 1, sg, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)msg);
-    if ((rc = dumpster_step(st)) == SQLITE_OK &&
+    if ((rc = dumpster_step(st)) == SQLITE_OK)
+        rc = (st = store_prep(s, sql_del_ledger)) == NULL ? SQLITE_ERROR : SQLITE_OK;
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, sg, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)msg);
+        rc = dumpster_step(st);
+    }
+    if (rc == SQLITE_OK &&
         (rc = dumpster_gone(s, sg, received, delivered, reason, qid)) == SQLITE_OK &&
         (rc = dumpster_count(s, sg, -1, -size)) == SQLITE_OK)
         rc = queue_release(s, msg);
@@ -348,9 +360,8 @@ int dumpster_release(struct store *s, const char *sg, int64_t until_ms, uint64_t
     return rc == SQLITE_OK ? dumpster_post_sg(s, sg) : rc;
 }
 
-static const char *const sql_prune =
-    "DELETE FROM dumpster_gone WHERE rowid IN"
-    " (SELECT rowid FROM dumpster_gone WHERE at < ? LIMIT 1000)";
+static const char *const sql_prune = "DELETE FROM dumpster_gone WHERE rowid IN"
+                                     " (SELECT rowid FROM dumpster_gone WHERE at < ? LIMIT 1000)";
 
 /* dumpster_prune_gone - forget evictions older than before_ms, a little at a time */
 int dumpster_prune_gone(struct store *s, int64_t before_ms)

@@ -16,8 +16,8 @@ enum dumpster_post_kind { DUMPSTER_POST_SG, DUMPSTER_POST_RESUBMIT };
 
 struct dumpster_post {
     enum dumpster_post_kind kind;
-    struct dumpster_stats sg;     /* DUMPSTER_POST_SG: the group's counters now */
-    uint64_t resubmit_counts[4];  /* DUMPSTER_POST_RESUBMIT: requests by state */
+    struct dumpster_stats sg;    /* DUMPSTER_POST_SG: the group's counters now */
+    uint64_t resubmit_counts[4]; /* DUMPSTER_POST_RESUBMIT: requests by state */
 };
 
 /* Bounds of one group, handed to the storage thread. */

@@ -16,6 +16,7 @@
 
 #include "dumpster_int.h"
 #include "log.h"
+#include "timefmt.h"
 
 struct dumpster {
     struct event_base *base;
@@ -307,7 +308,9 @@ void dumpster_replicated(struct dumpster *d, const char *sg, int64_t until_ms,
     r->until_ms = until_ms;
     r->fn = fn;
     r->ctx = ctx;
-    log_info("dumpster", "sg=%s replicated until %lld", sg, (long long)until_ms);
+    char when[32];
+    timefmt_format(until_ms, when);
+    log_info("dumpster", "sg=%s replicated until %s", sg, when);
     store_call(d->st, dumpster_repl_work, dumpster_repl_reply, r, true);
 }
 

@@ -160,8 +160,7 @@ static int queue_read_content(struct store *s, uint64_t msg_id, uint64_t size,
         return SQLITE_NOMEM;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)msg_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (evbuffer_add(*out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)) <
-            0)
+        if (evbuffer_add(*out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)) < 0)
             break;
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -526,8 +525,8 @@ static void queue_count_reply(void *arg, enum store_rc rc)
 {
     struct queue_count_op *op = arg;
 
-    if (rc == STORE_OK && op->fn)
-        op->fn(op->ctx, &op->c);
+    if (op->fn)
+        op->fn(op->ctx, rc == STORE_OK ? &op->c : NULL);
     free(op);
 }
 

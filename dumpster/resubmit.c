@@ -59,8 +59,7 @@ static void rs_text(sqlite3_stmt *st, int i, bool has, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-static const char *const sql_counts =
-    "SELECT state, count(*) FROM resubmit_request GROUP BY state";
+static const char *const sql_counts = "SELECT state, count(*) FROM resubmit_request GROUP BY state";
 
 /* resubmit_post_counts - requests by state, to the loop */
 int resubmit_post_counts(struct store *s)
@@ -127,8 +126,8 @@ static int rs_coverage(struct store *s, const struct resubmit_req *r, struct res
 
     if (rc != SQLITE_OK)
         return rc;
-    st = store_prep(s, r->match == RESUBMIT_MATCH_RECEIVED ? sql_gone_received
-                                                           : sql_gone_delivered);
+    st =
+        store_prep(s, r->match == RESUBMIT_MATCH_RECEIVED ? sql_gone_received : sql_gone_delivered);
     if (st == NULL)
         return SQLITE_ERROR;
     sqlite3_bind_text(st, 1, r->storage_group, -1, SQLITE_STATIC);
@@ -187,11 +186,11 @@ static const char *const sql_scan_received =
     " msg > ?)) ORDER BY received, msg LIMIT ?";
 
 /* rs_scan - items of the range after the cursor (t, msg) */
-static sqlite3_stmt *rs_scan(struct store *s, const struct resubmit_req *r, int64_t t,
-                             int64_t msg, int limit)
+static sqlite3_stmt *rs_scan(struct store *s, const struct resubmit_req *r, int64_t t, int64_t msg,
+                             int limit)
 {
-    sqlite3_stmt *st = store_prep(s, r->match == RESUBMIT_MATCH_RECEIVED ? sql_scan_received
-                                                                         : sql_scan_delivered);
+    sqlite3_stmt *st =
+        store_prep(s, r->match == RESUBMIT_MATCH_RECEIVED ? sql_scan_received : sql_scan_delivered);
     if (st == NULL)
         return NULL;
     sqlite3_bind_text(st, 1, r->storage_group, -1, SQLITE_STATIC);
@@ -387,7 +386,7 @@ struct rs_batch {
     struct dumpster *d;
     int limit;
     int64_t now_ms;
-    bool found;   /* there was an open request */
+    bool found;    /* there was an open request */
     size_t queued; /* items queued by this batch */
 };
 
@@ -453,9 +452,11 @@ static int rs_batch_work(struct store *s, void *arg)
         return rc;
     row.info.state = seen < b->limit ? RESUBMIT_DONE : RESUBMIT_RUNNING;
     if (row.info.state == RESUBMIT_DONE)
-        log_info("dumpster", "resubmit request=%llu done: matched=%llu queued=%llu"
-                 " skipped_duplicate=%llu", (unsigned long long)row.info.id,
-                 (unsigned long long)row.info.matched, (unsigned long long)row.info.queued,
+        log_info("dumpster",
+                 "resubmit request=%llu done: matched=%llu queued=%llu"
+                 " skipped_duplicate=%llu",
+                 (unsigned long long)row.info.id, (unsigned long long)row.info.matched,
+                 (unsigned long long)row.info.queued,
                  (unsigned long long)row.info.skipped_duplicate);
     if ((rc = rs_advance(s, &row, b->now_ms)) != SQLITE_OK)
         return rc;
@@ -477,8 +478,9 @@ static void rs_batch_reply(void *arg, enum store_rc rc)
     if (rc == STORE_OK && !b->found)
         rl->active = false;
     else if (!dumpster_stopping(d))
-        rs_schedule(d, rc != STORE_OK ? 1000
-                       : dumpster_conf(d)->dumpster.resubmit_rate ? DD_RESUBMIT_TICK_MS : 0);
+        rs_schedule(d, rc != STORE_OK                             ? 1000
+                       : dumpster_conf(d)->dumpster.resubmit_rate ? DD_RESUBMIT_TICK_MS
+                                                                  : 0);
     free(b);
 }
 
@@ -496,9 +498,10 @@ static void rs_tick_cb(evutil_socket_t fd, short what, void *arg)
         return;
     b->d = d;
     b->now_ms = rs_now_ms();
-    b->limit = rate == 0 ? DD_RESUBMIT_BATCH_MAX
-                         : (int)(rate * DD_RESUBMIT_TICK_MS / 1000 ? rate * DD_RESUBMIT_TICK_MS / 1000
-                                                                    : 1);
+    b->limit =
+        rate == 0
+            ? DD_RESUBMIT_BATCH_MAX
+            : (int)(rate * DD_RESUBMIT_TICK_MS / 1000 ? rate * DD_RESUBMIT_TICK_MS / 1000 : 1);
     if (b->limit > DD_RESUBMIT_BATCH_MAX)
         b->limit = DD_RESUBMIT_BATCH_MAX;
     rl->busy = true;
@@ -836,8 +839,7 @@ static void rs_cancel_reply(void *arg, enum store_rc rc)
 
 /* resubmit_cancel - stop a request */
 void resubmit_cancel(struct dumpster *d, uint64_t id,
-                     void (*fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc),
-                     void *ctx)
+                     void (*fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc), void *ctx)
 {
     struct rs_get *g = rs_new_get(id, ctx);
 

@@ -26,7 +26,13 @@
 #include "store_int.h"
 #include "store_schema.h"
 
-enum store_op_kind { STORE_OP_CHUNK, STORE_OP_COMMIT, STORE_OP_ABORT, STORE_OP_CALL, STORE_OP_POST };
+enum store_op_kind {
+    STORE_OP_CHUNK,
+    STORE_OP_COMMIT,
+    STORE_OP_ABORT,
+    STORE_OP_CALL,
+    STORE_OP_POST
+};
 
 struct store_op {
     struct store_op *next;
@@ -81,7 +87,7 @@ struct store {
     bool resync;                   /* storage thread: a batch with posts failed */
     store_post_fn post_fn;         /* loop */
     void *post_ctx;
-    store_commit_hook_fn hook;     /* loop: after a batch with commits */
+    store_commit_hook_fn hook; /* loop: after a batch with commits */
     void *hook_ctx;
     _Atomic uint64_t n_batches, n_commits, n_fsync_batches;
     _Atomic uint64_t commit_us_sum, batch_msgs_sum;
@@ -92,7 +98,8 @@ struct store {
 /* Upper bounds of the histogram buckets; the last bucket is +Inf. */
 const double store_commit_bounds[STORE_HIST_BUCKETS - 1] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
-const double store_batch_bounds[STORE_HIST_BUCKETS - 1] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+const double store_batch_bounds[STORE_HIST_BUCKETS - 1] = {1,  2,   4,   8,   16,  32,
+                                                           64, 128, 256, 512, 1024};
 
 #define STORE_BACKLOG_LOW (DD_STORE_BACKLOG_MAX / 2)
 
@@ -572,8 +579,7 @@ void store_commit_to(struct store *s, struct store_msg *m, store_commit_fn fn, v
 
 /* store_call - run work(s, arg) on the storage thread in the next batch;
  * reply(arg, rc) follows on the loop */
-void store_call(struct store *s, store_work_fn work, store_reply_fn reply, void *arg,
-                bool durable)
+void store_call(struct store *s, store_work_fn work, store_reply_fn reply, void *arg, bool durable)
 {
     struct store_op *op = store_op_new(STORE_OP_CALL, 0);
     op->work = work;
@@ -733,9 +739,12 @@ static int store_recover(struct store *s, char *err, size_t errlen)
         snprintf(err, errlen, "recovery: %s", sqlite3_errmsg(s->db));
         return -1;
     }
+    /* the resubmit ledger outlives its messages: a new message that took the
+     * id of one that left would count as resent already */
     if (sqlite3_prepare_v2(s->db,
                            "SELECT max(coalesce((SELECT max(id) FROM message), 0),"
-                           " coalesce((SELECT max(msg) FROM body), 0))",
+                           " coalesce((SELECT max(msg) FROM body), 0),"
+                           " coalesce((SELECT max(msg) FROM resubmit_ledger), 0))",
                            -1, &st, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "recovery: %s", sqlite3_errmsg(s->db));
         return -1;

@@ -25,8 +25,7 @@ typedef int (*store_work_fn)(struct store *s, void *arg);
  * also from store_close() for work still queued: free arg there. */
 typedef void (*store_reply_fn)(void *arg, enum store_rc rc);
 
-void store_call(struct store *s, store_work_fn work, store_reply_fn reply, void *arg,
-                bool durable);
+void store_call(struct store *s, store_work_fn work, store_reply_fn reply, void *arg, bool durable);
 
 /* store_prep - a prepared statement for sql, reset and unbound; keyed by the
  * address of sql (pass a string constant). NULL on error. Storage thread. */

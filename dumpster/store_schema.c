@@ -97,7 +97,7 @@ static const char *const store_schema_steps[] = {
     "  start INTEGER NOT NULL,"
     "  end INTEGER NOT NULL,"
     "  match INTEGER NOT NULL,"
-    "  dest TEXT,"     /* the override, or NULL */
+    "  dest TEXT,"              /* the override, or NULL */
     "  dest_eff TEXT NOT NULL," /* where it goes: the ledger's key */
     "  sender TEXT,"
     "  recipient TEXT,"

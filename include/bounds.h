@@ -68,23 +68,23 @@
 #define DD_SMTP_CLIENT_OUT_LOW (64 * 1024)
 
 /* Delivery. */
-#define DD_DELIVERY_REPLY_TIMEOUT 300      /* seconds for each reply (RFC 5321 4.5.3.2) */
-#define DD_DELIVERY_IDLE_SECONDS 5         /* an idle pooled connection is closed after */
+#define DD_DELIVERY_REPLY_TIMEOUT 300 /* seconds for each reply (RFC 5321 4.5.3.2) */
+#define DD_DELIVERY_IDLE_SECONDS 5    /* an idle pooled connection is closed after */
 /* Jobs taken from the queue, not yet done. Their content is read only when a
  * connection is ready for them: memory is bounded by connections, not jobs. */
 #define DD_DELIVERY_INFLIGHT_MAX 2048
-#define DD_DELIVERY_JOB_RCPTS_MAX 1000     /* recipients of one job; more make more jobs */
-#define DD_BOUNCE_HEADERS_MAX (64 * 1024)  /* original headers quoted in a bounce */
+#define DD_DELIVERY_JOB_RCPTS_MAX 1000    /* recipients of one job; more make more jobs */
+#define DD_BOUNCE_HEADERS_MAX (64 * 1024) /* original headers quoted in a bounce */
 /* The pseudo storage group of bounces to non-local senders: they go to the
  * smarthost. '@' is not allowed in storage group names. */
 #define DD_SMARTHOST_SG "@smarthost"
 
 /* Dumpster and resubmission. */
-#define DD_RESUBMIT_LIST_MAX 1000      /* requests in one listing */
-#define DD_RESUBMIT_BATCH_MAX 500      /* items per batch (resubmit_rate = 0: no pacing) */
-#define DD_RESUBMIT_TICK_MS 100        /* batches run this often, rate/10 items each */
-#define DD_DRY_RUN_SCAN_MAX 1000000    /* items a dry run looks at */
-#define DD_GONE_KEEP_DAYS 30           /* evictions remembered for coverage reports */
-#define DD_EXPIRE_PER_TICK 10000       /* items one expiry tick evicts per group */
+#define DD_RESUBMIT_LIST_MAX 1000   /* requests in one listing */
+#define DD_RESUBMIT_BATCH_MAX 500   /* items per batch (resubmit_rate = 0: no pacing) */
+#define DD_RESUBMIT_TICK_MS 100     /* batches run this often, rate/10 items each */
+#define DD_DRY_RUN_SCAN_MAX 1000000 /* items a dry run looks at */
+#define DD_GONE_KEEP_DAYS 30        /* evictions remembered for coverage reports */
+#define DD_EXPIRE_PER_TICK 10000    /* items one expiry tick evicts per group */
 
 #endif

@@ -39,7 +39,7 @@ struct dumpster_stats {
     uint64_t max_bytes;
     uint64_t max_age_s;
     uint64_t evicted_size, evicted_age, evicted_replicated;
-    uint64_t not_kept; /* larger than max_bytes: delivered, not kept */
+    uint64_t not_kept;           /* larger than max_bytes: delivered, not kept */
     int64_t replicated_until_ms; /* 0: never told */
 };
 
@@ -128,8 +128,7 @@ enum resubmit_cancel_rc { RESUBMIT_CANCELLED_OK, RESUBMIT_NOT_FOUND, RESUBMIT_AL
 /* resubmit_cancel - stop a pending or running request (what it queued stays
  * queued). */
 void resubmit_cancel(struct dumpster *d, uint64_t id,
-                     void (*fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc),
-                     void *ctx);
+                     void (*fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc), void *ctx);
 
 /* resubmit_counts - requests by state (indexed by enum resubmit_state),
  * from memory, for metrics. */

@@ -123,6 +123,7 @@ struct queue_counts {
     uint64_t active_msgs;   /* messages with a recipient being delivered */
     uint64_t deferred_msgs; /* pending after a failed attempt */
 };
+/* queue_count - fn(ctx, counts), or fn(ctx, NULL) on a store error. */
 void queue_count(struct store *s, void (*fn)(void *ctx, const struct queue_counts *c), void *ctx);
 
 #endif

@@ -158,8 +158,8 @@ static void bounce_content(void *ctx, struct evbuffer *content, enum store_rc rc
         evbuffer_free(content);
     }
     if (b->d->stopping) { /* the store is closing: nothing can be queued any more */
-        log_warn("bounce", "%s: stopping; non-delivery notification to <%s> not sent",
-                 b->queue_id, b->sender);
+        log_warn("bounce", "%s: stopping; non-delivery notification to <%s> not sent", b->queue_id,
+                 b->sender);
         bounce_free(b);
     } else
         bounce_compose(b, h ? h : "", h ? len : 0);
@@ -194,9 +194,11 @@ static struct bounce *bounce_new(struct delivery *d, const struct djob *j,
         snprintf(b->addr[b->n], sizeof(b->addr[0]), "%s", o->rcpts[i].addr);
         snprintf(b->diag[b->n], sizeof(b->diag[0]), "%s", o->rcpts[i].reply);
         snprintf(b->status[b->n], sizeof(b->status[0]), "%s",
-                 replies[i].enh[0] ? replies[i].enh : replies[i].code >= 500 ? "5.0.0" : "4.4.7");
-        b->rc[b->n] = (struct dsn_rcpt){b->addr[b->n], "failed", b->status[b->n], b->peer,
-                                        b->diag[b->n], o->now_ms};
+                 replies[i].enh[0]        ? replies[i].enh
+                 : replies[i].code >= 500 ? "5.0.0"
+                                          : "4.4.7");
+        b->rc[b->n] = (struct dsn_rcpt){b->addr[b->n], "failed",      b->status[b->n],
+                                        b->peer,       b->diag[b->n], o->now_ms};
         b->n++;
     }
     return b;

@@ -62,7 +62,10 @@ static const char *delivery_dsn_text(const struct smtp_client_reply *r, char *bu
 {
     if (r->enh[0])
         return r->enh;
-    snprintf(buf, cap, "%d.%s", r->code >= 500 ? 5 : r->code >= 400 || r->code == 0 ? 4 : 2,
+    snprintf(buf, cap, "%d.%s",
+             r->code >= 500                   ? 5
+             : r->code >= 400 || r->code == 0 ? 4
+                                              : 2,
              r->code == 0 ? "4.1" : "0.0");
     return buf;
 }
@@ -75,10 +78,7 @@ static void delivery_fate(struct delivery *d, const struct djob *j, size_t i,
     bool expired = now - j->q->queued_ms > (int64_t)d->c->delivery.max_queue_lifetime * 1000;
 
     snprintf(o->addr, sizeof(o->addr), "%s", j->q->rcpts[i].addr);
-    if (r->code)
-        snprintf(o->reply, sizeof(o->reply), "%d %s", r->code, r->text);
-    else
-        snprintf(o->reply, sizeof(o->reply), "%s", r->text);
+    snprintf(o->reply, sizeof(o->reply), "%s", r->text); /* a reply line has its code */
     if (r->code >= 200 && r->code < 300)
         o->fate = QUEUE_DELIVERED;
     else if (r->code >= 500 || expired)
@@ -340,8 +340,8 @@ void delivery_set_conf(struct delivery *d, const struct conf *c)
         const struct conf_sg *old = conf_sg_find(d->c, c->sg[i].name);
         struct route *r = delivery_route_find(d, c->sg[i].name);
         if (r && strcmp(r->conf_dest, c->sg[i].dest_text) != 0) {
-            log_info("delivery", "storage group %s: the file's destination replaces %s",
-                     r->sg, r->dest);
+            log_info("delivery", "storage group %s: the file's destination replaces %s", r->sg,
+                     r->dest);
             route_drop(d->st, r->sg);
             *r = d->routes[--d->nroutes];
         }

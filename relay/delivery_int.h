@@ -53,7 +53,7 @@ struct dconn {
     LIST_ENTRY(dconn) link;
     struct dpool *pool;
     struct smtp_client *c;
-    struct djob *job; /* in progress (or its content loading), or NULL */
+    struct djob *job;   /* in progress (or its content loading), or NULL */
     struct dload *load; /* content being read for job */
     struct event *idle_ev;
     bool ready;
@@ -76,7 +76,7 @@ struct dpool {
     size_t naddrs;
     int64_t addrs_until_ms; /* re-resolve after this when a HOST is named */
     bool resolving;
-    unsigned lookups; /* HOST lookups outstanding */
+    unsigned lookups;                       /* HOST lookups outstanding */
     struct daddr *fresh[DD_DEST_ADDRS_MAX]; /* per dest address, during resolution */
     size_t nfresh[DD_DEST_ADDRS_MAX];
     struct dpool_lookup lk[DD_DEST_ADDRS_MAX];
@@ -97,7 +97,7 @@ struct delivery {
     struct dpool **pools; /* hash table of DELIVERY_POOL_SLOTS chains */
     struct route *routes; /* runtime destinations (admin API) */
     size_t nroutes;
-    bool routes_ready;    /* loaded from the store: delivery may start */
+    bool routes_ready; /* loaded from the store: delivery may start */
     struct delivery_stats stats;
 };
 

@@ -149,7 +149,7 @@ static bool dpool_resolve(struct dpool *p)
     if (p->resolving || (p->naddrs > 0 && (!hosts || delivery_now_ms() < p->addrs_until_ms)))
         return !p->resolving;
     p->resolving = true;
-    p->lookups = 1; /* held until every lookup is started */
+    p->lookups = 1;                               /* held until every lookup is started */
     p->addrs_until_ms = delivery_now_ms() + 1000; /* the resolver caches for the TTL */
     for (size_t i = 0; i < p->dest.n; i++) {
         const struct dest_addr *a = &p->dest.addr[i];
@@ -199,7 +199,7 @@ static void dpool_fail_waiting(struct dpool *p)
     while ((j = TAILQ_FIRST(&p->jobs)) != NULL) {
         TAILQ_REMOVE(&p->jobs, j, link);
         p->njobs--;
-        delivery_job_fail(p->d, j, p->text, &why);
+        delivery_job_fail(p->d, j, NULL, &why);
     }
     p->failed_run = 0;
 }
@@ -422,11 +422,11 @@ static void dpool_on_closed(void *ctx, struct smtp_client *c, const struct smtp_
     }
     if (failed) {
         if (why->code)
-            snprintf(p->last_err, sizeof(p->last_err), "host %s refused to talk to me: %d %s",
-                     smtp_client_peer(c), why->code, why->text);
+            snprintf(p->last_err, sizeof(p->last_err), "host %s refused to talk to me: %s",
+                     smtp_client_peer(c), why->text);
         else
             snprintf(p->last_err, sizeof(p->last_err), "%s", why->text);
-        log_info("smtp", "connect to %s: %s", smtp_client_peer(c), p->last_err);
+        log_info("smtp", "%s", p->last_err);
     }
     dpool_conn_free(cn);
     if (failed && p->naddrs > 0) {

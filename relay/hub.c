@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "admin.h"
 #include "delivery.h"
 #include "directory.h"
 #include "dumpster.h"
@@ -38,6 +39,7 @@ struct hub {
     struct store *store;
     struct delivery *delivery;
     struct dumpster *dumpster;
+    struct admin *admin;
     struct event *sig_term, *sig_int, *sig_hup;
 };
 
@@ -113,8 +115,8 @@ static void hub_retire(struct hub *h, struct conf *old)
 static void hub_reload_errors(const struct conf_errors *errs, const char *what)
 {
     for (size_t i = 0; i < errs->n; i++)
-        log_warn("main", "%s reload failed, keeping the old one: %s:%u: %s", what,
-                 errs->e[i].file, errs->e[i].line, errs->e[i].msg);
+        log_warn("main", "%s reload failed, keeping the old one: %s:%u: %s", what, errs->e[i].file,
+                 errs->e[i].line, errs->e[i].msg);
 }
 
 /* hub_reload - SIGHUP: the configuration and the directory, both or neither */
@@ -144,12 +146,13 @@ static void hub_reload(struct hub *h)
     delivery_set_conf(h->delivery, nc);
     delivery_set_directory(h->delivery, d);
     dumpster_set_conf(h->dumpster, nc);
+    admin_set_conf(h->admin, nc);
     directory_free(h->dir);
     h->dir = d;
     hub_retire(h, h->conf);
     h->conf = nc;
-    log_info("main", "reload: %s, %zu storage groups; directory %s, %zu entries", nc->file,
-             nc->nsg, nc->directory.file, directory_count(d));
+    log_info("main", "reload: %s, %zu storage groups; directory %s, %zu entries", nc->file, nc->nsg,
+             nc->directory.file, directory_count(d));
 }
 
 /* hub_committed - new mail is durable: delivery may start */
@@ -243,6 +246,9 @@ struct hub *hub_new(struct conf *c, int *exit_code)
         return hub_fail(h, exit_code, EX_OSERR, "dumpster", err);
     dumpster_set_dest_fn(h->dumpster, hub_dest_of, h->delivery);
     dumpster_set_queued_fn(h->dumpster, hub_committed, h->delivery);
+    struct admin_deps deps = {h->conf, h->store, h->srv, h->delivery, h->dumpster};
+    if ((h->admin = admin_new(h->base, &deps, err, sizeof(err))) == NULL)
+        return hub_fail(h, exit_code, EX_OSERR, "admin", err);
     if (hub_signals(h) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "signals", "cannot set up");
     return h;
@@ -268,6 +274,7 @@ struct hub *hub_free(struct hub *h)
     for (size_t i = 0; i < 3; i++)
         if (sigs[i])
             event_free(sigs[i]);
+    h->admin = admin_free(h->admin);
     if (h->srv)
         server_shutdown(h->srv);
     dumpster_stop(h->dumpster);

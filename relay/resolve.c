@@ -59,8 +59,7 @@ static int64_t resolve_now_ms(void)
 }
 
 /* resolver_new - "system" (resolv.conf) or one server at IP:PORT */
-struct resolver *resolver_new(struct event_base *base, const char *spec, char *err,
-                              size_t errlen)
+struct resolver *resolver_new(struct event_base *base, const char *spec, char *err, size_t errlen)
 {
     struct resolver *r = calloc(1, sizeof(*r));
 

@@ -119,6 +119,7 @@ static void smtp_cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
         smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
         return;
     }
+    s->txn.rcpt_tries++;
     if ((e = smtp_rcpt_parse(cmd->arg, cmd->arglen, &r)) != SMTP_P_OK) {
         smtp_reply_error(s, "%s", smtp_parse_reply(e));
         return;
@@ -193,8 +194,9 @@ static void smtp_cmd_data(struct smtp_session *s)
         smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
         return;
     }
-    if (s->txn.nrcpts == 0) {
-        smtp_reply_error(s, "554 5.5.1 Error: no valid recipients");
+    if (s->txn.nrcpts == 0) { /* out of order without RCPT; refused when all were */
+        smtp_reply_error(s, s->txn.rcpt_tries ? "554 5.5.1 Error: no valid recipients"
+                                              : "503 5.5.1 Error: need RCPT command");
         return;
     }
     if (s->txn.content_started) {
@@ -226,7 +228,8 @@ static void smtp_cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
     if (!s->txn.active)
         s->bdat_refuse = "503 5.5.1 Error: need MAIL command";
     else if (s->txn.nrcpts == 0)
-        s->bdat_refuse = "554 5.5.1 Error: no valid recipients";
+        s->bdat_refuse = s->txn.rcpt_tries ? "554 5.5.1 Error: no valid recipients"
+                                           : "503 5.5.1 Error: need RCPT command";
     else if (!s->txn.content_started)
         smtp_cmd_content_begin(s, SMTP_DATA_BDAT);
 }

@@ -39,6 +39,7 @@ struct smtp_txn {
     struct smtp_mail mail;
     struct store_rcpt *rcpts; /* accepted recipients (malloc) */
     size_t nrcpts, caprcpts;
+    unsigned rcpt_tries;               /* RCPT commands seen, accepted or not */
     char queue_id[DD_QUEUEID_LEN + 1]; /* assigned with the first recipient */
     uint64_t msg_id;                   /* store id once content started */
     bool content_started;              /* smtp_content is live */

@@ -49,7 +49,7 @@ class Hub:
     """One dumpsterd process with its own config, directory and data_dir."""
 
     def __init__(self, smtp=None, hub=None, extra="", directory=DEFAULT_DIRECTORY,
-                 workdir=None, data_dir=None, dests=None, delivery=None):
+                 workdir=None, data_dir=None, dests=None, delivery=None, admin=None):
         self.tmp = workdir or tempfile.mkdtemp(prefix="ddtest-")
         self.port = free_port()
         self.data_dir = data_dir or os.path.join(self.tmp, "var")
@@ -65,7 +65,10 @@ class Hub:
             f.write(directory)
         conf = "[hub]\n" + "".join("%s = %s\n" % kv for kv in hub_lines.items())
         conf += "[smtp]\n" + "".join("%s = %s\n" % kv for kv in smtp_lines.items())
-        conf += "[admin]\nlisten = 127.0.0.1:%d\n" % free_port()
+        self.admin_port = free_port()
+        admin_lines = {"listen": "127.0.0.1:%d" % self.admin_port}
+        admin_lines.update(admin or {})
+        conf += "[admin]\n" + "".join("%s = %s\n" % kv for kv in admin_lines.items())
         conf += "[directory]\nfile = %s\n" % self.dir_path
         # by default the storage groups point at ports nobody listens on: mail stays queued
         sg_dests = {"SG1": "lmtp:[127.0.0.1]:%d" % free_port(),

@@ -52,6 +52,8 @@ def test_out_of_order_503():
     expect(c.cmd("DATA"), 503, "5.5.1")
     expect(c.cmd("MAIL FROM:<a@example.net>"), 250, "2.1.0")
     expect(c.cmd("MAIL FROM:<a@example.net>"), 503, "5.5.1")
+    expect(c.cmd("DATA"), 503, "5.5.1")  # need RCPT command
+    expect(c.cmd("RCPT TO:<nobody@elsewhere.example>"), 554, "5.7.1")
     expect(c.cmd("DATA"), 554, "5.5.1")  # no valid recipients
 
 

@@ -1,0 +1,68 @@
+/*
+ * admin.h - the admin HTTP API of the hub (SPEC section 8), on evhttp
+ *
+ * JSON in and out, times as RFC 3339 UTC with milliseconds, errors as
+ * {"error":{"code":"...","message":"..."}}. Writes (POST, PUT, DELETE)
+ * need "Authorization: Bearer TOKEN" matching [admin] token_hash; reads
+ * need it too when public_reads = no (GET /healthz never does). The
+ * handlers ask the dumpster, the queue, the delivery scheduler and the
+ * statistics interfaces; answers that need the store come later, from
+ * their callbacks, and a client that went away meanwhile is simply not
+ * answered. Every bound below is enforced before the request is handled.
+ */
+#ifndef DD_ADMIN_H
+#define DD_ADMIN_H
+
+#include <stddef.h>
+
+#include "bounds.h"
+#include "conf.h"
+
+/* Request line and headers together, in octets; more: 413 from evhttp. */
+#define ADMIN_HEADERS_MAX 8192
+/* Bodies over DD_API_BODY_MAX get our JSON 413; bodies over this never sit
+ * in memory: evhttp drains them and answers 413 on its own. */
+#define ADMIN_BODY_HARD_MAX (4 * DD_API_BODY_MAX)
+/* Seconds a connection may take to send a request or read a reply. */
+#define ADMIN_TIMEOUT 30
+/* Requests waiting for the store at once; more are answered 503. */
+#define ADMIN_INFLIGHT_MAX 64
+/* Seconds a request may wait for the store before it is answered 503. */
+#define ADMIN_OP_TIMEOUT 30
+/* Messages listed by GET /v1/queue. */
+#define ADMIN_QUEUE_LIST_MAX 1000
+
+struct event_base;
+struct store;
+struct server;
+struct delivery;
+struct dumpster;
+
+/* What the handlers ask; owned by the caller, must outlive the admin. */
+struct admin_deps {
+    const struct conf *conf; /* replaced with admin_set_conf() */
+    struct store *store;
+    struct server *srv;
+    struct delivery *delivery;
+    struct dumpster *dumpster;
+};
+
+struct admin; /* opaque; one owner (the hub), admin_free() */
+
+/*
+ * admin_new - bind every [admin] listen address of deps->conf and serve.
+ * Returns NULL with a message in err when an address cannot be bound.
+ */
+struct admin *admin_new(struct event_base *base, const struct admin_deps *deps, char *err,
+                        size_t errlen);
+
+/* admin_set_conf - token_hash, public_reads and the storage groups of c
+ * apply to the next request (the listen addresses stay). */
+void admin_set_conf(struct admin *a, const struct conf *c);
+
+/* admin_free - close the listeners and every connection; answers still
+ * owed are dropped. Call before the dumpster and the store go. Returns
+ * NULL. */
+struct admin *admin_free(struct admin *a);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * ctl.h - what the files of dumpsterctl share: the hubs, their answers,
+ * the options of the command, and the parallel HTTP client
+ *
+ * dumpsterctl.c reads the command line and the site file, ctl_http.c asks
+ * every hub at once (a hub that does not answer is reported, never fatal
+ * to the others), ctl_show.c prints the answers: Exchange-style summary
+ * lines, then a readable table, or JSON with --json.
+ */
+#ifndef DD_CTL_H
+#define DD_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api_req.h"
+#include "auth.h"
+#include "bounds.h"
+
+#define CTL_HUBS_MAX 256          /* hubs in a site file */
+#define CTL_NAME_MAX 64           /* a hub's name */
+#define CTL_URL_MAX 512           /* a hub's URL */
+#define CTL_STEPS_MAX 2           /* requests per hub in one command (failover) */
+#define CTL_REPLY_MAX (64u << 20) /* octets of one answer */
+#define CTL_TIMEOUT_DEFAULT 10    /* seconds per request */
+#define CTL_DEFAULT_HUB "http://127.0.0.1:8025"
+
+/* One answer of a hub. */
+struct ctl_answer {
+    int status;      /* HTTP status; 0: no answer */
+    char error[256]; /* why there was no answer, or the hub's error message */
+    json_t *json;    /* the body, when it is JSON */
+};
+
+struct ctl_hub {
+    char name[CTL_NAME_MAX + 1];
+    char url[CTL_URL_MAX + 1];
+    char host[256];    /* without brackets */
+    char hosthdr[270]; /* Host: header */
+    uint16_t port;
+    char base[CTL_URL_MAX + 1]; /* path prefix, "" or "/x" (no trailing '/') */
+    struct ctl_answer ans[CTL_STEPS_MAX];
+    int nans;
+    bool ignored; /* its answer does not count for the exit code */
+};
+
+/* A request to send to one hub. */
+struct ctl_call {
+    int method;     /* enum evhttp_cmd_type */
+    char path[768]; /* after the hub's base */
+    char *body;     /* JSON text (malloc), or NULL */
+};
+
+struct ctl {
+    struct ctl_hub *hubs;
+    size_t nhubs;
+    char token[AUTH_TOKEN_MAX + 1]; /* "" without --token-file */
+    bool json;
+    int timeout;
+    /* command options */
+    char sg[DD_SG_NAME_MAX + 1];
+    int64_t start_ms, end_ms;
+    bool has_start, has_end;
+    char match[16];
+    char dest[DD_CONF_LINE_MAX + 1];
+    char sender[API_ADDR_MAX + 1], recipient[API_ADDR_MAX + 1];
+    char message_id[API_MSGID_MAX + 1], reason[API_REASON_MAX + 1];
+    bool has_sender, has_recipient, has_message_id;
+    bool dry_run, force, all;
+    uint64_t id;
+    char id_hub[CTL_NAME_MAX + 1]; /* cancel HUB:ID */
+};
+
+/* The next request of hub h after i answers (0: the first); 1 and *call
+ * filled, or 0 when the hub is done. */
+typedef int (*ctl_step_fn)(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_call *call);
+
+/* ---- ctl_http.c ---- */
+
+/* ctl_url_parse - http://host[:port][/base] into h; 0, or -1 with why */
+int ctl_url_parse(const char *url, struct ctl_hub *h, char *why, size_t cap);
+/* ctl_http_run - every hub in parallel, step by step; 0, or -1 when the
+ * event loop cannot start */
+int ctl_http_run(struct ctl *ctl, ctl_step_fn step);
+/* ctl_answer_ok - the last answer of h is a 2xx with a JSON object */
+bool ctl_answer_ok(const struct ctl_hub *h);
+/* ctl_hubs_free - answers and the array */
+void ctl_hubs_free(struct ctl *ctl);
+
+/* ---- ctl_show.c: print the answers; each returns the exit code ---- */
+
+int ctl_show_stats(struct ctl *ctl);
+int ctl_show_requests(struct ctl *ctl);
+int ctl_show_resubmit(struct ctl *ctl);
+int ctl_show_cancel(struct ctl *ctl);
+int ctl_show_route(struct ctl *ctl);
+int ctl_show_failover(struct ctl *ctl);
+int ctl_show_queue(struct ctl *ctl);
+/* ctl_exit_code - 0 all answered, 69 some unavailable, 65 some refused */
+int ctl_exit_code(const struct ctl *ctl);
+/* ctl_hub_problem - print why h's last answer is not a success (stderr) */
+void ctl_hub_problem(const struct ctl_hub *h);
+
+#endif

@@ -1,0 +1,635 @@
+/*
+ * dumpsterctl.c - the admin client of dumpsterd: one hub or every hub of
+ * a site (SPEC section 9)
+ *
+ * Global options pick the hubs (--hub URL, repeatable, or --site FILE with
+ * "NAME URL" lines), the token (--token-file) and the output (--json);
+ * then one command with its options. Values are checked here before any
+ * hub is asked (a storage group name, a time, a destination), so a typo is
+ * a usage (64) or data (65) error, not a request every hub refuses. Each
+ * command is a table entry: its options, the requests it sends to each hub
+ * (ctl_http.c) and how the answers are shown (ctl_show.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include <event2/http.h>
+
+#include "conf.h"
+#include "ctl.h"
+#include "timefmt.h"
+
+/* Command options, as bits: what a command accepts and what it needs. */
+enum {
+    O_SG = 1 << 0,
+    O_START = 1 << 1,
+    O_END = 1 << 2,
+    O_MATCH = 1 << 3,
+    O_DEST = 1 << 4,
+    O_SENDER = 1 << 5,
+    O_RCPT = 1 << 6,
+    O_MSGID = 1 << 7,
+    O_REASON = 1 << 8,
+    O_DRY = 1 << 9,
+    O_FORCE = 1 << 10,
+    O_ALL = 1 << 11,
+    O_SINCE = 1 << 12,
+};
+
+struct ctl_optdef {
+    const char *name;
+    unsigned bit;
+    bool has_arg;
+};
+
+static const struct ctl_optdef ctl_optdefs[] = {
+    {"--sg", O_SG, true},          {"--start", O_START, true},      {"--end", O_END, true},
+    {"--match", O_MATCH, true},    {"--dest", O_DEST, true},        {"--sender", O_SENDER, true},
+    {"--recipient", O_RCPT, true}, {"--message-id", O_MSGID, true}, {"--reason", O_REASON, true},
+    {"--dry-run", O_DRY, false},   {"--force", O_FORCE, false},     {"--all", O_ALL, false},
+    {"--since", O_SINCE, true},
+};
+#define CTL_NOPTDEFS (sizeof(ctl_optdefs) / sizeof(ctl_optdefs[0]))
+
+struct ctl_cmd {
+    const char *name;
+    unsigned accepts, needs;
+    ctl_step_fn step;
+    int (*show)(struct ctl *ctl);
+};
+
+static const char ctl_usage_text[] =
+    "usage: dumpsterctl [--hub URL]... | [--site FILE] [--token-file F] [--json]\n"
+    "                   [--timeout SECONDS] COMMAND\n"
+    "  stats [--sg SG]\n"
+    "  requests [--all]\n"
+    "  resubmit --sg SG --start T --end T [--match delivered|received] [--dest D]\n"
+    "           [--sender A] [--recipient A] [--message-id ID] [--reason TEXT]\n"
+    "           [--dry-run] [--force]\n"
+    "  cancel [HUB:]ID\n"
+    "  route --sg SG --dest D\n"
+    "  failover --sg SG --dest D --since T [--match M] [--reason TEXT] [--force]\n"
+    "  queue [--sg SG]\n"
+    "  token new\n"
+    "T: RFC 3339 (2026-11-25T10:00:00Z), unix seconds, now, or -N{s,m,h,d} (ago)\n";
+
+/* ctl_usage - a usage error: 64 */
+static int ctl_usage(const char *why)
+{
+    if (why != NULL)
+        fprintf(stderr, "dumpsterctl: %s\n", why);
+    fputs(ctl_usage_text, stderr);
+    return EX_USAGE;
+}
+
+/* ctl_bad - a bad value: 65 */
+static int ctl_bad(const char *what, const char *value, const char *why)
+{
+    fprintf(stderr, "dumpsterctl: bad %s \"%.80s\": %s\n", what, value, why);
+    return EX_DATAERR;
+}
+
+/* ctl_now_ms - wall clock in ms */
+static int64_t ctl_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ctl_time - RFC 3339, unix seconds, "now" or "-N{s,m,h,d}" */
+static int ctl_time(const char *s, int64_t *ms)
+{
+    static const struct {
+        char unit;
+        int64_t ms;
+    } units[] = {{'s', 1000}, {'m', 60000}, {'h', 3600000}, {'d', 86400000}};
+    char *end;
+
+    if (strcmp(s, "now") == 0) {
+        *ms = ctl_now_ms();
+        return 0;
+    }
+    if (s[0] == '-' && s[1] >= '0' && s[1] <= '9') {
+        long long n;
+
+        errno = 0;
+        n = strtoll(s + 1, &end, 10);
+        for (size_t i = 0; i < 4 && errno == 0 && n < 100000000; i++)
+            if (end[0] == units[i].unit && end[1] == 0) {
+                *ms = ctl_now_ms() - n * units[i].ms;
+                return *ms >= 0 ? 0 : -1;
+            }
+        return -1;
+    }
+    return timefmt_parse(s, strlen(s), ms);
+}
+
+/* ctl_text - copy an option's text value, bounded and without controls */
+static int ctl_text(const char *what, const char *v, char *out, size_t cap)
+{
+    if (strlen(v) >= cap)
+        return ctl_bad(what, v, "too long");
+    for (const char *p = v; *p != 0; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return ctl_bad(what, v, "control characters");
+    snprintf(out, cap, "%s", v);
+    return 0;
+}
+
+/* ctl_opt_value - check and keep one command option */
+static int ctl_opt_value(struct ctl *ctl, unsigned bit, const char *v)
+{
+    struct dest d;
+    char err[256];
+
+    switch (bit) {
+    case O_SG:
+        return api_sg_name_ok(v, strlen(v))
+                   ? ctl_text("storage group", v, ctl->sg, sizeof(ctl->sg))
+                   : ctl_bad("storage group", v, "not [A-Za-z0-9._-]{1,64}");
+    case O_START:
+    case O_SINCE:
+        ctl->has_start = true;
+        return ctl_time(v, &ctl->start_ms) == 0 ? 0 : ctl_bad("time", v, "not a time");
+    case O_END:
+        ctl->has_end = true;
+        return ctl_time(v, &ctl->end_ms) == 0 ? 0 : ctl_bad("time", v, "not a time");
+    case O_MATCH:
+        if (strcmp(v, "delivered") != 0 && strcmp(v, "received") != 0)
+            return ctl_bad("match", v, "delivered or received");
+        return ctl_text("match", v, ctl->match, sizeof(ctl->match));
+    case O_DEST:
+        if (conf_dest_parse(v, &d, err, sizeof(err)) < 0)
+            return ctl_bad("destination", v, err);
+        return ctl_text("destination", v, ctl->dest, sizeof(ctl->dest));
+    case O_SENDER:
+        ctl->has_sender = true;
+        return ctl_text("sender", v, ctl->sender, sizeof(ctl->sender));
+    case O_RCPT:
+        ctl->has_recipient = true;
+        return ctl_text("recipient", v, ctl->recipient, sizeof(ctl->recipient));
+    case O_MSGID:
+        ctl->has_message_id = true;
+        return ctl_text("message id", v, ctl->message_id, sizeof(ctl->message_id));
+    case O_REASON:
+        return ctl_text("reason", v, ctl->reason, sizeof(ctl->reason));
+    }
+    return 0;
+}
+
+/* ctl_optdef_find - the definition of --name or --name=value */
+static const struct ctl_optdef *ctl_optdef_find(const char *arg, const char **inline_val)
+{
+    for (size_t i = 0; i < CTL_NOPTDEFS; i++) {
+        size_t n = strlen(ctl_optdefs[i].name);
+
+        if (strncmp(arg, ctl_optdefs[i].name, n) != 0)
+            continue;
+        if (arg[n] == 0) {
+            *inline_val = NULL;
+            return &ctl_optdefs[i];
+        }
+        if (arg[n] == '=' && ctl_optdefs[i].has_arg) {
+            *inline_val = arg + n + 1;
+            return &ctl_optdefs[i];
+        }
+    }
+    return NULL;
+}
+
+/* ctl_flag - an option without a value */
+static void ctl_flag(struct ctl *ctl, unsigned bit)
+{
+    if (bit == O_DRY)
+        ctl->dry_run = true;
+    else if (bit == O_FORCE)
+        ctl->force = true;
+    else if (bit == O_ALL)
+        ctl->all = true;
+}
+
+/* ctl_cmd_opts - the options after the command; *rest: the positional one */
+static int ctl_cmd_opts(struct ctl *ctl, const struct ctl_cmd *cmd, int argc, char **argv,
+                        const char **rest)
+{
+    unsigned seen = 0;
+    char why[128];
+
+    *rest = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *val;
+        const struct ctl_optdef *o = ctl_optdef_find(argv[i], &val);
+        int rc;
+
+        if (o == NULL && argv[i][0] != '-' && *rest == NULL) {
+            *rest = argv[i];
+            continue;
+        }
+        snprintf(why, sizeof(why), "%s: unknown or repeated option %.40s", cmd->name, argv[i]);
+        if (o == NULL || !(cmd->accepts & o->bit) || (seen & o->bit))
+            return ctl_usage(why);
+        seen |= o->bit;
+        if (!o->has_arg) {
+            ctl_flag(ctl, o->bit);
+            continue;
+        }
+        if (val == NULL) {
+            if (i + 1 >= argc)
+                return ctl_usage("an option needs a value");
+            val = argv[++i];
+        }
+        if ((rc = ctl_opt_value(ctl, o->bit, val)) != 0)
+            return rc;
+    }
+    snprintf(why, sizeof(why), "%s: a required option is missing", cmd->name);
+    return (seen & cmd->needs) == cmd->needs ? 0 : ctl_usage(why);
+}
+
+/* ---- the requests of each command ---- */
+
+/* ctl_resubmit_body - the JSON of POST /v1/resubmit from the options */
+static char *ctl_resubmit_body(const struct ctl *ctl)
+{
+    json_t *j = json_object();
+    char t[TIMEFMT_RFC3339_BUF];
+    char *s;
+
+    json_object_set_new(j, "storage_group", json_string(ctl->sg));
+    timefmt_format(ctl->start_ms, t);
+    json_object_set_new(j, "start", json_string(t));
+    timefmt_format(ctl->end_ms, t);
+    json_object_set_new(j, "end", json_string(t));
+    if (ctl->match[0])
+        json_object_set_new(j, "match", json_string(ctl->match));
+    if (ctl->dest[0])
+        json_object_set_new(j, "destination", json_string(ctl->dest));
+    if (ctl->has_sender)
+        json_object_set_new(j, "sender", json_string(ctl->sender));
+    if (ctl->has_recipient)
+        json_object_set_new(j, "recipient", json_string(ctl->recipient));
+    if (ctl->has_message_id)
+        json_object_set_new(j, "message_id", json_string(ctl->message_id));
+    if (ctl->reason[0])
+        json_object_set_new(j, "reason", json_string(ctl->reason));
+    if (ctl->dry_run)
+        json_object_set_new(j, "dry_run", json_true());
+    if (ctl->force)
+        json_object_set_new(j, "force", json_true());
+    s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+/* ctl_step_stats - GET /v1/stats[/SG] */
+static int ctl_step_stats(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_call *call)
+{
+    (void)h;
+    call->method = EVHTTP_REQ_GET;
+    snprintf(call->path, sizeof(call->path), "/v1/stats%s%s", ctl->sg[0] ? "/" : "", ctl->sg);
+    return i == 0;
+}
+
+/* ctl_step_requests - GET /v1/resubmit?state=... */
+static int ctl_step_requests(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_call *call)
+{
+    (void)h;
+    call->method = EVHTTP_REQ_GET;
+    snprintf(call->path, sizeof(call->path), "/v1/resubmit?state=%s",
+             ctl->all ? "all" : "outstanding");
+    return i == 0;
+}
+
+/* ctl_step_resubmit - POST /v1/resubmit */
+static int ctl_step_resubmit(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_call *call)
+{
+    (void)h;
+    if (i != 0)
+        return 0;
+    call->method = EVHTTP_REQ_POST;
+    snprintf(call->path, sizeof(call->path), "/v1/resubmit");
+    call->body = ctl_resubmit_body(ctl);
+    return call->body != NULL;
+}
+
+/* ctl_step_cancel - DELETE /v1/resubmit/ID (on the named hub only) */
+static int ctl_step_cancel(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_call *call)
+{
+    if (i != 0 || (ctl->id_hub[0] != 0 && strcmp(ctl->id_hub, h->name) != 0))
+        return 0;
+    call->method = EVHTTP_REQ_DELETE;
+    snprintf(call->path, sizeof(call->path), "/v1/resubmit/%" PRIu64, ctl->id);
+    return 1;
+}
+
+/* ctl_route_call - PUT /v1/storage-groups/SG/destination */
+static int ctl_route_call(struct ctl *ctl, struct ctl_call *call)
+{
+    json_t *j = json_pack("{s:s}", "destination", ctl->dest);
+
+    call->method = EVHTTP_REQ_PUT;
+    snprintf(call->path, sizeof(call->path), "/v1/storage-groups/%s/destination", ctl->sg);
+    call->body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return call->body != NULL;
+}
+
+/* ctl_step_route - move the group */
+static int ctl_step_route(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_call *call)
+{
+    (void)h;
+    return i == 0 ? ctl_route_call(ctl, call) : 0;
+}
+
+/* ctl_step_failover - move the group, then resubmit [since, now] */
+static int ctl_step_failover(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_call *call)
+{
+    if (i == 0)
+        return ctl_route_call(ctl, call);
+    if (i != 1 || !ctl_answer_ok(h))
+        return 0;
+    ctl->dest[0] = 0; /* the route moved: no override */
+    return ctl_step_resubmit(ctl, h, 0, call);
+}
+
+/* ctl_step_queue - GET /v1/queue[?storage_group=SG] */
+static int ctl_step_queue(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_call *call)
+{
+    (void)h;
+    call->method = EVHTTP_REQ_GET;
+    snprintf(call->path, sizeof(call->path), "/v1/queue%s%s", ctl->sg[0] ? "?storage_group=" : "",
+             ctl->sg);
+    return i == 0;
+}
+
+static const struct ctl_cmd ctl_cmds[] = {
+    {"stats", O_SG, 0, ctl_step_stats, ctl_show_stats},
+    {"requests", O_ALL, 0, ctl_step_requests, ctl_show_requests},
+    {"resubmit",
+     O_SG | O_START | O_END | O_MATCH | O_DEST | O_SENDER | O_RCPT | O_MSGID | O_REASON | O_DRY |
+         O_FORCE,
+     O_SG | O_START | O_END, ctl_step_resubmit, ctl_show_resubmit},
+    {"cancel", 0, 0, ctl_step_cancel, ctl_show_cancel},
+    {"route", O_SG | O_DEST, O_SG | O_DEST, ctl_step_route, ctl_show_route},
+    {"failover", O_SG | O_DEST | O_SINCE | O_MATCH | O_REASON | O_FORCE, O_SG | O_DEST | O_SINCE,
+     ctl_step_failover, ctl_show_failover},
+    {"queue", O_SG, 0, ctl_step_queue, ctl_show_queue},
+};
+#define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+/* ---- hubs, token, main ---- */
+
+/* ctl_hub_add - one more hub; 0 or an exit code */
+static int ctl_hub_add(struct ctl *ctl, const char *name, const char *url, const char *where)
+{
+    struct ctl_hub *h;
+    char why[128];
+
+    if (ctl->nhubs >= CTL_HUBS_MAX) {
+        fprintf(stderr, "dumpsterctl: %s: more than %d hubs\n", where, CTL_HUBS_MAX);
+        return EX_DATAERR;
+    }
+    h = &ctl->hubs[ctl->nhubs];
+    memset(h, 0, sizeof(*h));
+    if (ctl_url_parse(url, h, why, sizeof(why)) < 0) {
+        fprintf(stderr, "dumpsterctl: %s: bad URL \"%.80s\": %s\n", where, url, why);
+        return EX_DATAERR;
+    }
+    snprintf(h->name, sizeof(h->name), "%s", name != NULL ? name : h->hosthdr);
+    for (size_t i = 0; i < ctl->nhubs; i++)
+        if (strcmp(ctl->hubs[i].name, h->name) == 0) {
+            fprintf(stderr, "dumpsterctl: %s: hub %s twice\n", where, h->name);
+            return EX_DATAERR;
+        }
+    ctl->nhubs++;
+    return 0;
+}
+
+/* ctl_site_line - "NAME URL" (comments and blank lines are skipped) */
+static int ctl_site_line(struct ctl *ctl, char *line, const char *where)
+{
+    char *save = NULL, *name, *url;
+    size_t n;
+
+    line[strcspn(line, "#")] = 0;
+    if ((name = strtok_r(line, " \t\r\n", &save)) == NULL)
+        return 0;
+    url = strtok_r(NULL, " \t\r\n", &save);
+    if (url == NULL || strtok_r(NULL, " \t\r\n", &save) != NULL) {
+        fprintf(stderr, "dumpsterctl: %s: expected NAME URL\n", where);
+        return EX_DATAERR;
+    }
+    n = strlen(name);
+    if (n > CTL_NAME_MAX || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                         "0123456789._-") != n) {
+        fprintf(stderr, "dumpsterctl: %s: a hub name is 1..%d of [A-Za-z0-9._-]\n", where,
+                CTL_NAME_MAX);
+        return EX_DATAERR;
+    }
+    return ctl_hub_add(ctl, name, url, where);
+}
+
+/* ctl_site_load - every hub of a site file */
+static int ctl_site_load(struct ctl *ctl, const char *path)
+{
+    char line[DD_CONF_LINE_MAX + 2], where[DD_PATHNAME_MAX + 16];
+    unsigned lineno = 0;
+    int rc = 0;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        fprintf(stderr, "dumpsterctl: %s: %s\n", path, strerror(errno));
+        return EX_NOINPUT;
+    }
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        snprintf(where, sizeof(where), "%s:%u", path, ++lineno);
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            fprintf(stderr, "dumpsterctl: %s: line over %d octets\n", where, DD_CONF_LINE_MAX);
+            rc = EX_DATAERR;
+        } else
+            rc = ctl_site_line(ctl, line, where);
+    }
+    fclose(f);
+    if (rc == 0 && ctl->nhubs == 0) {
+        fprintf(stderr, "dumpsterctl: %s: no hubs\n", path);
+        rc = EX_DATAERR;
+    }
+    return rc;
+}
+
+/* ctl_token_load - the first line of the token file */
+static int ctl_token_load(struct ctl *ctl, const char *path)
+{
+    char buf[AUTH_TOKEN_MAX + 4];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (f == NULL) {
+        fprintf(stderr, "dumpsterctl: %s: %s\n", path, strerror(errno));
+        return EX_NOINPUT;
+    }
+    if (fgets(buf, sizeof(buf), f) == NULL)
+        buf[0] = 0;
+    fclose(f);
+    n = strcspn(buf, "\r\n");
+    buf[n] = 0;
+    while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        buf[--n] = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)buf[i] <= 0x20 || buf[i] == 0x7f)
+            n = 0;
+    if (n == 0 || n > AUTH_TOKEN_MAX) {
+        fprintf(stderr, "dumpsterctl: %s: no token of 1..%d printable octets on line 1\n", path,
+                AUTH_TOKEN_MAX);
+        return EX_DATAERR;
+    }
+    memcpy(ctl->token, buf, n + 1);
+    return 0;
+}
+
+/* ctl_token_new - token new: the token, then its token_hash line */
+static int ctl_token_new(const struct ctl *ctl)
+{
+    char tok[AUTH_TOKEN_NEW_BUF], hex[AUTH_HASH_HEX_BUF];
+
+    if (auth_token_new(tok, sizeof(tok)) < 0) {
+        fprintf(stderr, "dumpsterctl: cannot make a token (libsodium)\n");
+        return EX_SOFTWARE;
+    }
+    auth_token_hash_hex(tok, strlen(tok), hex);
+    if (ctl->json)
+        printf("{\"token\":\"%s\",\"token_hash\":\"%s\"}\n", tok, hex);
+    else
+        printf("%s\ntoken_hash = %s\n", tok, hex);
+    return EX_OK;
+}
+
+/* ctl_global_opt - one global option at argv[*i]; 0, 1 (not one), or an exit code */
+static int ctl_global_opt(struct ctl *ctl, int argc, char **argv, int *i, const char **site)
+{
+    const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+
+    if (strcmp(a, "--json") == 0) {
+        ctl->json = true;
+        return 0;
+    }
+    if (strcmp(a, "--hub") != 0 && strcmp(a, "--site") != 0 && strcmp(a, "--token-file") != 0 &&
+        strcmp(a, "--timeout") != 0)
+        return 1;
+    if (v == NULL)
+        return ctl_usage("an option needs a value");
+    ++*i;
+    if (strcmp(a, "--hub") == 0)
+        return ctl_hub_add(ctl, NULL, v, "--hub");
+    if (strcmp(a, "--site") == 0) {
+        *site = v;
+        return 0;
+    }
+    if (strcmp(a, "--token-file") == 0)
+        return ctl_token_load(ctl, v);
+    ctl->timeout = strspn(v, "0123456789") == strlen(v) && strlen(v) <= 4 ? atoi(v) : 0;
+    return ctl->timeout > 0 && ctl->timeout <= 3600 ? 0 : ctl_bad("timeout", v, "1..3600 s");
+}
+
+/* ctl_cancel_arg - [HUB:]ID */
+static int ctl_cancel_arg(struct ctl *ctl, const char *arg)
+{
+    const char *colon, *id;
+    char *end;
+
+    if (arg == NULL)
+        return ctl_usage("cancel: which request?");
+    colon = strrchr(arg, ':');
+    id = colon != NULL ? colon + 1 : arg;
+    if (colon != NULL && (size_t)(colon - arg) <= CTL_NAME_MAX)
+        snprintf(ctl->id_hub, sizeof(ctl->id_hub), "%.*s", (int)(colon - arg), arg);
+    errno = 0;
+    ctl->id = strtoull(id, &end, 10);
+    if (id[0] < '0' || id[0] > '9' || *end != 0 || errno != 0 || ctl->id == 0 ||
+        (colon != NULL && ctl->id_hub[0] == 0))
+        return ctl_bad("request", arg, "expected [HUB:]ID");
+    for (size_t i = 0; ctl->id_hub[0] && i < ctl->nhubs; i++)
+        if (strcmp(ctl->hubs[i].name, ctl->id_hub) == 0)
+            return 0;
+    return ctl->id_hub[0] ? ctl_bad("request", arg, "no such hub") : 0;
+}
+
+/* ctl_command - check the command's options, ask the hubs, show */
+static int ctl_command(struct ctl *ctl, const struct ctl_cmd *cmd, int argc, char **argv)
+{
+    const char *rest;
+    int rc = ctl_cmd_opts(ctl, cmd, argc, argv, &rest);
+
+    if (rc != 0)
+        return rc;
+    if (cmd->step == ctl_step_cancel) {
+        if ((rc = ctl_cancel_arg(ctl, rest)) != 0)
+            return rc;
+    } else if (rest != NULL)
+        return ctl_usage("unexpected argument");
+    if (cmd->step == ctl_step_failover) {
+        ctl->end_ms = ctl_now_ms(); /* one end for every hub */
+        ctl->has_end = true;
+    }
+    if (ctl->has_start && ctl->has_end && ctl->start_ms > ctl->end_ms)
+        return ctl_bad("range", "start..end", "start is after end");
+    if (ctl_http_run(ctl, cmd->step) < 0) {
+        fprintf(stderr, "dumpsterctl: cannot start the event loop\n");
+        return EX_OSERR;
+    }
+    return cmd->show(ctl);
+}
+
+/* ctl_main - global options, then the command */
+static int ctl_main(struct ctl *ctl, int argc, char **argv)
+{
+    const char *site = NULL;
+    int i, rc;
+
+    for (i = 1; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            fputs(ctl_usage_text, stdout);
+            return EX_OK;
+        }
+        if ((rc = ctl_global_opt(ctl, argc, argv, &i, &site)) == 1)
+            return ctl_usage("unknown option");
+        if (rc != 0)
+            return rc;
+    }
+    if (i >= argc)
+        return ctl_usage(NULL);
+    if (strcmp(argv[i], "token") == 0)
+        return i + 2 == argc && strcmp(argv[i + 1], "new") == 0 ? ctl_token_new(ctl)
+                                                                : ctl_usage("token new");
+    if (site != NULL && ctl->nhubs > 0)
+        return ctl_usage("--hub and --site exclude each other");
+    if (site != NULL && (rc = ctl_site_load(ctl, site)) != 0)
+        return rc;
+    if (ctl->nhubs == 0 && (rc = ctl_hub_add(ctl, NULL, CTL_DEFAULT_HUB, "default")) != 0)
+        return rc;
+    for (size_t k = 0; k < CTL_NCMDS; k++)
+        if (strcmp(argv[i], ctl_cmds[k].name) == 0)
+            return ctl_command(ctl, &ctl_cmds[k], argc - i - 1, argv + i + 1);
+    return ctl_usage("unknown command");
+}
+
+/* main - the hubs' array lives for the whole run; exit with a sysexits code */
+int main(int argc, char **argv)
+{
+    struct ctl ctl = {.timeout = CTL_TIMEOUT_DEFAULT};
+    int rc;
+
+    if ((ctl.hubs = calloc(CTL_HUBS_MAX, sizeof(*ctl.hubs))) == NULL) {
+        fprintf(stderr, "dumpsterctl: out of memory\n");
+        return EX_OSERR;
+    }
+    rc = ctl_main(&ctl, argc, argv);
+    ctl_hubs_free(&ctl);
+    return rc;
+}
