@@ -10,7 +10,6 @@
  * scan items and stay exact after a crash. What leaves (or never enters)
  * is remembered without its content in dumpster_gone, for coverage reports.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,7 +204,7 @@ static int dumpster_shrink(struct store *s, const char *sg, uint64_t max_bytes, 
     return rc;
 }
 
-/* dumpster_rcpts - the delivered recipients of o, lower case, comma separated */
+/* dumpster_rcpts - the delivered recipients of o, comma separated */
 static char *dumpster_rcpts(const struct queue_outcome *o)
 {
     size_t cap = 1, len = 0;
@@ -221,7 +220,7 @@ static char *dumpster_rcpts(const struct queue_outcome *o)
         if (len > 0)
             out[len++] = ',';
         for (const char *p = o->rcpts[i].addr; *p; p++)
-            out[len++] = (char)tolower((unsigned char)*p);
+            out[len++] = *p; /* as queued: a resubmission uses the same envelope */
     }
     out[len] = 0;
     return out;

@@ -141,7 +141,7 @@ static int rs_coverage(struct store *s, const struct resubmit_req *r, struct res
     return rc == SQLITE_ROW ? SQLITE_OK : rc;
 }
 
-/* rs_has_rcpt - is addr in the comma list (lower case) */
+/* rs_has_rcpt - is addr in the comma list (case-insensitive) */
 static bool rs_has_rcpt(const char *list, const char *addr)
 {
     size_t n = strlen(addr);

@@ -59,7 +59,7 @@ static const char *const store_schema_steps[] = {
     "  queue_id TEXT NOT NULL,"
     "  message_id TEXT,"
     "  sender TEXT NOT NULL,"
-    "  rcpts TEXT NOT NULL," /* the group's recipients, comma separated, lower case */
+    "  rcpts TEXT NOT NULL," /* the group's recipients as queued, comma separated */
     "  size INTEGER NOT NULL,"
     "  received INTEGER NOT NULL," /* unix ms */
     "  delivered INTEGER NOT NULL,"

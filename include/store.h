@@ -62,7 +62,7 @@ typedef void (*store_drain_fn)(void *ctx);
 struct store *store_open(const char *data_dir, struct event_base *base, store_commit_fn done,
                          store_drain_fn drain, void *ctx, char *err, size_t errlen);
 
-/* store_new_msg_id - a message id never used in this database. */
+/* store_new_msg_id - a message id no row of this database uses. */
 uint64_t store_new_msg_id(struct store *s);
 
 /* store_chunk - append data[0..len) (malloc'd; the store takes it) as chunk
