@@ -177,6 +177,22 @@ def test_destination_change_while_deferred():
             hub.cleanup()
 
 
+def test_unix_socket_destination():
+    """lmtp:unix:/path: the mailbox server on a unix socket."""
+    import tempfile
+    sockdir = tempfile.mkdtemp(prefix="ddsock-")
+    path = os.path.join(sockdir, "lmtp.sock")
+    try:
+        with Mbxsink(lmtp=True, args=["--listen", "unix:" + path]) as mbx, \
+                Hub(dests={"SG1": "lmtp:unix:" + path}) as hub:
+            send(hub, ["alice@example.test"], subject="over a unix socket")
+            wait_for(lambda: mbx.stats()["stored"] == 1, what="delivery over the unix socket")
+            assert "relay=unix:%s" % path in hub.log(), hub.log()
+    finally:
+        import shutil
+        shutil.rmtree(sockdir, ignore_errors=True)
+
+
 def test_host_destination_dns_ttl():
     """A HOST destination is resolved through the configured DNS server, once per TTL."""
     with Mbxsink() as mbx, Dns({"mbx.example.test": "127.0.0.1"}, ttl=300) as dns:
@@ -197,7 +213,7 @@ if __name__ == "__main__":
     tests = [test_connection_reuse, test_lmtp_partial_failure, test_retry_after_4xx,
              test_fallback_second_address, test_bounce_after_lifetime,
              test_sigkill_during_delivery, test_destination_change_while_deferred,
-             test_host_destination_dns_ttl]
+             test_unix_socket_destination, test_host_destination_dns_ttl]
     if os.path.exists(SMTP_SINK):
         tests.insert(0, test_smtp_sink_delivery)
     else:
