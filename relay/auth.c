@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "ascii.h"
 #include "auth.h"
 
 #define AUTH_HASH_BYTES 32 /* BLAKE2b-256 */
@@ -20,12 +21,6 @@
 static bool is_blank(char ch)
 {
     return ch == ' ' || ch == '\t';
-}
-
-/* ascii_lower - lower case for ASCII letters only, whatever the locale */
-static char ascii_lower(char ch)
-{
-    return (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
 }
 
 /* token_hash - the raw BLAKE2b-256 of token[0..len) */

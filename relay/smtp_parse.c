@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "ascii.h"
 #include "smtp_parse.h"
 
 /* RFC 3030 and our own bound: a BDAT chunk size is at most 2^63. */
@@ -58,31 +59,12 @@ static const char *const replies[SMTP_P__COUNT] = {
     [SMTP_P_BAD_BDAT] = "501 5.5.4 Syntax: BDAT size [LAST]",
 };
 
-/* ascii_upper - upper case for ASCII letters only, whatever the locale */
-static unsigned char ascii_upper(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') ? (unsigned char)(ch - 'a' + 'A') : ch;
-}
-
-/* word_is - s[0..n) equals the upper-case word w, ignoring case */
-static bool word_is(const char *s, size_t n, const char *w)
-{
-    size_t i;
-
-    if (strlen(w) != n)
-        return false;
-    for (i = 0; i < n; i++)
-        if (ascii_upper((unsigned char)s[i]) != (unsigned char)w[i])
-            return false;
-    return true;
-}
-
 /* prefix_is - s[0..n) starts with the upper-case word w, ignoring case */
 static bool prefix_is(const char *s, size_t n, const char *w)
 {
     size_t wl = strlen(w);
 
-    return n >= wl && word_is(s, wl, w);
+    return n >= wl && ascii_word_is(s, wl, w);
 }
 
 /* find_verb - the verb table entry for s[0..n), or NULL */
@@ -91,7 +73,7 @@ static const struct verb_info *find_verb(const char *s, size_t n)
     size_t i;
 
     for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-        if (word_is(s, n, verbs[i].name))
+        if (ascii_word_is(s, n, verbs[i].name))
             return &verbs[i];
     return NULL;
 }
@@ -225,24 +207,24 @@ enum { SEEN_SIZE = 1, SEEN_BODY = 2, SEEN_UTF8 = 4 };
 /* mail_param - apply one MAIL parameter */
 static enum smtp_perr mail_param(const struct param *p, unsigned *seen, struct smtp_mail *out)
 {
-    if (word_is(p->kw, p->kwlen, "SIZE")) {
+    if (ascii_word_is(p->kw, p->kwlen, "SIZE")) {
         if (*seen & SEEN_SIZE)
             return SMTP_P_SYNTAX;
         *seen |= SEEN_SIZE;
         if (p->val == NULL || !parse_decimal(p->val, p->vallen, UINT64_MAX, &out->size))
             return SMTP_P_BAD_SIZE;
         out->has_size = true;
-    } else if (word_is(p->kw, p->kwlen, "BODY")) {
+    } else if (ascii_word_is(p->kw, p->kwlen, "BODY")) {
         if (*seen & SEEN_BODY)
             return SMTP_P_SYNTAX;
         *seen |= SEEN_BODY;
-        if (p->val && word_is(p->val, p->vallen, "7BIT"))
+        if (p->val && ascii_word_is(p->val, p->vallen, "7BIT"))
             out->body = SMTP_BODY_7BIT;
-        else if (p->val && word_is(p->val, p->vallen, "8BITMIME"))
+        else if (p->val && ascii_word_is(p->val, p->vallen, "8BITMIME"))
             out->body = SMTP_BODY_8BITMIME;
         else
             return SMTP_P_BAD_BODY; /* BINARYMIME too: we offer no CHUNKING binary */
-    } else if (word_is(p->kw, p->kwlen, "SMTPUTF8")) {
+    } else if (ascii_word_is(p->kw, p->kwlen, "SMTPUTF8")) {
         if ((*seen & SEEN_UTF8) || p->val != NULL)
             return SMTP_P_SYNTAX;
         *seen |= SEEN_UTF8;

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "ascii.h"
 #include "smtp_reply.h"
 
 static const char *const errors[SMTP_R__COUNT] = {
@@ -35,25 +36,6 @@ static const struct ext_info {
     {"8BITMIME", SMTP_EXT_8BITMIME},     {"ENHANCEDSTATUSCODES", SMTP_EXT_ENHANCEDSTATUSCODES},
     {"CHUNKING", SMTP_EXT_CHUNKING},     {"SMTPUTF8", SMTP_EXT_SMTPUTF8},
 };
-
-/* ascii_upper - upper case for ASCII letters only, whatever the locale */
-static unsigned char ascii_upper(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') ? (unsigned char)(ch - 'a' + 'A') : ch;
-}
-
-/* word_is - s[0..n) equals the upper-case word w, ignoring case */
-static bool word_is(const char *s, size_t n, const char *w)
-{
-    size_t i;
-
-    if (strlen(w) != n)
-        return false;
-    for (i = 0; i < n; i++)
-        if (ascii_upper((unsigned char)s[i]) != (unsigned char)w[i])
-            return false;
-    return true;
-}
 
 /* is_digit - an ASCII digit */
 static bool is_digit(char ch)
@@ -95,7 +77,7 @@ static void take_ext(struct smtp_reply *r, const char *s, size_t n)
     for (kw = 0; kw < n && s[kw] != ' '; kw++)
         ;
     for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-        if (!word_is(s, kw, exts[i].name))
+        if (!ascii_word_is(s, kw, exts[i].name))
             continue;
         r->ext |= exts[i].flag;
         if (exts[i].flag == SMTP_EXT_SIZE) {
