@@ -1,0 +1,422 @@
+#!/usr/bin/env python3
+"""run.py - dumpsterd side by side with Postfix (issue 5; method: shared/BENCH.md).
+
+Usage (as root, from the top of the tree; `make bench` runs the first form
+with build/dumpsterd):
+
+    tests/bench/run.py [throughput] [options]   # the main table (default)
+    tests/bench/run.py latency                  # accept latency p50/p99 at half load
+    tests/bench/run.py rss                      # RSS: 1,000 x 1 MiB sessions, 10,000 idle ones
+    tests/bench/run.py startup                  # startup time with a full dumpster and queue
+    tests/bench/run.py admin                    # GET /v1/stats and /metrics latency
+    tests/bench/run.py resubmit                 # resubmission rate, new mail meanwhile
+    tests/bench/run.py all                      # everything above, in that order
+
+Environment (each also a flag, see --help):
+    BENCH_COUNT=20000        messages per run
+    BENCH_RUNS=3             runs per relay and workload (medians; A B A B order)
+    BENCH_WORKLOADS=1k:1,... size:sessions list; default every 1k/5k/50k x 1/20/50
+    BENCH_DUMPSTERD=build/dumpsterd
+    BENCH_OUT=BENCHMARKS.md  where the results go ("-" for none)
+    BENCH_LABEL=default      results of one label replace that label's earlier block
+    BENCH_EXTRAS=            with `make bench`: extra sub-commands to run after the table,
+                             e.g. BENCH_EXTRAS=latency,rss
+    BENCH_ITEMS, BENCH_QUEUED, BENCH_GROUPS   sizes of the startup/admin/resubmit figures
+
+What one throughput run is: a fresh smtp-sink (`-u nobody -c`), a fresh relay
+(dumpsterd with synchronous=FULL and dumpster copies kept, in a new data_dir;
+or Postfix from Debian in a private config directory, a loopback relay as
+BENCH.md says), then `smtp-source -s SESSIONS -m COUNT -l BYTES -c -f
+from@example.net -t rcpt@example.test 127.0.0.1:PORT`. Measured: accepted
+msg/s (smtp-source's wall time), end-to-end msg/s (until smtp-sink's counter
+reached COUNT), the relay's CPU (utime+stime of its process tree from
+/proc/PID/stat, reaped children included) per message, its peak RSS and PSS
+(sum over the tree, sampled every 0.25 s; VmHWM for dumpsterd), the flushes
+and write I/Os of the disk holding its data per message (/proc/diskstats:
+anything else on the machine that syncs counts too), and with perf the
+relay's own fsync+fdatasync and syscalls per message. Every figure is the
+median of RUNS runs; the ratio dumpsterd/Postfix is the median of the ratios
+of the pairs (A B) run back to back.
+
+Everything listens on 127.0.0.1 only. Debian's own Postfix instance is stopped
+if it runs (and not started again). Every process started here is stopped at
+the end, also on an error or Ctrl-C.
+"""
+import argparse
+import datetime
+import os
+import platform
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib as B  # noqa: E402
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+ALL_WORKLOADS = "1k:1,1k:20,1k:50,5k:1,5k:20,5k:50,50k:1,50k:20,50k:50"
+
+
+def parse_workloads(text):
+    out = []
+    for w in text.split(","):
+        w = w.strip()
+        if not w:
+            continue
+        size, sess = w.split(":")
+        size = size.lower()
+        n = int(size.rstrip("kmb"))
+        if size.endswith("k"):
+            n *= 1024
+        elif size.endswith("m"):
+            n *= 1024 * 1024
+        out.append((w, n, int(sess)))
+    return out
+
+
+# ---------------------------------------------------------------- one run
+
+def one_run(relay, sink, tmp, size, sessions, count, disk, timeout):
+    """Start relay, send count messages, wait for the sink; the figures of that run."""
+    relay.start()
+    mem = B.MemSampler(relay.pid)
+    mem.start()
+    try:
+        time.sleep(2.0)                        # startup fsyncs fall in earlier perf intervals
+        load = B.loadavg()
+        cpu0 = relay.cpu()
+        w0, f0 = B.diskstats(disk)
+        sink.expect(count)
+        cmd = [B.SMTP_SOURCE, "-s", str(sessions), "-m", str(count), "-l", str(size), "-c",
+               "-f", "from@example.net", "-t", "rcpt@example.test",
+               "127.0.0.1:%d" % relay.port]
+        t0 = time.monotonic()
+        src = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        stop_src = B.PROCS.add("smtp-source", lambda: B.kill_popen(src, signal.SIGKILL))
+        try:
+            _, err = src.communicate(timeout=timeout)
+        finally:
+            B.PROCS.remove(stop_src)
+            B.kill_popen(src, signal.SIGKILL)
+        t1 = time.monotonic()
+        if src.returncode != 0:
+            raise RuntimeError("smtp-source exited %s: %s" % (src.returncode,
+                                                              err.decode(errors="replace")[-500:]))
+        t_done = sink.wait_done(timeout)
+        if t_done is None:
+            raise RuntimeError("%s: the sink counted %d of %d messages" %
+                               (relay.name, sink.count - (sink.target - count), count))
+        # let the relay finish its bookkeeping (dumpster copy, queue file removal)
+        last, t_q = relay.cpu(), time.monotonic()
+        while time.monotonic() - t_q < 15:
+            time.sleep(0.5)
+            now = relay.cpu()
+            if now - last < 2.0 / B.CLK:
+                break
+            last = now
+        t_end = time.monotonic()
+        cpu1 = relay.cpu()
+        w1, f1 = B.diskstats(disk)
+        mem.stop()
+        r = {
+            "relay": relay.name,
+            "accept": count / (t1 - t0),
+            "e2e": count / (t_done - t0),
+            "cpu_us": (cpu1 - cpu0) * 1e6 / count,
+            "rss_mib": mem.peak_rss / 2**20,
+            "pss_mib": mem.peak_pss / 2**20,
+            "hwm_mib": mem.hwm / 2**20,
+            "flush": (f1 - f0) / count,
+            "wio": (w1 - w0) / count,
+            "load": load,
+        }
+    finally:
+        if mem.is_alive():
+            mem.stop()
+        relay.stop()
+    if relay.perf_out:
+        s = B.perf_window(relay.perf_out, t0 - relay.t_perf, t_end - relay.t_perf)
+        if s:
+            r["fsync"] = (s.get("syscalls:sys_enter_fsync", 0) +
+                          s.get("syscalls:sys_enter_fdatasync", 0)) / count
+            r["syscalls"] = s.get("raw_syscalls:sys_enter", 0) / count
+    if isinstance(relay, B.Dumpsterd):
+        r["dumpster"] = relay.dumpster_items()
+        shutil.rmtree(relay.data_dir, ignore_errors=True)
+    else:
+        r["left"] = relay.queued()
+    return r
+
+
+COLS = [("accept", "accepted msg/s", "%.0f"), ("e2e", "end-to-end msg/s", "%.0f"),
+        ("cpu_us", "CPU µs/msg", "%.0f"), ("rss_mib", "peak RSS MiB", "%.1f"),
+        ("pss_mib", "peak PSS MiB", "%.1f"), ("flush", "disk flushes/msg", "%.3f"),
+        ("wio", "disk writes/msg", "%.2f"), ("fsync", "fsync calls/msg", "%.3f"),
+        ("syscalls", "syscalls/msg", "%.0f")]
+
+
+def fmt(f, v):
+    return "-" if v is None else f % v
+
+
+def summarize(results):
+    """results: {workload: {"dumpsterd": [runs], "postfix": [runs]}} -> rows."""
+    rows = []
+    for wl, by in results.items():
+        dd, pf = by.get("dumpsterd", []), by.get("postfix", [])
+        med = {}
+        for name, runs in (("dumpsterd", dd), ("postfix", pf)):
+            med[name] = {k: B.median([r.get(k) for r in runs]) for k, _, _ in COLS}
+        ratio = {}
+        for k, _, _ in COLS:
+            pairs = [(a.get(k), b.get(k)) for a, b in zip(dd, pf)]
+            rs = [a / b for a, b in pairs if a is not None and b]
+            ratio[k] = B.median(rs)
+        rows.append((wl, med, ratio, len(dd), len(pf)))
+    return rows
+
+
+def table_text(rows):
+    head = ["workload", "relay"] + [c[1] for c in COLS]
+    lines = []
+    for wl, med, ratio, ndd, npf in rows:
+        for name in ("dumpsterd", "postfix"):
+            lines.append([wl, name] + [fmt(f, med[name][k]) for k, _, f in COLS])
+        lines.append([wl, "ratio dd/pf"] + [fmt("%.2f", ratio[k]) for k, _, _ in COLS])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+    for ln in lines:
+        out.append("  ".join(str(x).ljust(w) for x, w in zip(ln, widths)))
+    return "\n".join(out)
+
+
+def table_md(rows):
+    head = ["workload", "relay"] + [c[1] for c in COLS]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for wl, med, ratio, ndd, npf in rows:
+        for name in ("dumpsterd", "postfix"):
+            out.append("| %s | %s | %s |" % (wl, name, " | ".join(
+                fmt(f, med[name][k]) for k, _, f in COLS)))
+        out.append("| %s | **ratio dd/pf** | %s |" % (wl, " | ".join(
+            "**%s**" % fmt("%.2f", ratio[k]) for k, _, _ in COLS)))
+    return "\n".join(out)
+
+
+def runs_md(results):
+    out = ["| workload | run | relay | accept/s | e2e/s | CPU µs | RSS MiB | PSS MiB | "
+           "flush/msg | fsync/msg | load | check |", "|" + "---|" * 12]
+    for wl, by in results.items():
+        for i in range(max(len(by.get("dumpsterd", [])), len(by.get("postfix", [])))):
+            for name in ("dumpsterd", "postfix"):
+                runs = by.get(name, [])
+                if i >= len(runs):
+                    continue
+                r = runs[i]
+                check = ("dumpster items %s" % r.get("dumpster")) if name == "dumpsterd" \
+                    else ("left in queue %s" % r.get("left"))
+                out.append("| %s | %d | %s | %.0f | %.0f | %.0f | %.1f | %.1f | %.3f | %s | %.2f "
+                           "| %s |" % (wl, i + 1, name, r["accept"], r["e2e"], r["cpu_us"],
+                                       r["rss_mib"], r["pss_mib"], r["flush"],
+                                       fmt("%.3f", r.get("fsync")), r["load"], check))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- BENCHMARKS.md
+
+def machine_md(argv_text):
+    uname = platform.uname()
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    pfv = subprocess.run([B.POSTCONF, "-d", "-h", "mail_version"], capture_output=True,
+                         text=True).stdout.strip()
+    return ("- command: `%s`\n- date: %s\n- machine: `nproc` = %d, `uname -r` = %s, %s; "
+            "Postfix %s\n" % (argv_text, datetime.datetime.now().astimezone().isoformat(
+                timespec="seconds"), os.cpu_count(), uname.release, cpu, pfv))
+
+
+def write_block(path, key, text):
+    """Replace (or append) the block between this key's markers in path."""
+    if path in ("", "-"):
+        return
+    begin, end = "<!-- bench:%s:begin -->" % key, "<!-- bench:%s:end -->" % key
+    block = "%s\n%s\n%s\n" % (begin, text.rstrip(), end)
+    old = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + block.rstrip("\n") + old[old.index(end) + len(end):]
+    else:
+        if not old:
+            old = ("# Benchmarks\n\nMade by `make bench` (tests/bench/run.py; method: "
+                   "shared/BENCH.md, issue 5). Each block below is replaced when the same "
+                   "command runs again with the same label.\n")
+        new = old.rstrip("\n") + "\n\n" + block
+    with open(path, "w") as f:
+        f.write(new)
+    B.log("results written to %s (block %s)" % (path, key))
+
+
+# ---------------------------------------------------------------- commands
+
+def setup_common(args):
+    if os.geteuid() != 0:
+        sys.exit("run.py needs root (Postfix, smtp-sink -u nobody, ulimit -n)")
+    for tool in (B.SMTP_SOURCE, B.SMTP_SINK, B.POSTFIX):
+        if not os.path.exists(tool):
+            sys.exit("missing %s: install postfix (make deps)" % tool)
+    if not os.path.exists(args.dumpsterd):
+        sys.exit("missing %s: make build" % args.dumpsterd)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(max(hard, 32768), 1048576)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if B.default_postfix_running():
+        B.log("Debian's own Postfix instance is running: stopping it (postfix stop)")
+        subprocess.run([B.POSTFIX, "stop"], capture_output=True)
+    args.use_perf = (not args.no_perf) and B.perf_ok()
+    if not args.use_perf:
+        B.log("note: perf unavailable or disabled: no fsync/syscall counts")
+    args.tmp = tempfile.mkdtemp(prefix="ddbench-", dir=args.tmpdir)
+    os.chmod(args.tmp, 0o755)
+    args.disk = B.disk_of(args.tmp)
+    B.log("work dir %s on disk %s; load average %.2f" % (args.tmp, args.disk, B.loadavg()))
+
+
+def cmd_throughput(args):
+    workloads = parse_workloads(args.workloads)
+    results = {}
+    sink = B.Sink().start()
+    pf = B.Postfix(args.tmp, sink.port, args.use_perf, maillog=not args.postfix_syslog)
+    timeout = max(300, args.count / 10)
+
+    def make(name):
+        if name == "postfix":
+            return pf
+        return B.Dumpsterd(args.dumpsterd, args.tmp, sink.dest(), args.use_perf)
+
+    # warm-up: page cache, Postfix's first start; not recorded
+    for name in ("dumpsterd", "postfix"):
+        one_run(make(name), sink, args.tmp, 5120, 5, min(500, args.count), args.disk, timeout)
+    B.log("warm-up done")
+    for wl, size, sess in workloads:
+        results[wl] = {"dumpsterd": [], "postfix": []}
+        for i in range(args.runs):
+            order = ("dumpsterd", "postfix") if i % 2 == 0 else ("postfix", "dumpsterd")
+            for name in order:
+                r = one_run(make(name), sink, args.tmp, size, sess, args.count, args.disk,
+                            timeout)
+                results[wl][name].append(r)
+                B.log("%-7s run %d %-9s accept %6.0f/s  e2e %6.0f/s  cpu %6.0f us/msg  "
+                      "rss %6.1f MiB  flush/msg %.3f  fsync/msg %s  load %.2f%s" % (
+                          wl, i + 1, name, r["accept"], r["e2e"], r["cpu_us"], r["rss_mib"],
+                          r["flush"], B_fmt(r.get("fsync")), r["load"],
+                          ("  dumpster=%s" % r.get("dumpster")) if name == "dumpsterd"
+                          else ("  queued=%s" % r.get("left"))))
+    sink.stop()
+    rows = summarize(results)
+    print()
+    print(table_text(rows))
+    text = "## Throughput: dumpsterd vs Postfix (%s)\n\n" % args.label
+    text += machine_md(args.argv_text)
+    text += ("- %d messages per run, %d runs per relay and workload, alternating (A B, B A, "
+             "...); medians; ratio = median of the back-to-back pairs' ratios\n"
+             % (args.count, args.runs))
+    text += ("- dumpsterd: %s, synchronous=FULL, dumpster copies kept (max_size 16 GiB); "
+             "Postfix: BENCH.md's loopback relay%s; perf counters: %s\n\n"
+             % (args.dumpsterd, "" if args.postfix_syslog else
+                ", logging through postlogd to a file (no /dev/log here)",
+                "yes" if args.use_perf else "no"))
+    text += table_md(rows) + "\n\n"
+    text += ("Targets (issue 5) at 5k:20: end-to-end ≥ 6× Postfix, relay CPU ≤ 1/10 of "
+             "Postfix's.\n\n")
+    text += "<details><summary>every run</summary>\n\n" + runs_md(results) + \
+        "\n\n</details>\n"
+    write_block(args.out, "throughput-" + args.label, text)
+    return results
+
+
+def B_fmt(v):
+    return "-" if v is None else "%.3f" % v
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", nargs="*", default=["throughput"],
+                   help="throughput latency rss startup admin resubmit all")
+    env = os.environ.get
+    p.add_argument("--count", type=int, default=int(env("BENCH_COUNT", "20000")))
+    p.add_argument("--runs", type=int, default=int(env("BENCH_RUNS", "3")))
+    p.add_argument("--workloads", default=env("BENCH_WORKLOADS", "") or ALL_WORKLOADS)
+    p.add_argument("--dumpsterd", default=env("BENCH_DUMPSTERD", "build/dumpsterd"))
+    p.add_argument("--out", default=env("BENCH_OUT", os.path.join(TOP, "BENCHMARKS.md")))
+    p.add_argument("--label", default=env("BENCH_LABEL", "default"))
+    p.add_argument("--tmpdir", default=env("BENCH_TMPDIR", None),
+                   help="where the data dirs go (a real disk, not tmpfs)")
+    p.add_argument("--no-perf", action="store_true")
+    p.add_argument("--postfix-syslog", action="store_true",
+                   help="leave Postfix's logging to syslog (lost without /dev/log)")
+    p.add_argument("--keep", action="store_true", help="keep the work dir")
+    p.add_argument("--items", type=int, default=int(env("BENCH_ITEMS", "1000000")),
+                   help="dumpster items for startup/admin/resubmit")
+    p.add_argument("--queued", type=int, default=int(env("BENCH_QUEUED", "100000")),
+                   help="queued messages for startup")
+    p.add_argument("--groups", type=int, default=int(env("BENCH_GROUPS", "10")))
+    p.add_argument("--resubmit", type=int, default=int(env("BENCH_RESUBMIT", "100000")),
+                   help="items to resubmit")
+    p.add_argument("--latency-seconds", type=float,
+                   default=float(env("BENCH_LATENCY_SECONDS", "20")))
+    p.add_argument("--big-sessions", type=int, default=int(env("BENCH_BIG_SESSIONS", "1000")))
+    p.add_argument("--idle-sessions", type=int,
+                   default=int(env("BENCH_IDLE_SESSIONS", "10000")))
+    args = p.parse_args()
+    args.argv_text = " ".join(["tests/bench/run.py"] + sys.argv[1:])
+    envs = [k for k in sorted(os.environ) if k.startswith("BENCH_")]
+    if envs:
+        args.argv_text = " ".join("%s=%s" % (k, os.environ[k]) for k in envs) + " " + \
+            args.argv_text
+    cmds = args.command
+    if "all" in cmds:
+        cmds = ["throughput", "latency", "rss", "startup", "admin", "resubmit"]
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, on_signal)
+    rc = 0
+    try:
+        setup_common(args)
+        import extras
+        for c in cmds:
+            B.log("== %s" % c)
+            if c == "throughput":
+                cmd_throughput(args)
+            elif c in extras.COMMANDS:
+                extras.COMMANDS[c](args, write_block, machine_md)
+            else:
+                sys.exit("unknown command %s" % c)
+    except KeyboardInterrupt:
+        B.log("interrupted: stopping everything")
+        rc = 130
+    finally:
+        B.PROCS.stop_all()
+        if getattr(args, "tmp", None) and not args.keep:
+            shutil.rmtree(args.tmp, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
