@@ -704,7 +704,7 @@ static int store_prepare(struct store *s)
     return 0;
 }
 
-/* store_pragmas - WAL, fsync on every commit */
+/* store_pragmas - WAL, fsync on every commit, temporary data in memory */
 static int store_pragmas(struct store *s, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
@@ -721,7 +721,11 @@ static int store_pragmas(struct store *s, char *err, size_t errlen)
         return -1;
     }
     if (store_exec(s, "PRAGMA synchronous=FULL") != SQLITE_OK ||
-        store_exec(s, "PRAGMA foreign_keys=OFF") != SQLITE_OK) {
+        store_exec(s, "PRAGMA foreign_keys=OFF") != SQLITE_OK ||
+        store_exec(s, "PRAGMA temp_store=MEMORY") != SQLITE_OK || /* statement journals */
+        store_exec(s, "PRAGMA cache_size=-" DD_STR(DD_STORE_CACHE_KIB)) != SQLITE_OK ||
+        store_exec(s, "PRAGMA wal_autocheckpoint=" DD_STR(DD_STORE_CHECKPOINT_PAGES)) !=
+            SQLITE_OK) {
         snprintf(err, errlen, "pragmas: %s", sqlite3_errmsg(s->db));
         return -1;
     }

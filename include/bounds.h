@@ -10,6 +10,9 @@
 
 /* RFC 5321 4.5.3.1.4: a command line, CRLF included. */
 #define DD_SMTP_CMD_MAX 512
+/* Input read ahead of the session (pipelined commands, content during a
+ * commit); past it the session stops reading until it catches up. */
+#define DD_SMTP_INPUT_MAX (64 * 1024)
 /* RFC 5321 4.5.3.1.6: a text line in DATA, CRLF included. */
 #define DD_SMTP_TEXT_LINE_MAX 1000
 /* RFC 5321 4.5.3.1.1-3: local part, domain, path (with the angle brackets). */
@@ -47,6 +50,15 @@
 #define DD_STORE_BACKLOG_MAX (32u * 1024 * 1024)
 /* Operations the storage thread takes in one transaction (group commit). */
 #define DD_STORE_BATCH_MAX 512
+/* the store's page cache (KiB) and the WAL size (pages) that triggers a
+ * checkpoint: hot pages (queue indexes, counters) are written back once per
+ * checkpoint, not once per commit */
+#define DD_STORE_CACHE_KIB 16384
+#define DD_STORE_CHECKPOINT_PAGES 4000
+
+/* DD_STR - a bound as a string literal, for SQL text */
+#define DD_STR_(x) #x
+#define DD_STR(x) DD_STR_(x)
 
 /* Admin API: a request body larger than this is refused with 413 (SPEC 8). */
 #define DD_API_BODY_MAX 65536

@@ -21,10 +21,10 @@ struct smtp_session;
 struct smtp_session *smtp_session_new(struct server *srv, uint64_t id, int fd,
                                       const struct sockaddr *sa, socklen_t salen);
 
-/* smtp_session_committed - the store finished this session's commit. */
+/* smtp_session_committed - the store finished this session's commit (may free s). */
 void smtp_session_committed(struct smtp_session *s, enum store_rc rc);
 
-/* smtp_session_resume - the store backlog drained: read again. */
+/* smtp_session_resume - the store backlog drained: read again (may free s). */
 void smtp_session_resume(struct smtp_session *s);
 
 /* smtp_session_shutdown - the hub stops: 421 and close. */

@@ -14,11 +14,13 @@
 
 static char log_host[65] = "dumpsterd";
 static bool log_syslog;
+static long log_pid;
 
 /* log_init - name the hub for the line prefix */
 void log_init(const char *hub_name)
 {
     snprintf(log_host, sizeof(log_host), "%s", hub_name);
+    log_pid = (long)getpid();
 }
 
 /* log_use_syslog - switch to syslog(LOG_MAIL) */
@@ -50,7 +52,7 @@ void log_msg(int prio, const char *proc, const char *fmt, ...)
     strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
     const char *level = prio <= LOG_ERR ? "error: " : prio == LOG_WARNING ? "warning: " : "";
     int n = snprintf(line, sizeof(line), "%s %s dumpsterd/%s[%ld]: %s%s\n", stamp, log_host, proc,
-                     (long)getpid(), level, body);
+                     log_pid ? log_pid : (long)getpid(), level, body);
     if (n < 0)
         return;
     if ((size_t)n >= sizeof(line))

@@ -9,6 +9,10 @@
  * written through the output watermarks, a bounded slice at a time
  * (smtp_client_txn.c), so a large message never sits twice in memory.
  *
+ * Output is written at once when the loop's call (or a call from outside
+ * the loop) ends: EV_WRITE is enabled only while the socket refuses part
+ * of it, so a command costs no epoll_ctl.
+ *
  * Callbacks may free the client. Every entry from the loop counts itself
  * in c->depth; smtp_client_free() inside a callback closes the connection
  * at once and marks the client dead, and the memory goes when the last
@@ -26,6 +30,7 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include "bev_write.h"
 #include "smtp_client_int.h"
 
 static void client_release(struct smtp_client *c);
@@ -39,7 +44,39 @@ static void client_enter(struct smtp_client *c)
 /* client_leave - the loop's call returns; free a client freed meanwhile */
 static void client_leave(struct smtp_client *c)
 {
-    if (--c->depth == 0 && c->dead)
+    if (--c->depth > 0)
+        return;
+    if (c->dead)
+        client_release(c);
+    else
+        smtp_client_flush(c);
+}
+
+/*
+ * smtp_client_flush - write what waits, topping the content up while the
+ * socket takes it; the loop (EV_WRITE) gets only what it refuses. A write
+ * error goes to the loop too: its write fails again and reports it.
+ */
+void smtp_client_flush(struct smtp_client *c)
+{
+    if (c->dead || c->bev == NULL || !c->connected || c->depth > 0)
+        return;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    c->depth++;
+    for (;;) {
+        if (bev_write_now(c->bev) > 0) {
+            bufferevent_enable(c->bev, EV_WRITE);
+            break;
+        }
+        bufferevent_disable(c->bev, EV_WRITE);
+        if (c->dead || c->st != C_CONTENT)
+            break;
+        smtp_client_content_fill(c);
+        if (c->dead || c->bev == NULL || evbuffer_get_length(out) == 0)
+            break;
+    }
+    c->depth--;
+    if (c->depth == 0 && c->dead)
         client_release(c);
 }
 
@@ -372,7 +409,8 @@ static int client_setup(struct smtp_client *c, struct event_base *base,
         return -1;
     }
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    bufferevent_disable(c->bev, EV_WRITE); /* on by default; the connect watches it itself */
+    bufferevent_enable(c->bev, EV_READ);
     return 0;
 }
 
@@ -421,6 +459,7 @@ void smtp_client_quit(struct smtp_client *c)
     smtp_client_put(c, "QUIT");
     c->st = C_QUIT;
     smtp_client_set_timer(c);
+    smtp_client_flush(c);
 }
 
 /* smtp_client_peer - the name given at connect, for logs */

@@ -80,6 +80,10 @@ void smtp_client_fail(struct smtp_client *c, const char *fmt, ...)
 void smtp_client_fail_later(struct smtp_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* smtp_client_flush - write the output now; EV_WRITE only for what the
+ * socket refuses (a no-op inside a loop call: its end flushes) */
+void smtp_client_flush(struct smtp_client *c);
+
 /* smtp_client_txn.c */
 void smtp_client_txn_reply(struct smtp_client *c, const struct smtp_client_reply *r);
 void smtp_client_dot_reply(struct smtp_client *c, const struct smtp_client_reply *r);

@@ -127,6 +127,7 @@ int smtp_client_send(struct smtp_client *c, const struct smtp_client_job *job)
             break;
     }
     smtp_client_set_timer(c);
+    smtp_client_flush(c);
     return 0;
 }
 

@@ -263,8 +263,7 @@ static void smtp_commit(struct smtp_session *s)
              (unsigned long long)m->size, m->nrcpts);
     smtp_content_free(&t->content);
     t->content_started = false;
-    s->state = SMTP_S_COMMIT;
-    bufferevent_disable(s->bev, EV_READ);
+    s->state = SMTP_S_COMMIT; /* input waits in the buffer, bounded by its watermark */
     store_commit(server_store(s->srv), m, s->id);
 }
 

@@ -16,11 +16,13 @@
 
 #include <event2/buffer.h>
 
+#include "bev_write.h"
 #include "log.h"
 #include "smtp_session_int.h"
 
 static void smtp_process(struct smtp_session *s);
 static void smtp_session_free(struct smtp_session *s);
+static void smtp_settle(struct smtp_session *s);
 
 /* smtp_reply - queue one reply line; CRLF is added */
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)
@@ -71,8 +73,10 @@ static void smtp_greet_cb(evutil_socket_t fd, short what, void *arg)
     struct smtp_session *s = arg;
     (void)fd;
     (void)what;
-    if (s->state == SMTP_S_PREGREET)
+    if (s->state == SMTP_S_PREGREET) {
         smtp_greet(s);
+        smtp_settle(s);
+    }
 }
 
 /* smtp_read_command - take one command line from in, if whole */
@@ -203,26 +207,47 @@ static void smtp_process(struct smtp_session *s)
         bufferevent_disable(s->bev, EV_READ);
 }
 
+/*
+ * smtp_settle - every call from the loop ends here: write the replies now,
+ * and hand the loop (EV_WRITE) only what the socket refuses. A write error
+ * also goes to the loop, whose write fails again and reports it. Once the
+ * output is empty: close, or take up reading again. May free s.
+ */
+static void smtp_settle(struct smtp_session *s)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+
+    for (;;) {
+        if (bev_write_now(s->bev) > 0) {
+            bufferevent_enable(s->bev, EV_WRITE);
+            return;
+        }
+        if (s->state == SMTP_S_CLOSING) {
+            smtp_session_free(s);
+            return;
+        }
+        if (s->paused || s->state == SMTP_S_COMMIT || (bufferevent_get_enabled(s->bev) & EV_READ))
+            return;
+        bufferevent_enable(s->bev, EV_READ);
+        smtp_process(s);
+        if (evbuffer_get_length(out) == 0)
+            return;
+    }
+}
+
 /* smtp_read_cb - bytes arrived */
 static void smtp_read_cb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
     smtp_process(arg);
+    smtp_settle(arg);
 }
 
-/* smtp_write_cb - output drained: close, or take up reading again */
+/* smtp_write_cb - the loop drained what the socket had refused */
 static void smtp_write_cb(struct bufferevent *bev, void *arg)
 {
-    struct smtp_session *s = arg;
-
-    if (s->state == SMTP_S_CLOSING) {
-        smtp_session_free(s);
-        return;
-    }
-    if (!s->paused && s->state != SMTP_S_COMMIT && !(bufferevent_get_enabled(bev) & EV_READ)) {
-        bufferevent_enable(bev, EV_READ);
-        smtp_process(s);
-    }
+    bufferevent_disable(bev, EV_WRITE);
+    smtp_settle(arg);
 }
 
 /* smtp_state_name - for "timeout after X" / "lost connection after X" */
@@ -247,11 +272,15 @@ static void smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct smtp_session *s = arg;
 
-    (void)bev;
+    if ((what & BEV_EVENT_TIMEOUT) && s->state == SMTP_S_COMMIT) {
+        bufferevent_enable(bev, EV_READ); /* the client waits for us: no timeout */
+        return;
+    }
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && s->state != SMTP_S_CLOSING) {
         log_info("smtpd", "timeout after %s from %s", smtp_state_name(s), s->peer);
         smtp_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->c->smtp.hostname);
         smtp_close_after_reply(s);
+        smtp_settle(s);
         return;
     }
     if (s->state != SMTP_S_CLOSING)
@@ -307,10 +336,13 @@ struct smtp_session *smtp_session_new(struct server *srv, uint64_t id, int fd,
     struct timeval tmo = {(time_t)s->c->smtp.command_timeout, 0};
     bufferevent_setcb(s->bev, smtp_read_cb, smtp_write_cb, smtp_event_cb, s);
     bufferevent_set_timeouts(s->bev, &tmo, &tmo);
-    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    bufferevent_disable(s->bev, EV_WRITE); /* on by default; smtp_settle() writes */
+    bufferevent_setwatermark(s->bev, EV_READ, 0, DD_SMTP_INPUT_MAX);
+    bufferevent_enable(s->bev, EV_READ);
     log_info("smtpd", "connect from %s", s->peer);
     if (s->c->smtp.greet_pause_ms == 0) {
         smtp_greet(s);
+        smtp_settle(s); /* the state is not CLOSING: s stays */
         return s;
     }
     struct timeval pause = {(time_t)(s->c->smtp.greet_pause_ms / 1000),
@@ -319,8 +351,10 @@ struct smtp_session *smtp_session_new(struct server *srv, uint64_t id, int fd,
     s->greet_ev = evtimer_new(server_base(srv), smtp_greet_cb, s);
     if (s->greet_ev)
         evtimer_add(s->greet_ev, &pause);
-    else
+    else {
         smtp_greet(s);
+        smtp_settle(s);
+    }
     return s;
 }
 
@@ -373,11 +407,12 @@ void smtp_session_committed(struct smtp_session *s, enum store_rc rc)
     }
     s->txn.content_started = false; /* the store owns it now */
     smtp_txn_reset(s);
-    if (s->state == SMTP_S_CLOSING)
-        return;
-    s->state = SMTP_S_CMD;
-    bufferevent_enable(s->bev, EV_READ);
-    smtp_process(s);
+    if (s->state != SMTP_S_CLOSING) {
+        s->state = SMTP_S_CMD;
+        bufferevent_enable(s->bev, EV_READ);
+        smtp_process(s);
+    }
+    smtp_settle(s);
 }
 
 /* smtp_session_resume - the store caught up: read again */
@@ -386,10 +421,11 @@ void smtp_session_resume(struct smtp_session *s)
     if (!s->paused)
         return;
     s->paused = false;
-    if (s->state == SMTP_S_CLOSING)
-        return;
-    bufferevent_enable(s->bev, EV_READ);
-    smtp_process(s);
+    if (s->state != SMTP_S_CLOSING) {
+        bufferevent_enable(s->bev, EV_READ);
+        smtp_process(s);
+    }
+    smtp_settle(s);
 }
 
 /* smtp_session_shutdown - the hub stops: best-effort 421, then close */
@@ -401,7 +437,7 @@ void smtp_session_shutdown(struct smtp_session *s)
         snprintf(line, sizeof(line), "421 4.3.2 %s Service shutting down\r\n", s->c->smtp.hostname);
 
     evbuffer_add(out, line, (size_t)n);
-    evbuffer_write(out, bufferevent_getfd(s->bev));
+    (void)bev_write_now(s->bev);
     smtp_session_free(s);
 }
 
