@@ -4,7 +4,11 @@
  * Work functions on the storage thread (store_int.h). Picking marks the
  * picked recipients as being delivered (state 1) in a batch without fsync:
  * after a crash store_open() makes them pending again, so a message may be
- * delivered twice but never lost. Outcomes are durable.
+ * delivered twice but never lost. Outcomes are written in batches without
+ * fsync too (as a queue file's removal is not synced): the WAL keeps them
+ * through a crash of the process, and a power loss can only make a message
+ * go out again, which the mailbox server drops by its Message-ID. The
+ * dumpster item and its counters change in the same transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -432,7 +436,7 @@ void queue_done(struct store *s, struct queue_outcome *o, void (*fn)(void *ctx, 
     op->o = o;
     op->fn = fn;
     op->ctx = ctx;
-    store_call(s, queue_done_work, queue_done_reply, op, true);
+    store_call(s, queue_done_work, queue_done_reply, op, false);
 }
 
 struct queue_flush_op {
