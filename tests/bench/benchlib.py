@@ -160,26 +160,28 @@ def tree_cpu(root):
     return sum(stats[p][1] + stats[p][2] for p in pids) / CLK
 
 
-def pss(pid):
+def proc_field(path, key):
+    """The value of a "Key: N kB" line of a /proc file, in bytes; 0 if gone."""
     try:
-        with open("/proc/%d/smaps_rollup" % pid) as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("Pss:"):
+                if line.startswith(key):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
     return 0
+
+
+def pss(pid):
+    return proc_field("/proc/%d/smaps_rollup" % pid, "Pss:")
 
 
 def vm_hwm(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
+    return proc_field("/proc/%d/status" % pid, "VmHWM:")
+
+
+def vm_rss(pid):
+    return proc_field("/proc/%d/status" % pid, "VmRSS:")
 
 
 class MemSampler(threading.Thread):

@@ -264,17 +264,6 @@ async def idle_sessions(port, n, hold, sample):
     return len(ok), s
 
 
-def rss_now(pid):
-    try:
-        with open("/proc/%d/status" % pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def cmd_rss(args, write_block, machine_md):
     sink = B.Sink().start()
     smtp = {"max_connections": str(max(20000, args.idle_sessions + 100)),
@@ -284,7 +273,7 @@ def cmd_rss(args, write_block, machine_md):
     dd = B.Dumpsterd(args.dumpsterd, args.tmp, sink.dest(), False, smtp_extra=smtp)
     dd.start()
     try:
-        base = rss_now(dd.pid)
+        base = B.vm_rss(dd.pid)
         mem = B.MemSampler(dd.pid, interval=0.05)
         mem.start()
         sink.expect(args.big_sessions)
@@ -306,9 +295,9 @@ def cmd_rss(args, write_block, machine_md):
     dd.start()
     try:
         time.sleep(0.5)
-        base = rss_now(dd.pid)
+        base = B.vm_rss(dd.pid)
         n, at = asyncio.run(idle_sessions(dd.port, args.idle_sessions, 3.0,
-                                          lambda: rss_now(dd.pid)))
+                                          lambda: B.vm_rss(dd.pid)))
         hwm = B.vm_hwm(dd.pid)
         B.log("rss: %d idle sessions open: RSS %.1f MiB (at start %.1f MiB; %.1f KiB per "
               "session); VmHWM %.1f MiB" % (n, at / 2**20, base / 2**20,
@@ -446,7 +435,7 @@ def cmd_startup(args, write_block, machine_md):
                     healthz.append(time.monotonic() - t0)
                 except (RuntimeError, OSError):
                     pass
-            rss.append(rss_now(dd.pid))
+            rss.append(B.vm_rss(dd.pid))
         finally:
             dd.stop()
         B.log("startup %d: 220 after %.3f s%s" % (
@@ -514,12 +503,12 @@ def cmd_resubmit(args, write_block, machine_md):
     c.fill_items()
     dd = c.hub(lambda g: c.sink.dest())
     dd.start()
-    rows = ["| resubmitted items | resubmit msg/s | new mail accepted msg/s meanwhile | "
-            "new mail end-to-end msg/s meanwhile |", "|---|---|---|---|"]
+    rows = ["| resubmitted items | resubmit msg/s | new mail accepted msg/s meanwhile |",
+            "|---|---|---|"]
     try:
         if not admin_up(dd):
             B.log("resubmit: the admin API is not served: skipped")
-            rows.append("| (admin API not served by this build: skipped) | | | |")
+            rows.append("| (admin API not served by this build: skipped) | | |")
         else:
             body = json.dumps({"storage_group": "SG0", "start": 0, "end": int(time.time()) + 60,
                                "match": "received", "force": True,
@@ -541,16 +530,20 @@ def cmd_resubmit(args, write_block, machine_md):
             B.PROCS.remove(stop_src)
             info = {}
             while True:
-                code, rep = http_get(dd.admin_port, "/v1/resubmit/%s" % rid)
+                code, rep = http_get(dd.admin_port, "/v1/resubmit/%s" % rid, token=c.token)
+                if code != 200:
+                    raise RuntimeError("GET /v1/resubmit/%s: %d %r" % (rid, code, rep[:300]))
                 info = json.loads(rep)
-                if info.get("state") in ("done", "cancelled"):
-                    break
+                settled = info.get("delivered", 0) + info.get("failed", 0)
+                if info.get("state") == "cancelled" or (
+                        info.get("state") == "done" and settled >= info.get("queued", 0)):
+                    break  # every queued item delivered (or failed), not only queued
                 if time.monotonic() - t0 > 3600:
                     break
                 time.sleep(0.2)
             el = time.monotonic() - t0
             done = info.get("delivered", 0) + info.get("failed", 0)
-            rows.append("| %d (matched %s) | %.0f | %.0f | - |" % (
+            rows.append("| %d of %s matched | %.0f | %.0f |" % (
                 done, info.get("matched"), done / el, n_new / t_src))
             B.log("resubmit: %s" % rows[-1])
     finally:
