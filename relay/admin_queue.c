@@ -88,17 +88,28 @@ static void admin_queue_listed(void *ctx, const struct queue_entry *e, size_t n,
     admin_op_reply(&op->op, 200, j);
 }
 
-/* admin_queue_list - GET /v1/queue[?storage_group=SG] */
-void admin_queue_list(struct admin_call *c)
+/* admin_queue_op_for - the operation of a call with its ?storage_group=;
+ * NULL when the call was answered already (bad parameter, no memory) */
+static struct admin_queue_op *admin_queue_op_for(struct admin_call *c)
 {
     struct admin_queue_op *op;
     char sg[DD_SG_NAME_MAX + 2];
     int r = admin_queue_sg(c, sg, sizeof(sg));
 
     if (r < 0 || (op = admin_op_new(c, sizeof(*op))) == NULL)
-        return;
+        return NULL;
     op->all = r == 0;
     snprintf(op->sg, sizeof(op->sg), "%s", r ? sg : "");
+    return op;
+}
+
+/* admin_queue_list - GET /v1/queue[?storage_group=SG] */
+void admin_queue_list(struct admin_call *c)
+{
+    struct admin_queue_op *op = admin_queue_op_for(c);
+
+    if (op == NULL)
+        return;
     queue_list(c->a->deps.store, op->all ? NULL : op->sg, ADMIN_QUEUE_LIST_MAX, admin_queue_listed,
                op);
 }
@@ -124,13 +135,9 @@ static void admin_queue_flushed(void *ctx, uint64_t n)
 /* admin_queue_flush - POST /v1/queue/flush[?storage_group=SG] */
 void admin_queue_flush(struct admin_call *c)
 {
-    struct admin_queue_op *op;
-    char sg[DD_SG_NAME_MAX + 2];
-    int r = admin_queue_sg(c, sg, sizeof(sg));
+    struct admin_queue_op *op = admin_queue_op_for(c);
 
-    if (r < 0 || (op = admin_op_new(c, sizeof(*op))) == NULL)
+    if (op == NULL)
         return;
-    op->all = r == 0;
-    snprintf(op->sg, sizeof(op->sg), "%s", r ? sg : "");
     queue_flush(c->a->deps.store, op->all ? NULL : op->sg, admin_queue_flushed, op);
 }
