@@ -246,6 +246,7 @@ struct hub *hub_new(struct conf *c, int *exit_code)
         return hub_fail(h, exit_code, EX_CANTCREAT, h->conf->hub.data_dir, strerror(errno));
     if (evthread_use_pthreads() < 0 || (h->base = hub_event_base()) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "libevent", "cannot create the event loop");
+    (void)log_batch_on(h->base); /* -1: lines go at once, as before */
     if ((h->srv = server_new(h->base, h->conf, h->dir, err, sizeof(err))) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "smtp", err);
     h->store = store_open(h->conf->hub.data_dir, h->base, server_store_done, server_store_drain,
@@ -299,6 +300,7 @@ struct hub *hub_free(struct hub *h)
     h->dumpster = dumpster_free(h->dumpster);
     h->delivery = delivery_free(h->delivery);
     h->srv = server_free(h->srv);
+    log_batch_off();
     if (h->base)
         event_base_free(h->base);
     h->dir = directory_free(h->dir);

@@ -3,18 +3,96 @@
  *
  * Existing mail log tooling (pflogsumm, grep on queue ids) parses these
  * lines, so the layout is Postfix's: timestamp, host, program/process[pid].
+ *
+ * After log_batch_on(), the loop thread's info lines are collected and
+ * written together once the loop has run the callbacks that were ready
+ * (one write for many lines under load); warnings and errors, and lines
+ * of other threads, are written at once, after what was collected.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "log.h"
 
 static char log_host[65] = "dumpsterd";
 static bool log_syslog;
 static long log_pid;
+
+#define LOG_LINE_MAX 2300
+#define LOG_BATCH_MAX (16 * 1024)
+static char log_batch[LOG_BATCH_MAX];
+static size_t log_batch_len;
+static struct event *log_batch_ev; /* NULL: every line written at once */
+static pthread_t log_batch_thread;
+
+/* log_write - one write; a log line has nowhere else to go on failure */
+static void log_write(const char *p, size_t n)
+{
+    ssize_t w = write(STDERR_FILENO, p, n);
+    (void)w;
+}
+
+/* log_flush - write what the loop thread collected */
+void log_flush(void)
+{
+    if (log_batch_len == 0)
+        return;
+    log_write(log_batch, log_batch_len);
+    log_batch_len = 0;
+}
+
+/* log_batch_cb - the loop ran the callbacks that were ready */
+static void log_batch_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    log_flush();
+}
+
+/* log_batch_on - collect the calling (loop) thread's info lines */
+int log_batch_on(struct event_base *base)
+{
+    if (log_syslog || (log_batch_ev = event_new(base, -1, 0, log_batch_cb, NULL)) == NULL)
+        return -1;
+    log_batch_thread = pthread_self();
+    return 0;
+}
+
+/* log_batch_off - write what waits; every line at once from now on */
+void log_batch_off(void)
+{
+    if (log_batch_ev == NULL)
+        return;
+    log_flush();
+    event_free(log_batch_ev);
+    log_batch_ev = NULL;
+}
+
+/* log_emit - collect or write one formatted line */
+static void log_emit(int prio, const char *line, size_t n)
+{
+    bool mine = log_batch_ev != NULL && pthread_equal(pthread_self(), log_batch_thread);
+
+    if (mine && prio > LOG_WARNING) {
+        if (log_batch_len + n > sizeof(log_batch))
+            log_flush();
+        if (log_batch_len == 0)
+            event_active(log_batch_ev, EV_TIMEOUT, 0);
+        memcpy(log_batch + log_batch_len, line, n);
+        log_batch_len += n;
+        return;
+    }
+    if (mine)
+        log_flush();
+    log_write(line, n);
+}
 
 /* log_init - name the hub for the line prefix */
 void log_init(const char *hub_name)
@@ -43,7 +121,7 @@ void log_msg(int prio, const char *proc, const char *fmt, ...)
         syslog(prio, "%s: %s", proc, body);
         return;
     }
-    char line[2300];
+    char line[LOG_LINE_MAX];
     char stamp[32];
     struct timespec ts;
     struct tm tm;
@@ -57,6 +135,5 @@ void log_msg(int prio, const char *proc, const char *fmt, ...)
         return;
     if ((size_t)n >= sizeof(line))
         n = sizeof(line) - 1;
-    ssize_t w = write(STDERR_FILENO, line, (size_t)n);
-    (void)w;
+    log_emit(prio, line, (size_t)n);
 }
