@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """PIPELINING (a whole transaction in one write) and CHUNKING (BDAT in pieces)."""
+import select
+import socket
 import sys
 
 from ddtest import Client, Hub, expect, run
@@ -113,13 +115,73 @@ def test_data_dot_stuffing_and_empty_message():
     assert body.startswith(b"Received: ") and body.endswith(b"@hub1.example.test>\r\n"), body
 
 
+def test_client_not_reading_replies_is_paused_then_served():
+    """A client pipelines without reading its replies: the hub stops reading once its
+    replies pile up (it does not buffer them without bound), and serves every command,
+    in order, as soon as the client reads. 21 MB of NOOPs is more than the two kernels'
+    socket buffers hold, so a hub that kept reading would take them all."""
+    n = 3500000
+    payload = b"NOOP\r\n" * n
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    s.connect(("127.0.0.1", HUB.port))
+    s.settimeout(10)
+    got = b""
+    while not got.endswith(b"\r\n"):
+        got += s.recv(512)
+    assert got.startswith(b"220"), got
+    s.sendall(b"EHLO client.example.net\r\n")
+    got = b""
+    while b"\r\n250 " not in got:
+        got += s.recv(4096)
+    s.setblocking(False)
+    sent = 0
+    while sent < len(payload):
+        try:
+            sent += s.send(payload[sent:sent + 65536])
+        except BlockingIOError:
+            if not select.select([], [s], [], 3.0)[1]:
+                break  # the hub took nothing for 3 s: it stopped reading
+    assert sent < len(payload), "the hub read all %d octets while its replies waited" % sent
+    replies, tail = 0, b""
+    while replies < n:
+        want_w = [s] if sent < len(payload) else []
+        r, w, _ = select.select([s], want_w, [], 10.0)
+        assert r or w, "stalled at %d of %d replies" % (replies, n)
+        if w:
+            try:
+                sent += s.send(payload[sent:sent + 65536])
+            except BlockingIOError:
+                pass
+        if r:
+            data = tail + s.recv(1 << 20)
+            assert data, "the hub closed after %d replies" % replies
+            cut = data.rfind(b"\r\n") + 2
+            whole, tail = data[:cut], data[cut:]
+            k = whole.count(b"\r\n")
+            assert whole.count(b"250 2.0.0 Ok\r\n") == k, whole[:200]
+            replies += k
+    assert replies == n and tail == b"", (replies, tail)
+    s.setblocking(True)
+    s.sendall(b"QUIT\r\n")
+    got = b""
+    while not got.endswith(b"\r\n"):
+        chunk = s.recv(512)
+        assert chunk, got
+        got += chunk
+    assert got.startswith(b"221"), got
+    s.close()
+
+
 def main():
     global HUB
     with Hub(smtp={"max_message_size": 100000}) as hub:
         HUB = hub
         failed = run([test_whole_transaction_in_one_write, test_bdat_several_chunks,
                       test_bdat_pipelined_with_zero_last, test_bdat_without_mail_consumes_chunk,
-                      test_bdat_size_exceeded, test_data_dot_stuffing_and_empty_message])
+                      test_bdat_size_exceeded, test_data_dot_stuffing_and_empty_message,
+                      test_client_not_reading_replies_is_paused_then_served])
     sys.exit(1 if failed else 0)
 
 
