@@ -3,7 +3,7 @@
 import sys
 import time
 
-from ddtest import Client, Hub, expect, run
+from ddtest import Client, Hub, expect, run, wait_for
 
 
 def test_pregreet_554():
@@ -35,7 +35,8 @@ def test_command_timeout_421():
         expect(c.reply(), 421, "4.4.2")  # stalled in DATA
         assert c.closed()
         assert not hub.queued()
-        assert "timeout after DATA from unknown[127.0.0.1]" in hub.log()
+        wait_for(lambda: "timeout after DATA from unknown[127.0.0.1]" in hub.log(),
+                 what="the timeout line")
 
 
 if __name__ == "__main__":
