@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "dumpster_int.h"
+#include "resubmit_int.h"
 #include "log.h"
 #include "queue.h"
 #include "timefmt.h"
@@ -31,33 +32,6 @@ struct resubmit_loop {
     bool busy;   /* a batch is with the storage thread */
     bool active; /* there may be open requests */
 };
-
-/* rs_now_ms - wall clock, ms */
-static int64_t rs_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* rs_step - step a statement that returns no row */
-static int rs_step(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
-
-/* rs_text - bind text or NULL for "" when absent */
-static void rs_text(sqlite3_stmt *st, int i, bool has, const char *v)
-{
-    if (has)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
 
 static const char *const sql_counts = "SELECT state, count(*) FROM resubmit_request GROUP BY state";
 
@@ -233,88 +207,6 @@ static bool rs_resent(struct store *s, const char *sg, uint64_t msg, const char 
     return has;
 }
 
-/* ---- the request row ---- */
-
-static const char *const sql_get =
-    "SELECT id, sg, start, end, match, dest, dest_eff, sender, recipient, message_id, reason,"
-    " force, state, created, updated, cursor_time, cursor_msg, matched, queued, delivered,"
-    " failed, skipped_duplicate, cov_complete, cov_oldest, cov_evicted FROM resubmit_request"
-    " WHERE id = ?";
-static const char *const sql_next_open =
-    "SELECT id, sg, start, end, match, dest, dest_eff, sender, recipient, message_id, reason,"
-    " force, state, created, updated, cursor_time, cursor_msg, matched, queued, delivered,"
-    " failed, skipped_duplicate, cov_complete, cov_oldest, cov_evicted FROM resubmit_request"
-    " WHERE state IN (0, 1) ORDER BY id LIMIT 1";
-
-/* A request as the storage thread works on it. */
-struct rs_row {
-    struct resubmit_info info;
-    char dest_eff[API_DEST_TEXT_MAX + 1];
-    int64_t cursor_time, cursor_msg;
-};
-
-/* rs_col_text - copy a text column ("" for NULL); whether it was not NULL */
-static bool rs_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
-    return t != NULL;
-}
-
-/* rs_read_row - the current row of a request query */
-static void rs_read_row(sqlite3_stmt *st, struct rs_row *row)
-{
-    struct resubmit_info *in = &row->info;
-    struct resubmit_req *r = &in->req;
-
-    memset(row, 0, sizeof(*row));
-    in->id = (uint64_t)sqlite3_column_int64(st, 0);
-    rs_col_text(st, 1, r->storage_group, sizeof(r->storage_group));
-    r->start_ms = sqlite3_column_int64(st, 2);
-    r->end_ms = sqlite3_column_int64(st, 3);
-    r->match = sqlite3_column_int(st, 4) ? RESUBMIT_MATCH_RECEIVED : RESUBMIT_MATCH_DELIVERED;
-    r->has_dest = rs_col_text(st, 5, r->dest_text, sizeof(r->dest_text));
-    rs_col_text(st, 6, row->dest_eff, sizeof(row->dest_eff));
-    r->has_sender = rs_col_text(st, 7, r->sender, sizeof(r->sender));
-    r->has_recipient = rs_col_text(st, 8, r->recipient, sizeof(r->recipient));
-    r->has_message_id = rs_col_text(st, 9, r->message_id, sizeof(r->message_id));
-    rs_col_text(st, 10, r->reason, sizeof(r->reason));
-    r->force = sqlite3_column_int(st, 11) != 0;
-    in->state = (enum resubmit_state)sqlite3_column_int(st, 12);
-    in->created_ms = sqlite3_column_int64(st, 13);
-    in->updated_ms = sqlite3_column_int64(st, 14);
-    row->cursor_time = sqlite3_column_int64(st, 15);
-    row->cursor_msg = sqlite3_column_int64(st, 16);
-    in->matched = (uint64_t)sqlite3_column_int64(st, 17);
-    in->queued = (uint64_t)sqlite3_column_int64(st, 18);
-    in->delivered = (uint64_t)sqlite3_column_int64(st, 19);
-    in->failed = (uint64_t)sqlite3_column_int64(st, 20);
-    in->skipped_duplicate = (uint64_t)sqlite3_column_int64(st, 21);
-    in->coverage.complete = sqlite3_column_int(st, 22) != 0;
-    in->coverage.oldest_available_ms = sqlite3_column_int64(st, 23);
-    in->coverage.evicted_in_range = (uint64_t)sqlite3_column_int64(st, 24);
-}
-
-/* rs_load - one request by id (sql_get) or the next open one; found? */
-static int rs_load(struct store *s, const char *sql, uint64_t id, struct rs_row *row, bool *found)
-{
-    sqlite3_stmt *st = store_prep(s, sql);
-    int rc;
-
-    *found = false;
-    if (st == NULL)
-        return SQLITE_ERROR;
-    if (sql == sql_get)
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        rs_read_row(st, row);
-        *found = true;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
 /* ---- one batch of the oldest open request ---- */
 
 static const char *const sql_requeue =
@@ -443,7 +335,7 @@ static int rs_batch_work(struct store *s, void *arg)
 {
     struct rs_batch *b = arg;
     struct rs_row row;
-    int seen, rc = rs_load(s, sql_next_open, 0, &row, &b->found);
+    int seen, rc = rs_load_next_open(s, &row, &b->found);
 
     if (rc != SQLITE_OK || !b->found)
         return rc;
@@ -683,174 +575,4 @@ void resubmit_create(struct dumpster *d, const struct resubmit_req *req,
     snprintf(c->dest_eff, sizeof(c->dest_eff), "%s",
              req->has_dest ? req->dest_text : dumpster_dest_of(d, req->storage_group));
     store_call(dumpster_store(d), rs_create_work, rs_create_reply, c, !req->dry_run);
-}
-
-struct rs_get {
-    uint64_t id;
-    bool outstanding;
-    struct resubmit_info *infos;
-    size_t n;
-    bool found;
-    void (*get_fn)(void *ctx, const struct resubmit_info *info, enum store_rc rc);
-    void (*list_fn)(void *ctx, const struct resubmit_info *infos, size_t n, enum store_rc rc);
-    void (*cancel_fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc);
-    enum resubmit_cancel_rc cancel;
-    void *ctx;
-};
-
-/* rs_get_work - storage thread */
-static int rs_get_work(struct store *s, void *arg)
-{
-    struct rs_get *g = arg;
-    struct rs_row row;
-    int rc = rs_load(s, sql_get, g->id, &row, &g->found);
-
-    if (rc == SQLITE_OK && g->found && (g->infos = malloc(sizeof(*g->infos))) != NULL) {
-        g->infos[0] = row.info;
-        g->n = 1;
-    }
-    return rc;
-}
-
-/* rs_get_reply - loop */
-static void rs_get_reply(void *arg, enum store_rc rc)
-{
-    struct rs_get *g = arg;
-
-    g->get_fn(g->ctx, rc == STORE_OK && g->n ? g->infos : NULL, rc);
-    free(g->infos);
-    free(g);
-}
-
-/* rs_new_get - a zeroed request context */
-static struct rs_get *rs_new_get(uint64_t id, void *ctx)
-{
-    struct rs_get *g = calloc(1, sizeof(*g));
-
-    if (g == NULL) {
-        log_err("dumpster", "out of memory");
-        abort();
-    }
-    g->id = id;
-    g->ctx = ctx;
-    return g;
-}
-
-/* resubmit_get - one request */
-void resubmit_get(struct dumpster *d, uint64_t id,
-                  void (*fn)(void *ctx, const struct resubmit_info *info, enum store_rc rc),
-                  void *ctx)
-{
-    struct rs_get *g = rs_new_get(id, ctx);
-
-    g->get_fn = fn;
-    store_call(dumpster_store(d), rs_get_work, rs_get_reply, g, false);
-}
-
-static const char *const sql_list_all =
-    "SELECT id, sg, start, end, match, dest, dest_eff, sender, recipient, message_id, reason,"
-    " force, state, created, updated, cursor_time, cursor_msg, matched, queued, delivered,"
-    " failed, skipped_duplicate, cov_complete, cov_oldest, cov_evicted FROM resubmit_request"
-    " ORDER BY id DESC LIMIT ?";
-static const char *const sql_list_open =
-    "SELECT id, sg, start, end, match, dest, dest_eff, sender, recipient, message_id, reason,"
-    " force, state, created, updated, cursor_time, cursor_msg, matched, queued, delivered,"
-    " failed, skipped_duplicate, cov_complete, cov_oldest, cov_evicted FROM resubmit_request"
-    " WHERE state IN (0, 1) ORDER BY id DESC LIMIT ?";
-
-/* rs_list_work - storage thread */
-static int rs_list_work(struct store *s, void *arg)
-{
-    struct rs_get *g = arg;
-    sqlite3_stmt *st = store_prep(s, g->outstanding ? sql_list_open : sql_list_all);
-    struct rs_row row;
-    int rc;
-
-    if (st == NULL || (g->infos = calloc(DD_RESUBMIT_LIST_MAX, sizeof(*g->infos))) == NULL)
-        return st == NULL ? SQLITE_ERROR : SQLITE_NOMEM;
-    sqlite3_bind_int(st, 1, DD_RESUBMIT_LIST_MAX);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && g->n < DD_RESUBMIT_LIST_MAX) {
-        rs_read_row(st, &row);
-        g->infos[g->n++] = row.info;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
-}
-
-/* rs_list_reply - loop */
-static void rs_list_reply(void *arg, enum store_rc rc)
-{
-    struct rs_get *g = arg;
-
-    g->list_fn(g->ctx, g->infos, rc == STORE_OK ? g->n : 0, rc);
-    free(g->infos);
-    free(g);
-}
-
-/* resubmit_list - requests, newest first */
-void resubmit_list(struct dumpster *d, bool outstanding_only,
-                   void (*fn)(void *ctx, const struct resubmit_info *infos, size_t n,
-                              enum store_rc rc),
-                   void *ctx)
-{
-    struct rs_get *g = rs_new_get(0, ctx);
-
-    g->outstanding = outstanding_only;
-    g->list_fn = fn;
-    store_call(dumpster_store(d), rs_list_work, rs_list_reply, g, false);
-}
-
-static const char *const sql_cancel =
-    "UPDATE resubmit_request SET state = 3, updated = ? WHERE id = ? AND state IN (0, 1)";
-
-/* rs_cancel_work - storage thread */
-static int rs_cancel_work(struct store *s, void *arg)
-{
-    struct rs_get *g = arg;
-    sqlite3_stmt *st = store_prep(s, sql_cancel);
-    struct rs_row row;
-    int rc;
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, rs_now_ms());
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)g->id);
-    if ((rc = rs_step(st)) != SQLITE_OK)
-        return rc;
-    if (sqlite3_changes(store_db(s)) == 1) {
-        g->cancel = RESUBMIT_CANCELLED_OK;
-        return resubmit_post_counts(s);
-    }
-    rc = rs_load(s, sql_get, g->id, &row, &g->found);
-    g->cancel = g->found ? RESUBMIT_ALREADY_DONE : RESUBMIT_NOT_FOUND;
-    return rc;
-}
-
-/* rs_cancel_reply - loop */
-static void rs_cancel_reply(void *arg, enum store_rc rc)
-{
-    struct rs_get *g = arg;
-
-    if (rc == STORE_OK && g->cancel == RESUBMIT_CANCELLED_OK)
-        log_info("dumpster", "resubmit request=%llu cancelled", (unsigned long long)g->id);
-    g->cancel_fn(g->ctx, g->cancel, rc);
-    free(g);
-}
-
-/* resubmit_cancel - stop a request */
-void resubmit_cancel(struct dumpster *d, uint64_t id,
-                     void (*fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc), void *ctx)
-{
-    struct rs_get *g = rs_new_get(id, ctx);
-
-    g->cancel_fn = fn;
-    store_call(dumpster_store(d), rs_cancel_work, rs_cancel_reply, g, true);
-}
-
-/* resubmit_state_name - for JSON and metrics */
-const char *resubmit_state_name(enum resubmit_state s)
-{
-    static const char *const names[] = {"pending", "running", "done", "cancelled"};
-
-    return (unsigned)s < 4 ? names[s] : "unknown";
 }
