@@ -24,7 +24,7 @@
 #include "log.h"
 #include "store.h"
 #include "store_int.h"
-#include "store_schema.h"
+#include "store_db.h"
 
 enum store_op_kind {
     STORE_OP_CHUNK,
@@ -704,73 +704,10 @@ static int store_prepare(struct store *s)
     return 0;
 }
 
-/* store_pragmas - WAL, fsync on every commit, temporary data in memory */
-static int store_pragmas(struct store *s, char *err, size_t errlen)
-{
-    sqlite3_stmt *st;
-    bool wal = false;
-
-    sqlite3_busy_timeout(s->db, 10000);
-    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW)
-            wal = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
-        sqlite3_finalize(st);
-    }
-    if (!wal) {
-        snprintf(err, errlen, "cannot switch the database to WAL: %s", sqlite3_errmsg(s->db));
-        return -1;
-    }
-    if (store_exec(s, "PRAGMA synchronous=FULL") != SQLITE_OK ||
-        store_exec(s, "PRAGMA foreign_keys=OFF") != SQLITE_OK ||
-        store_exec(s, "PRAGMA temp_store=MEMORY") != SQLITE_OK || /* statement journals */
-        store_exec(s, "PRAGMA cache_size=-" DD_STR(DD_STORE_CACHE_KIB)) != SQLITE_OK ||
-        store_exec(s, "PRAGMA wal_autocheckpoint=" DD_STR(DD_STORE_CHECKPOINT_PAGES)) !=
-            SQLITE_OK) {
-        snprintf(err, errlen, "pragmas: %s", sqlite3_errmsg(s->db));
-        return -1;
-    }
-    return 0;
-}
-
-/* store_recover - forget content that was never committed; find the next id */
-static int store_recover(struct store *s, char *err, size_t errlen)
-{
-    sqlite3_stmt *st;
-
-    /* content of messages never committed; deliveries cut short by a stop */
-    if (store_exec(s, "DELETE FROM body WHERE msg NOT IN (SELECT id FROM message)") != SQLITE_OK ||
-        store_exec(s, "UPDATE recipient SET state = 0 WHERE state = 1") != SQLITE_OK) {
-        snprintf(err, errlen, "recovery: %s", sqlite3_errmsg(s->db));
-        return -1;
-    }
-    /* the resubmit ledger outlives its messages: a new message that took the
-     * id of one that left would count as resent already */
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT max(coalesce((SELECT max(id) FROM message), 0),"
-                           " coalesce((SELECT max(msg) FROM body), 0),"
-                           " coalesce((SELECT max(msg) FROM resubmit_ledger), 0))",
-                           -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "recovery: %s", sqlite3_errmsg(s->db));
-        return -1;
-    }
-    s->next_id = sqlite3_step(st) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) + 1 : 1;
-    sqlite3_finalize(st);
-    return 0;
-}
-
-/* store_open_db - open, configure and migrate the database */
+/* store_open_db - open, configure, migrate and recover the database */
 static int store_open_db(struct store *s, const char *data_dir, char *err, size_t errlen)
 {
-    char path[DD_PATHNAME_MAX + 32];
-
-    snprintf(path, sizeof(path), "%s/dumpsterd.db", data_dir);
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        snprintf(err, errlen, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        return -1;
-    }
-    if (store_pragmas(s, err, errlen) < 0 || store_schema_migrate(s->db, err, errlen) < 0 ||
-        store_recover(s, err, errlen) < 0)
+    if (store_db_open(data_dir, &s->db, &s->next_id, err, errlen) < 0)
         return -1;
     if (store_prepare(s) < 0) {
         snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(s->db));
