@@ -468,11 +468,17 @@ def timed_gets(port, path, n):
     return ts, size
 
 
-def cmd_admin(args, write_block, machine_md):
+def items_hub(args):
+    """The corpus with its items, and a hub on it that delivers to the sink."""
     c = corpus(args)
     c.fill_items()
     dd = c.hub(lambda g: c.sink.dest())
     dd.start()
+    return c, dd
+
+
+def cmd_admin(args, write_block, machine_md):
+    c, dd = items_hub(args)
     rows = ["| request | items | p50 ms | p99 ms | max ms | reply bytes |",
             "|---|---|---|---|---|---|"]
     try:
@@ -499,10 +505,7 @@ def cmd_admin(args, write_block, machine_md):
 
 
 def cmd_resubmit(args, write_block, machine_md):
-    c = corpus(args)
-    c.fill_items()
-    dd = c.hub(lambda g: c.sink.dest())
-    dd.start()
+    c, dd = items_hub(args)
     rows = ["| resubmitted items | resubmit msg/s | new mail accepted msg/s meanwhile |",
             "|---|---|---|"]
     try:
