@@ -272,7 +272,7 @@ static void smtp_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct smtp_session *s = arg;
 
-    if ((what & BEV_EVENT_TIMEOUT) && s->state == SMTP_S_COMMIT) {
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && s->state == SMTP_S_COMMIT) {
         bufferevent_enable(bev, EV_READ); /* the client waits for us: no timeout */
         return;
     }
