@@ -24,7 +24,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	  $$SUDO apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q $$missing; \
 	fi
 
 build: deps
@@ -63,7 +63,7 @@ bench: build
 	python3 tests/bench/run.py --dumpsterd $(BUILD)/dumpsterd throughput $$(echo "$$BENCH_EXTRAS" | tr , ' ')
 
 format:
-	clang-format -i relay/*.c relay/*.h relay/ctl/*.c relay/ctl/*.h dumpster/*.c dumpster/*.h include/*.h tests/unit/*.c tests/fuzz/*.c tests/tools/*.c
+	clang-format -i $$(git ls-files "*.c" "*.h")
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)

@@ -34,7 +34,7 @@
 
 struct event_base;
 struct store;
-struct server;
+struct smtpd_server;
 struct delivery;
 struct dumpster;
 
@@ -42,7 +42,7 @@ struct dumpster;
 struct admin_deps {
     const struct conf *conf; /* replaced with admin_set_conf() */
     struct store *store;
-    struct server *srv;
+    struct smtpd_server *srv;
     struct delivery *delivery;
     struct dumpster *dumpster;
 };

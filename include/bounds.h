@@ -66,14 +66,14 @@
 /* Replies pending output on one session before we stop reading its input. */
 #define DD_SMTP_OUTPUT_MAX (64 * 1024)
 
-/* Outbound replies (smtp_reply.c). RFC 5321 4.5.3.1.5 allows 512 octets with
+/* Outbound replies (smtpd_reply.c). RFC 5321 4.5.3.1.5 allows 512 octets with
  * the CRLF; we take 512 without it, and refuse longer lines: a server that
  * sends more is broken or hostile. */
 #define DD_SMTP_REPLY_LINE_MAX 512
 /* Lines in one (multi-line) reply: an EHLO reply has a dozen; an endless
  * "250-" stream ends here. */
 #define DD_SMTP_REPLY_LINES_MAX 100
-/* Outbound content (smtp_client.c): the output buffer is filled up to HIGH
+/* Outbound content (mta_client.c): the output buffer is filled up to HIGH
  * and refilled when it drains below LOW, so a large message never sits
  * twice in memory. */
 #define DD_SMTP_CLIENT_OUT_HIGH (256 * 1024)

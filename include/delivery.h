@@ -3,7 +3,7 @@
  *
  * The scheduler asks the queue for due jobs (queue.h), groups them by
  * destination, and hands each to a pool of at most
- * concurrency_per_destination connections (smtp_client.h) that carry many
+ * concurrency_per_destination connections (mta_client.h) that carry many
  * messages each. Outcomes go back to the queue: delivered, deferred with a
  * doubling backoff (next address first), or failed and bounced to the
  * sender as an RFC 3464 report. The destination of a storage group is read

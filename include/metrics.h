@@ -17,7 +17,7 @@
 #include "delivery.h"
 #include "dumpster.h"
 #include "queue.h"
-#include "server.h"
+#include "smtpd_server.h"
 #include "store.h"
 
 struct evbuffer;
@@ -29,7 +29,7 @@ struct metrics_snapshot {
     const struct dumpster_stats *sg; /* one per storage group */
     size_t nsg;
     uint64_t resubmit[4]; /* by enum resubmit_state */
-    struct server_stats smtp;
+    struct smtpd_server_stats smtp;
     struct delivery_stats delivery;
     struct store_stats store;
     bool has_queue; /* false: the store could not count */

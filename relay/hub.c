@@ -23,7 +23,7 @@
 #include "hub.h"
 #include "log.h"
 #include "sdnotify.h"
-#include "server.h"
+#include "smtpd_server.h"
 #include "store.h"
 
 /* Confs replaced by a reload, kept while sessions still read them. */
@@ -35,7 +35,7 @@ struct hub {
     size_t nretired;
     struct directory *dir;
     struct event_base *base;
-    struct server *srv;
+    struct smtpd_server *srv;
     struct store *store;
     struct delivery *delivery;
     struct dumpster *dumpster;
@@ -141,8 +141,8 @@ static void hub_reload(struct hub *h)
         return;
     }
     hub_keep_fixed(h->conf, nc);
-    server_set_conf(h->srv, nc);
-    server_set_directory(h->srv, d);
+    smtpd_server_set_conf(h->srv, nc);
+    smtpd_server_set_directory(h->srv, d);
     delivery_set_conf(h->delivery, nc);
     delivery_set_directory(h->delivery, d);
     dumpster_set_conf(h->dumpster, nc);
@@ -179,7 +179,7 @@ static void hub_signal_cb(evutil_socket_t sig, short what, void *arg)
     }
     log_info("main", "terminating on signal %d", (int)sig);
     sdnotify("STOPPING=1");
-    server_shutdown(h->srv);
+    smtpd_server_shutdown(h->srv);
     event_base_loopexit(h->base, NULL);
 }
 
@@ -247,13 +247,13 @@ struct hub *hub_new(struct conf *c, int *exit_code)
     if (evthread_use_pthreads() < 0 || (h->base = hub_event_base()) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "libevent", "cannot create the event loop");
     (void)log_batch_on(h->base); /* -1: lines go at once, as before */
-    if ((h->srv = server_new(h->base, h->conf, h->dir, err, sizeof(err))) == NULL)
+    if ((h->srv = smtpd_server_new(h->base, h->conf, h->dir, err, sizeof(err))) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "smtp", err);
-    h->store = store_open(h->conf->hub.data_dir, h->base, server_store_done, server_store_drain,
+    h->store = store_open(h->conf->hub.data_dir, h->base, smtpd_server_store_done, smtpd_server_store_drain,
                           h->srv, err, sizeof(err));
     if (h->store == NULL)
         return hub_fail(h, exit_code, EX_IOERR, "store", err);
-    server_set_store(h->srv, h->store);
+    smtpd_server_set_store(h->srv, h->store);
     h->delivery = delivery_new(h->base, h->conf, h->dir, h->store, err, sizeof(err));
     if (h->delivery == NULL)
         return hub_fail(h, exit_code, EX_CONFIG, "delivery", err);
@@ -293,13 +293,13 @@ struct hub *hub_free(struct hub *h)
             event_free(sigs[i]);
     h->admin = admin_free(h->admin);
     if (h->srv)
-        server_shutdown(h->srv);
+        smtpd_server_shutdown(h->srv);
     dumpster_stop(h->dumpster);
     delivery_stop(h->delivery);
     h->store = store_close(h->store);
     h->dumpster = dumpster_free(h->dumpster);
     h->delivery = delivery_free(h->delivery);
-    h->srv = server_free(h->srv);
+    h->srv = smtpd_server_free(h->srv);
     log_batch_off();
     if (h->base)
         event_base_free(h->base);

@@ -1,0 +1,111 @@
+/*
+ * mta_client.h - one outbound SMTP or LMTP connection on libevent
+ *
+ * The delivery scheduler owns a pool of these per destination. A client
+ * connects to one address (IPv4, IPv6 or a unix socket), reads the greeting,
+ * says EHLO (LHLO for LMTP; HELO when EHLO is refused), and then carries one
+ * transaction at a time: MAIL, RCPT..., DATA (pipelined when the server
+ * offered PIPELINING), the content dot-stuffed with CRLF line ends, and the
+ * final "." . SMTP gives one reply for the whole message; LMTP one per
+ * accepted recipient. Between transactions the connection is kept and reset
+ * with RSET, so one connection carries many messages.
+ *
+ * Every wait has a timeout (connect, each reply); a reply that breaks the
+ * grammar or its bounds (smtpd_reply.h) ends the connection. The client never
+ * blocks and never resolves names: the caller gives it an address.
+ */
+#ifndef DD_SMTP_CLIENT_H
+#define DD_SMTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct evbuffer;
+struct mta_client; /* opaque; owned by whoever called mta_client_connect() */
+
+enum mta_client_proto { MTA_CLIENT_SMTP, MTA_CLIENT_LMTP };
+
+/* What a server said, or what went wrong before it said anything. */
+struct mta_client_reply {
+    int code;       /* 200..599; 0: no reply (connection failed, timeout, bad reply) */
+    char enh[16];   /* enhanced status code "x.y.z" when the reply had one, else "" */
+    char text[512]; /* the reply's last line (or a description when code is 0), no CRLF */
+};
+
+/* One transaction. The client reads, never keeps, these after done(). */
+struct mta_client_job {
+    const char *sender;       /* "" for the null sender <> */
+    const char *const *rcpts; /* addresses without angle brackets */
+    size_t nrcpts;
+    /* The content with CRLF line ends, not dot-stuffed (the client stuffs it).
+     * The client drains it. */
+    struct evbuffer *content;
+    size_t size; /* octets of content, for SIZE= when the server offered SIZE */
+};
+
+/* Per-recipient outcome of a job: rcpt[i] is the reply that decided
+ * recipient i (its RCPT reply when that was not 2xx, else the reply to
+ * the end of data: the one reply in SMTP, its own reply in LMTP, or the
+ * MAIL/DATA reply when that failed). code 0 = the connection failed before
+ * the recipient's fate was known. */
+struct mta_client_result {
+    struct mta_client_reply *rcpt; /* nrcpts entries; valid during the callback */
+    size_t nrcpts;
+};
+
+/*
+ * Callbacks, all on the loop thread:
+ * ready(ctx, c)      connected, greeted and EHLO/LHLO accepted: idle, send a job
+ * done(ctx, c, r)    the job ended; c is idle again if mta_client_usable(c)
+ * closed(ctx, c, why) the connection is gone (failed to connect, dropped,
+ *                    timed out, QUIT done); why.code 0 or the server's reply
+ *                    (e.g. 421 or a 554 greeting). A job in progress gets
+ *                    done() first with every open recipient at code 0.
+ *                    After closed() the caller must mta_client_free(c).
+ */
+struct mta_client_cb {
+    void (*ready)(void *ctx, struct mta_client *c);
+    void (*done)(void *ctx, struct mta_client *c, const struct mta_client_result *r);
+    void (*closed)(void *ctx, struct mta_client *c, const struct mta_client_reply *why);
+    void *ctx;
+};
+
+struct mta_client_cfg {
+    enum mta_client_proto proto;
+    const struct sockaddr *addr; /* IPv4/IPv6 with port, or AF_UNIX */
+    socklen_t addrlen;
+    const char *helo_name;    /* our hostname, for EHLO/LHLO/HELO */
+    unsigned connect_timeout; /* seconds: TCP connect and the greeting */
+    unsigned reply_timeout;   /* seconds: each later reply (end of data: 10 min max) */
+    const char *peer_name;    /* for logs: "127.0.0.1[127.0.0.1]:2424" */
+};
+
+/* mta_client_connect - start connecting; NULL only when out of memory or
+ * when the socket cannot be created (errno set). Every outcome after that
+ * comes through the callbacks. The cfg strings are copied. */
+struct mta_client *mta_client_connect(struct event_base *base, const struct mta_client_cfg *cfg,
+                                        const struct mta_client_cb *cb);
+
+/* mta_client_send - start a job on an idle client (after ready() or done()
+ * with mta_client_usable()). Returns 0, or -1 when the client is not idle,
+ * the job has no recipient or an address unfit for a command line (control
+ * octets, angle brackets, longer than a path), or memory ran out; no
+ * callback follows a -1. */
+int mta_client_send(struct mta_client *c, const struct mta_client_job *job);
+
+/* mta_client_usable - idle and connected: a job may be sent */
+bool mta_client_usable(const struct mta_client *c);
+
+/* mta_client_quit - send QUIT on an idle client; closed() follows. */
+void mta_client_quit(struct mta_client *c);
+
+/* mta_client_peer - the peer_name given at connect */
+const char *mta_client_peer(const struct mta_client *c);
+
+/* mta_client_free - close at once (no QUIT) and release; no callback
+ * follows. Returns NULL. Safe from inside any callback of c. */
+struct mta_client *mta_client_free(struct mta_client *c);
+
+#endif

@@ -1,0 +1,195 @@
+/*
+ * admin_stats.c - GET /healthz, GET /metrics, GET /v1/stats[/{sg}]
+ *
+ * Statistics of storage groups come from the dumpster's counters in
+ * memory; what needs the store (outstanding requests for /v1/stats, queue
+ * counts for /metrics) is asked first, and the answer is built in its
+ * callback from the counters of that moment.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "admin_int.h"
+#include "delivery.h"
+#include "dumpster.h"
+#include "metrics.h"
+#include "smtpd_server.h"
+
+struct admin_stats_op {
+    struct admin_op op;
+    bool one;                    /* /v1/stats/{sg} */
+    char sg[DD_SG_NAME_MAX + 1]; /* when one */
+};
+
+/* admin_stats_all - the statistics of sg (NULL: every group); caller frees */
+struct dumpster_stats *admin_stats_all(struct admin *a, const char *sg, size_t *n)
+{
+    size_t cap = sg != NULL ? 1 : a->deps.conf->nsg + 1;
+    struct dumpster_stats *st = calloc(cap, sizeof(*st));
+    size_t got;
+
+    *n = 0;
+    if (st == NULL)
+        return NULL;
+    got = dumpster_stats(a->deps.dumpster, sg, st, cap);
+    if (got > cap) { /* more groups than the conf knows: take them all */
+        struct dumpster_stats *more = realloc(st, got * sizeof(*st));
+
+        if (more == NULL)
+            return st;
+        st = more;
+        cap = got;
+        got = dumpster_stats(a->deps.dumpster, sg, st, cap);
+    }
+    *n = got < cap ? got : cap;
+    return st;
+}
+
+/* admin_stats_healthz - 200 when the listeners and the dumpster are ready */
+void admin_stats_healthz(struct admin_call *c)
+{
+    bool smtp = smtpd_server_ready(c->a->deps.srv);
+    bool dumpster = dumpster_ready(c->a->deps.dumpster);
+    json_t *j = json_object();
+
+    admin_json_set(j, "status", json_string(smtp && dumpster ? "ok" : "unavailable"));
+    if (!(smtp && dumpster)) {
+        admin_json_set(j, "smtp", json_boolean(smtp));
+        admin_json_set(j, "dumpster", json_boolean(dumpster));
+    }
+    admin_reply_json(c->req, smtp && dumpster ? 200 : 503, j);
+}
+
+/* admin_metrics_counted - the queue was counted: render everything */
+static void admin_metrics_counted(void *ctx, const struct queue_counts *qc)
+{
+    struct admin_op *op = ctx;
+    struct admin *a = admin_op_admin(op);
+    struct metrics_snapshot m = {0};
+    struct dumpster_stats *sg;
+    struct evbuffer *out;
+
+    if (a == NULL) {
+        admin_op_free(op);
+        return;
+    }
+    sg = admin_stats_all(a, NULL, &m.nsg);
+    m.sg = sg;
+    resubmit_counts(a->deps.dumpster, m.resubmit);
+    smtpd_server_get_stats(a->deps.srv, &m.smtp);
+    delivery_get_stats(a->deps.delivery, &m.delivery);
+    store_get_stats(a->deps.store, &m.store);
+    if (qc != NULL) {
+        m.has_queue = true;
+        m.queue = *qc;
+    }
+    m.now_ms = admin_now_ms();
+    out = evbuffer_new();
+    if (out == NULL || sg == NULL || metrics_render(out, &m) < 0)
+        admin_op_error(op, 500, "internal", "out of memory");
+    else
+        admin_op_reply_buffer(op, 200, METRICS_CONTENT_TYPE, out);
+    if (out != NULL)
+        evbuffer_free(out);
+    free(sg);
+}
+
+/* admin_stats_metrics - GET /metrics: count the queue first */
+void admin_stats_metrics(struct admin_call *c)
+{
+    struct admin_op *op = admin_op_new(c, sizeof(*op));
+
+    if (op != NULL)
+        queue_count(c->a->deps.store, admin_metrics_counted, op);
+}
+
+/* admin_stats_group - one storage group as JSON */
+static json_t *admin_stats_group(struct admin *a, const struct dumpster_stats *s, int64_t now)
+{
+    json_t *j = json_object(), *ev = json_object();
+    const char *dest = delivery_route_get(a->deps.delivery, s->sg);
+    int64_t cov = s->items > 0 && s->oldest_received_ms > 0 ? now - s->oldest_received_ms : 0;
+
+    admin_json_set(j, "name", admin_json_str(s->sg));
+    admin_json_set(j, "items", admin_json_u64(s->items));
+    admin_json_set(j, "bytes", admin_json_u64(s->bytes));
+    admin_json_set(j, "oldest_received",
+                   admin_json_time_or_null(s->items > 0 ? s->oldest_received_ms : 0));
+    admin_json_set(j, "coverage_seconds", json_integer(cov > 0 ? cov / 1000 : 0));
+    admin_json_set(j, "max_bytes", admin_json_u64(s->max_bytes));
+    admin_json_set(j, "max_age_seconds", admin_json_u64(s->max_age_s));
+    admin_json_set(ev, "size", admin_json_u64(s->evicted_size));
+    admin_json_set(ev, "age", admin_json_u64(s->evicted_age));
+    admin_json_set(ev, "replicated", admin_json_u64(s->evicted_replicated));
+    admin_json_set(j, "evicted", ev);
+    admin_json_set(j, "not_kept", admin_json_u64(s->not_kept));
+    admin_json_set(j, "replicated_until", admin_json_time_or_null(s->replicated_until_ms));
+    admin_json_set(j, "destination", admin_json_str_or_null(dest));
+    return j;
+}
+
+/* admin_stats_request - an outstanding request, as the stats list it */
+static json_t *admin_stats_request(const struct resubmit_info *r)
+{
+    json_t *j = json_object();
+
+    admin_json_set(j, "id", admin_json_u64(r->id));
+    admin_json_set(j, "storage_group", admin_json_str(r->req.storage_group));
+    admin_json_set(j, "start", admin_json_time(r->req.start_ms));
+    admin_json_set(j, "end", admin_json_time(r->req.end_ms));
+    admin_json_set(j, "match", json_string(api_match_name(r->req.match)));
+    admin_json_set(j, "state", json_string(resubmit_state_name(r->state)));
+    return j;
+}
+
+/* admin_stats_listed - the outstanding requests came: answer */
+static void admin_stats_listed(void *ctx, const struct resubmit_info *infos, size_t n,
+                               enum store_rc rc)
+{
+    struct admin_stats_op *op = ctx;
+    struct admin *a = admin_op_admin(&op->op);
+    json_t *j, *groups, *reqs;
+    struct dumpster_stats *st;
+    int64_t now = admin_now_ms();
+    size_t nst;
+
+    if (a == NULL || rc != STORE_OK) {
+        if (a == NULL)
+            admin_op_free(&op->op);
+        else
+            admin_op_error(&op->op, 500, "store_error", "cannot list the requests");
+        return;
+    }
+    j = json_object();
+    groups = json_array();
+    reqs = json_array();
+    st = admin_stats_all(a, op->one ? op->sg : NULL, &nst);
+    for (size_t i = 0; i < nst; i++)
+        json_array_append_new(groups, admin_stats_group(a, &st[i], now));
+    for (size_t i = 0; i < n; i++)
+        if (!op->one || strcmp(infos[i].req.storage_group, op->sg) == 0)
+            json_array_append_new(reqs, admin_stats_request(&infos[i]));
+    free(st);
+    admin_json_set(j, "hub", admin_json_str(a->deps.conf->hub.name));
+    admin_json_set(j, "time", admin_json_time(now));
+    admin_json_set(j, "storage_groups", groups);
+    admin_json_set(j, "outstanding_requests", reqs);
+    admin_op_reply(&op->op, 200, j);
+}
+
+/* admin_stats_get - GET /v1/stats and /v1/stats/{sg} */
+void admin_stats_get(struct admin_call *c)
+{
+    struct admin_stats_op *op;
+
+    if (c->arg[0] != 0 && !admin_sg_known(c, c->arg))
+        return;
+    if ((op = admin_op_new(c, sizeof(*op))) == NULL)
+        return;
+    op->one = c->arg[0] != 0;
+    snprintf(op->sg, sizeof(op->sg), "%s", c->arg);
+    resubmit_list(c->a->deps.dumpster, true, admin_stats_listed, &op->op);
+}

@@ -1,0 +1,127 @@
+/*
+ * delivery_int.h - what delivery.c (scheduling, outcomes) and
+ * delivery_pool.c (connections per destination) share
+ */
+#ifndef DD_DELIVERY_INT_H
+#define DD_DELIVERY_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "conf.h"
+#include "delivery.h"
+#include "queue.h"
+#include "resolve.h"
+#include "route.h"
+#include "mta_client.h"
+
+/* One queue job on its way to a destination. */
+struct djob {
+    TAILQ_ENTRY(djob) link;
+    struct queue_job *q;
+    char *headers; /* the content's header section, for a bounce */
+    size_t hlen;
+    const char **rcptv; /* the recipients' addresses, for the client */
+};
+TAILQ_HEAD(djob_list, djob);
+
+/* One address of a destination, resolved. */
+struct daddr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    enum dest_proto proto;
+    char name[DD_HOSTNAME_MAX + 80]; /* "host[ip]:port" or "unix:/path" for logs */
+};
+
+struct dpool;
+
+/* A HOST lookup in flight: where its answer goes. */
+struct dpool_lookup {
+    struct dpool *p;
+    size_t i;
+};
+
+/* A content read for a connection; cn NULL once the connection is gone. */
+struct dload {
+    struct dconn *cn;
+};
+
+/* One connection of a pool. */
+struct dconn {
+    LIST_ENTRY(dconn) link;
+    struct dpool *pool;
+    struct mta_client *c;
+    struct djob *job;   /* in progress (or its content loading), or NULL */
+    struct dload *load; /* content being read for job */
+    struct event *idle_ev;
+    bool ready;
+};
+LIST_HEAD(dconn_list, dconn);
+
+#define DPOOL_ADDRS_MAX (DD_DEST_ADDRS_MAX * RESOLVE_ADDRS_MAX)
+
+/* The connections and waiting jobs of one destination. */
+struct dpool {
+    struct dpool *next; /* hash chain */
+    struct delivery *d;
+    char text[DD_CONF_LINE_MAX + 1];
+    struct dest dest;
+    struct djob_list jobs; /* waiting for a connection */
+    size_t njobs;
+    struct dconn_list conns;
+    unsigned nconn, nready, nconnecting;
+    struct daddr addrs[DPOOL_ADDRS_MAX];
+    size_t naddrs;
+    int64_t addrs_until_ms; /* re-resolve after this when a HOST is named */
+    bool resolving;
+    unsigned lookups;                       /* HOST lookups outstanding */
+    struct daddr *fresh[DD_DEST_ADDRS_MAX]; /* per dest address, during resolution */
+    size_t nfresh[DD_DEST_ADDRS_MAX];
+    struct dpool_lookup lk[DD_DEST_ADDRS_MAX];
+    size_t next_addr;   /* where the next connection goes */
+    size_t failed_run;  /* addresses failed since the last success */
+    char last_err[512]; /* why the last connection failed */
+};
+
+struct delivery {
+    struct event_base *base;
+    const struct conf *c;
+    const struct directory *dir;
+    struct store *st;
+    struct resolver *res;
+    struct event *tick_ev, *kick_ev;
+    bool picking, again, stopping;
+    uint64_t inflight_jobs;
+    struct dpool **pools; /* hash table of DELIVERY_POOL_SLOTS chains */
+    struct route *routes; /* runtime destinations (admin API) */
+    size_t nroutes;
+    bool routes_ready; /* loaded from the store: delivery may start */
+    struct delivery_stats stats;
+};
+
+int64_t delivery_now_ms(void);
+
+/* delivery_pool.c */
+struct dpool *dpool_get(struct delivery *d, const char *text, const struct dest *dest);
+void dpool_enqueue(struct dpool *p, struct djob *j);
+void dpool_free_all(struct delivery *d);
+
+/* delivery.c: a job ended; replies[i] decided recipient i (code 0: no reply) */
+void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
+                       const struct mta_client_reply *replies, size_t n);
+/* delivery_headers - keep j's header section (content loaded) for a bounce */
+void delivery_headers(struct djob *j);
+/* delivery_job_free - a job and what it holds, without an outcome */
+void delivery_job_free(struct djob *j);
+/* delivery_job_fail - every recipient of j gets why (connection-level) */
+void delivery_job_fail(struct delivery *d, struct djob *j, const char *peer,
+                       const struct mta_client_reply *why);
+
+/* bounce.c: tell the sender of j that recipients failed */
+struct queue_outcome;
+void bounce_send(struct delivery *d, const struct djob *j, const struct queue_outcome *o,
+                 const char *peer, const struct mta_client_reply *replies);
+
+#endif

@@ -1,0 +1,448 @@
+/*
+ * smtpd_session.c - the I/O side of an inbound SMTP session
+ *
+ * Reads command lines (bounded: a line longer than DD_SMTP_CMD_MAX is
+ * refused before it is read whole) and content, writes replies, enforces
+ * timeouts, the greet pause, the pipelining rule for HELO clients and
+ * max_errors. What a command means is smtpd_cmd.c's job.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+
+#include "bev_write.h"
+#include "log.h"
+#include "smtpd_session_int.h"
+
+static void smtpd_process(struct smtpd_session *s);
+static void smtpd_session_free(struct smtpd_session *s);
+static void smtpd_settle(struct smtpd_session *s);
+
+/* smtpd_reply - queue one reply line; CRLF is added */
+void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+    va_list ap;
+
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(out, fmt, ap);
+    va_end(ap);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+/* smtpd_reply_error - an error reply that counts toward max_errors */
+void smtpd_reply_error(struct smtpd_session *s, const char *fmt, ...)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+    va_list ap;
+
+    va_start(ap, fmt);
+    evbuffer_add_vprintf(out, fmt, ap);
+    va_end(ap);
+    evbuffer_add(out, "\r\n", 2);
+    if (++s->errors >= s->c->smtp.max_errors && s->state != SMTPD_S_CLOSING) {
+        log_warn("smtpd", "too many errors from %s", s->peer);
+        smtpd_reply(s, "421 4.7.0 %s Error: too many errors", s->c->smtp.hostname);
+        smtpd_close_after_reply(s);
+    }
+}
+
+/* smtpd_close_after_reply - stop reading; close once the output is out */
+void smtpd_close_after_reply(struct smtpd_session *s)
+{
+    s->state = SMTPD_S_CLOSING;
+    bufferevent_disable(s->bev, EV_READ);
+}
+
+/* smtpd_greet - the 220 banner */
+static void smtpd_greet(struct smtpd_session *s)
+{
+    smtpd_reply(s, "220 %s ESMTP dumpsterd", s->c->smtp.hostname);
+    s->state = SMTPD_S_CMD;
+}
+
+/* smtpd_greet_cb - the greet pause is over and the client kept quiet */
+static void smtpd_greet_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtpd_session *s = arg;
+    (void)fd;
+    (void)what;
+    if (s->state == SMTPD_S_PREGREET) {
+        smtpd_greet(s);
+        smtpd_settle(s);
+    }
+}
+
+/* smtpd_read_command - take one command line from in, if whole */
+static bool smtpd_read_command(struct smtpd_session *s, struct evbuffer *in)
+{
+    size_t avail = evbuffer_get_length(in);
+    size_t limit = avail < DD_SMTP_CMD_MAX ? avail : DD_SMTP_CMD_MAX;
+    struct evbuffer_ptr end;
+    char line[DD_SMTP_CMD_MAX];
+
+    evbuffer_ptr_set(in, &end, limit, EVBUFFER_PTR_SET);
+    struct evbuffer_ptr nl = evbuffer_search_range(in, "\n", 1, NULL, &end);
+    if (nl.pos < 0) {
+        if (avail < DD_SMTP_CMD_MAX)
+            return false; /* wait for the rest of the line */
+        s->state = SMTPD_S_DISCARD;
+        smtpd_reply_error(s, "500 5.5.2 Error: line too long");
+        return true;
+    }
+    size_t len = (size_t)nl.pos;
+    evbuffer_remove(in, line, len + 1);
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    if (!s->pipelining && evbuffer_get_length(in) > 0) {
+        log_warn("smtpd", "improper command pipelining after %.*s from %s", 4, line, s->peer);
+        smtpd_reply(s, "554 5.5.0 Error: improper command pipelining");
+        smtpd_close_after_reply(s);
+        return true;
+    }
+    smtpd_cmd_dispatch(s, line, len);
+    return true;
+}
+
+/* smtpd_discard - skip the rest of an over-long command line */
+static void smtpd_discard(struct smtpd_session *s, struct evbuffer *in)
+{
+    struct evbuffer_ptr nl = evbuffer_search(in, "\n", 1, NULL);
+    if (nl.pos < 0) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    evbuffer_drain(in, (size_t)nl.pos + 1);
+    s->state = SMTPD_S_CMD;
+}
+
+/* smtpd_pause_for_store - too much waits for the disk: stop reading */
+static void smtpd_pause_for_store(struct smtpd_session *s)
+{
+    s->paused = true;
+    bufferevent_disable(s->bev, EV_READ);
+    smtpd_server_wait_store(s->srv, s->id);
+}
+
+/* smtpd_feed - content octets from in[], at most max; returns octets used */
+static size_t smtpd_feed(struct smtpd_session *s, struct evbuffer *in, size_t max)
+{
+    struct evbuffer_iovec v[8];
+    int n = evbuffer_peek(in, (ev_ssize_t)max, NULL, v, 8);
+    size_t used = 0;
+
+    for (int i = 0; i < n && used < max; i++) {
+        size_t len = v[i].iov_len;
+        if (len > max - used)
+            len = max - used;
+        size_t k = len;
+        if (s->txn.content_started)
+            k = smtpd_content_feed(&s->txn.content, v[i].iov_base, len);
+        used += k;
+        if (k < len)
+            break;
+    }
+    evbuffer_drain(in, used);
+    return used;
+}
+
+/* smtpd_read_content - DATA or BDAT octets */
+static void smtpd_read_content(struct smtpd_session *s, struct evbuffer *in)
+{
+    if (s->txn.content_started && store_backlog_high(smtpd_server_store(s->srv))) {
+        smtpd_pause_for_store(s);
+        return;
+    }
+    if (s->state == SMTPD_S_DATA) {
+        smtpd_feed(s, in, evbuffer_get_length(in));
+        if (s->txn.content.data.done)
+            smtpd_cmd_content_done(s);
+        return;
+    }
+    s->bdat_left -= smtpd_feed(s, in, s->bdat_left);
+    if (s->bdat_left == 0)
+        smtpd_cmd_content_done(s);
+}
+
+/* smtpd_blocked - stop when the client does not read its replies */
+static bool smtpd_blocked(struct smtpd_session *s)
+{
+    return evbuffer_get_length(bufferevent_get_output(s->bev)) > DD_SMTP_OUTPUT_MAX;
+}
+
+/* smtpd_process - work through the input while the state allows */
+static void smtpd_process(struct smtpd_session *s)
+{
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+
+    while (!s->paused && !smtpd_blocked(s)) {
+        size_t before = evbuffer_get_length(in);
+        enum smtpd_state st = s->state;
+        if (st == SMTPD_S_BDAT && s->bdat_left == 0) {
+            smtpd_cmd_content_done(s); /* BDAT 0 */
+            continue;
+        }
+        if (before == 0 || st == SMTPD_S_COMMIT || st == SMTPD_S_CLOSING)
+            return;
+        if (st == SMTPD_S_PREGREET) {
+            log_warn("smtpd", "PREGREET from %s", s->peer);
+            smtpd_reply(s, "554 5.5.0 %s Error: talking before the greeting", s->c->smtp.hostname);
+            smtpd_close_after_reply(s);
+            return;
+        }
+        if (st == SMTPD_S_CMD && !smtpd_read_command(s, in))
+            return;
+        if (st == SMTPD_S_DISCARD)
+            smtpd_discard(s, in);
+        if (st == SMTPD_S_DATA || st == SMTPD_S_BDAT)
+            smtpd_read_content(s, in);
+    }
+    if (smtpd_blocked(s))
+        bufferevent_disable(s->bev, EV_READ);
+}
+
+/*
+ * smtpd_settle - every call from the loop ends here: write the replies now,
+ * and hand the loop (EV_WRITE) only what the socket refuses. A write error
+ * also goes to the loop, whose write fails again and reports it. Once the
+ * output is empty: close, or take up reading again. May free s.
+ */
+static void smtpd_settle(struct smtpd_session *s)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+
+    for (;;) {
+        if (bev_write_now(s->bev) > 0) {
+            bufferevent_enable(s->bev, EV_WRITE);
+            return;
+        }
+        if (s->state == SMTPD_S_CLOSING) {
+            smtpd_session_free(s);
+            return;
+        }
+        if (s->paused || s->state == SMTPD_S_COMMIT || (bufferevent_get_enabled(s->bev) & EV_READ))
+            return;
+        bufferevent_enable(s->bev, EV_READ);
+        smtpd_process(s);
+        if (evbuffer_get_length(out) == 0)
+            return;
+    }
+}
+
+/* smtpd_read_cb - bytes arrived */
+static void smtpd_read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    smtpd_process(arg);
+    smtpd_settle(arg);
+}
+
+/* smtpd_write_cb - the loop drained what the socket had refused */
+static void smtpd_write_cb(struct bufferevent *bev, void *arg)
+{
+    bufferevent_disable(bev, EV_WRITE);
+    smtpd_settle(arg);
+}
+
+/* smtpd_state_name - for "timeout after X" / "lost connection after X" */
+static const char *smtpd_state_name(const struct smtpd_session *s)
+{
+    switch (s->state) {
+    case SMTPD_S_DATA:
+        return "DATA";
+    case SMTPD_S_BDAT:
+        return "BDAT";
+    case SMTPD_S_COMMIT:
+        return "END-OF-MESSAGE";
+    case SMTPD_S_PREGREET:
+        return "CONNECT";
+    default:
+        return s->txn.active ? "MAIL" : s->helo_seen ? "EHLO" : "CONNECT";
+    }
+}
+
+/* smtpd_event_cb - end of file, error or timeout */
+static void smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct smtpd_session *s = arg;
+
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && s->state == SMTPD_S_COMMIT) {
+        bufferevent_enable(bev, EV_READ); /* the client waits for us: no timeout */
+        return;
+    }
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && s->state != SMTPD_S_CLOSING) {
+        log_info("smtpd", "timeout after %s from %s", smtpd_state_name(s), s->peer);
+        smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->c->smtp.hostname);
+        smtpd_close_after_reply(s);
+        smtpd_settle(s);
+        return;
+    }
+    if (s->state != SMTPD_S_CLOSING)
+        log_info("smtpd", "lost connection after %s from %s", smtpd_state_name(s), s->peer);
+    smtpd_session_free(s);
+}
+
+/* smtpd_txn_reset - forget the transaction; drop content not committed */
+void smtpd_txn_reset(struct smtpd_session *s)
+{
+    struct smtpd_txn *t = &s->txn;
+
+    if (t->content_started) {
+        store_abort(smtpd_server_store(s->srv), t->msg_id);
+        smtpd_content_free(&t->content);
+    }
+    free(t->rcpts);
+    memset(t, 0, sizeof(*t));
+}
+
+/* smtpd_peer_name - "unknown[ip]": no reverse DNS, ever */
+static void smtpd_peer_name(struct smtpd_session *s, const struct sockaddr *sa)
+{
+    const void *addr = sa->sa_family == AF_INET6
+                           ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+                           : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+    if (inet_ntop(sa->sa_family, addr, s->ip, sizeof(s->ip)) == NULL)
+        snprintf(s->ip, sizeof(s->ip), "unknown");
+    snprintf(s->peer, sizeof(s->peer), "unknown[%s]", s->ip);
+}
+
+/* smtpd_session_new - a session on an accepted socket */
+struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, uint64_t id, int fd,
+                                      const struct sockaddr *sa, socklen_t salen)
+{
+    struct smtpd_session *s = calloc(1, sizeof(*s));
+    (void)salen;
+    if (s == NULL) {
+        evutil_closesocket(fd);
+        return NULL;
+    }
+    s->id = id;
+    s->srv = srv;
+    s->c = smtpd_server_conf_hold(srv);
+    smtpd_peer_name(s, sa);
+    s->bev = bufferevent_socket_new(smtpd_server_base(srv), fd, BEV_OPT_CLOSE_ON_FREE);
+    if (s->bev == NULL) {
+        evutil_closesocket(fd);
+        smtpd_server_conf_release(s->c);
+        free(s);
+        return NULL;
+    }
+    struct timeval tmo = {(time_t)s->c->smtp.command_timeout, 0};
+    bufferevent_setcb(s->bev, smtpd_read_cb, smtpd_write_cb, smtpd_event_cb, s);
+    bufferevent_set_timeouts(s->bev, &tmo, &tmo);
+    bufferevent_disable(s->bev, EV_WRITE); /* on by default; smtpd_settle() writes */
+    bufferevent_setwatermark(s->bev, EV_READ, 0, DD_SMTP_INPUT_MAX);
+    bufferevent_enable(s->bev, EV_READ);
+    log_info("smtpd", "connect from %s", s->peer);
+    if (s->c->smtp.greet_pause_ms == 0) {
+        smtpd_greet(s);
+        smtpd_settle(s); /* the state is not CLOSING: s stays */
+        return s;
+    }
+    struct timeval pause = {(time_t)(s->c->smtp.greet_pause_ms / 1000),
+                            (suseconds_t)(s->c->smtp.greet_pause_ms % 1000) * 1000};
+    s->state = SMTPD_S_PREGREET;
+    s->greet_ev = evtimer_new(smtpd_server_base(srv), smtpd_greet_cb, s);
+    if (s->greet_ev)
+        evtimer_add(s->greet_ev, &pause);
+    else {
+        smtpd_greet(s);
+        smtpd_settle(s);
+    }
+    return s;
+}
+
+/* smtpd_log_disconnect - Postfix's command statistics line */
+static void smtpd_log_disconnect(const struct smtpd_session *s)
+{
+    const struct smtpd_counts *k = &s->counts;
+    char buf[256];
+    size_t n = 0;
+    const struct {
+        const char *name;
+        unsigned v;
+    } items[] = {{"helo", k->helo}, {"ehlo", k->ehlo}, {"mail", k->mail}, {"rcpt", k->rcpt},
+                 {"data", k->data}, {"bdat", k->bdat}, {"rset", k->rset}, {"noop", k->noop},
+                 {"vrfy", k->vrfy}, {"help", k->help}, {"quit", k->quit}, {"unknown", k->unknown}};
+
+    buf[0] = 0;
+    for (size_t i = 0; i < sizeof(items) / sizeof(items[0]) && n < sizeof(buf); i++)
+        if (items[i].v)
+            n += (size_t)snprintf(buf + n, sizeof(buf) - n, " %s=%u", items[i].name, items[i].v);
+    log_info("smtpd", "disconnect from %s%s commands=%u", s->peer, buf, k->total);
+}
+
+/* smtpd_session_free - close the connection and release everything */
+static void smtpd_session_free(struct smtpd_session *s)
+{
+    smtpd_log_disconnect(s);
+    smtpd_txn_reset(s);
+    if (s->greet_ev)
+        event_free(s->greet_ev);
+    bufferevent_free(s->bev);
+    smtpd_server_session_gone(s->srv, s->id);
+    smtpd_server_conf_release(s->c);
+    free(s);
+}
+
+/* smtpd_session_committed - the store answered: 250 only now */
+void smtpd_session_committed(struct smtpd_session *s, enum store_rc rc)
+{
+    if (s->state != SMTPD_S_COMMIT)
+        return;
+    if (rc == STORE_OK) {
+        smtpd_server_counters(s->srv)->messages_accepted++;
+        smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->txn.queue_id);
+    } else {
+        smtpd_server_counters(s->srv)->messages_rejected++;
+        log_err("smtpd", "%s: store %s; message not accepted", s->txn.queue_id,
+                rc == STORE_E_FULL ? "full" : "error");
+        smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");
+    }
+    s->txn.content_started = false; /* the store owns it now */
+    smtpd_txn_reset(s);
+    if (s->state != SMTPD_S_CLOSING) {
+        s->state = SMTPD_S_CMD;
+        bufferevent_enable(s->bev, EV_READ);
+        smtpd_process(s);
+    }
+    smtpd_settle(s);
+}
+
+/* smtpd_session_resume - the store caught up: read again */
+void smtpd_session_resume(struct smtpd_session *s)
+{
+    if (!s->paused)
+        return;
+    s->paused = false;
+    if (s->state != SMTPD_S_CLOSING) {
+        bufferevent_enable(s->bev, EV_READ);
+        smtpd_process(s);
+    }
+    smtpd_settle(s);
+}
+
+/* smtpd_session_shutdown - the hub stops: best-effort 421, then close */
+void smtpd_session_shutdown(struct smtpd_session *s)
+{
+    struct evbuffer *out = bufferevent_get_output(s->bev);
+    char line[DD_HOSTNAME_MAX + 64];
+    int n =
+        snprintf(line, sizeof(line), "421 4.3.2 %s Service shutting down\r\n", s->c->smtp.hostname);
+
+    evbuffer_add(out, line, (size_t)n);
+    (void)bev_write_now(s->bev);
+    smtpd_session_free(s);
+}
+
+/* smtpd_session_ip - the client's IP as text */
+const char *smtpd_session_ip(const struct smtpd_session *s)
+{
+    return s->ip;
+}
