@@ -1,37 +1,48 @@
 /*
- * resubmit_query.c - resubmission requests read and cancelled through the
- * admin API: get one, list them, cancel one (resubmit_get(),
- * resubmit_list(), resubmit_cancel() of dumpster.h)
+ * resubmit_query.c - reading and cancelling requests: resubmit_get(),
+ * resubmit_list(), resubmit_cancel() (resubmit.h)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dumpster_int.h"
+#include "clock.h"
 #include "log.h"
 #include "resubmit_int.h"
 
-struct rs_get {
+struct rs_query {
+    struct resubmit *rs;
     uint64_t id;
-    bool outstanding;
+    bool outstanding, found;
     struct resubmit_info *infos;
     size_t n;
-    bool found;
+    enum resubmit_cancel_rc cancel;
     void (*get_fn)(void *ctx, const struct resubmit_info *info, enum store_rc rc);
     void (*list_fn)(void *ctx, const struct resubmit_info *infos, size_t n, enum store_rc rc);
     void (*cancel_fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc);
-    enum resubmit_cancel_rc cancel;
     void *ctx;
 };
+
+/* rs_query_new - a zeroed query */
+static struct rs_query *rs_query_new(struct resubmit *rs, uint64_t id, void *ctx)
+{
+    struct rs_query *g = resubmit_oom(calloc(1, sizeof(*g)));
+
+    g->rs = rs;
+    g->id = id;
+    g->ctx = ctx;
+    return g;
+}
 
 /* rs_get_work - storage thread */
 static int rs_get_work(struct store *s, void *arg)
 {
-    struct rs_get *g = arg;
-    struct rs_row row;
-    int rc = rs_load_id(s, g->id, &row, &g->found);
+    struct rs_query *g = arg;
+    struct resubmit_row row;
+    int rc = resubmit_request_get(s, g->id, &row, &g->found);
 
-    if (rc == SQLITE_OK && g->found && (g->infos = malloc(sizeof(*g->infos))) != NULL) {
+    if (rc == SQLITE_OK && g->found) {
+        g->infos = resubmit_oom(malloc(sizeof(*g->infos)));
         g->infos[0] = row.info;
         g->n = 1;
     }
@@ -41,72 +52,37 @@ static int rs_get_work(struct store *s, void *arg)
 /* rs_get_reply - loop */
 static void rs_get_reply(void *arg, enum store_rc rc)
 {
-    struct rs_get *g = arg;
+    struct rs_query *g = arg;
 
     g->get_fn(g->ctx, rc == STORE_OK && g->n ? g->infos : NULL, rc);
     free(g->infos);
     free(g);
 }
 
-/* rs_new_get - a zeroed request context */
-static struct rs_get *rs_new_get(uint64_t id, void *ctx)
-{
-    struct rs_get *g = calloc(1, sizeof(*g));
-
-    if (g == NULL) {
-        log_err("dumpster", "out of memory");
-        abort();
-    }
-    g->id = id;
-    g->ctx = ctx;
-    return g;
-}
-
 /* resubmit_get - one request */
-void resubmit_get(struct dumpster *d, uint64_t id,
+void resubmit_get(struct resubmit *rs, uint64_t id,
                   void (*fn)(void *ctx, const struct resubmit_info *info, enum store_rc rc),
                   void *ctx)
 {
-    struct rs_get *g = rs_new_get(id, ctx);
+    struct rs_query *g = rs_query_new(rs, id, ctx);
 
     g->get_fn = fn;
-    store_call(dumpster_store(d), rs_get_work, rs_get_reply, g, false);
+    store_call(rs->st, rs_get_work, rs_get_reply, g, false);
 }
-
-static const char *const sql_list_all =
-    "SELECT id, sg, start, end, match, dest, dest_eff, sender, recipient, message_id, reason,"
-    " force, state, created, updated, cursor_time, cursor_msg, matched, queued, delivered,"
-    " failed, skipped_duplicate, cov_complete, cov_oldest, cov_evicted FROM resubmit_request"
-    " ORDER BY id DESC LIMIT ?";
-static const char *const sql_list_open =
-    "SELECT id, sg, start, end, match, dest, dest_eff, sender, recipient, message_id, reason,"
-    " force, state, created, updated, cursor_time, cursor_msg, matched, queued, delivered,"
-    " failed, skipped_duplicate, cov_complete, cov_oldest, cov_evicted FROM resubmit_request"
-    " WHERE state IN (0, 1) ORDER BY id DESC LIMIT ?";
 
 /* rs_list_work - storage thread */
 static int rs_list_work(struct store *s, void *arg)
 {
-    struct rs_get *g = arg;
-    sqlite3_stmt *st = store_prep(s, g->outstanding ? sql_list_open : sql_list_all);
-    struct rs_row row;
-    int rc;
+    struct rs_query *g = arg;
 
-    if (st == NULL || (g->infos = calloc(DD_RESUBMIT_LIST_MAX, sizeof(*g->infos))) == NULL)
-        return st == NULL ? SQLITE_ERROR : SQLITE_NOMEM;
-    sqlite3_bind_int(st, 1, DD_RESUBMIT_LIST_MAX);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && g->n < DD_RESUBMIT_LIST_MAX) {
-        rs_read_row(st, &row);
-        g->infos[g->n++] = row.info;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+    g->infos = resubmit_oom(calloc(DD_RESUBMIT_LIST_MAX, sizeof(*g->infos)));
+    return resubmit_request_list(s, g->outstanding, g->infos, DD_RESUBMIT_LIST_MAX, &g->n);
 }
 
 /* rs_list_reply - loop */
 static void rs_list_reply(void *arg, enum store_rc rc)
 {
-    struct rs_get *g = arg;
+    struct rs_query *g = arg;
 
     g->list_fn(g->ctx, g->infos, rc == STORE_OK ? g->n : 0, rc);
     free(g->infos);
@@ -114,40 +90,33 @@ static void rs_list_reply(void *arg, enum store_rc rc)
 }
 
 /* resubmit_list - requests, newest first */
-void resubmit_list(struct dumpster *d, bool outstanding_only,
+void resubmit_list(struct resubmit *rs, bool outstanding_only,
                    void (*fn)(void *ctx, const struct resubmit_info *infos, size_t n,
                               enum store_rc rc),
                    void *ctx)
 {
-    struct rs_get *g = rs_new_get(0, ctx);
+    struct rs_query *g = rs_query_new(rs, 0, ctx);
 
     g->outstanding = outstanding_only;
     g->list_fn = fn;
-    store_call(dumpster_store(d), rs_list_work, rs_list_reply, g, false);
+    store_call(rs->st, rs_list_work, rs_list_reply, g, false);
 }
-
-static const char *const sql_cancel =
-    "UPDATE resubmit_request SET state = 3, updated = ? WHERE id = ? AND state IN (0, 1)";
 
 /* rs_cancel_work - storage thread */
 static int rs_cancel_work(struct store *s, void *arg)
 {
-    struct rs_get *g = arg;
-    sqlite3_stmt *st = store_prep(s, sql_cancel);
-    struct rs_row row;
-    int rc;
+    struct rs_query *g = arg;
+    struct resubmit_row row;
+    bool changed;
+    int rc = resubmit_request_cancel(s, g->id, clock_now_ms(), &changed);
 
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, rs_now_ms());
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)g->id);
-    if ((rc = rs_step(st)) != SQLITE_OK)
+    if (rc != SQLITE_OK)
         return rc;
-    if (sqlite3_changes(store_db(s)) == 1) {
+    if (changed) {
         g->cancel = RESUBMIT_CANCELLED_OK;
-        return resubmit_post_counts(s);
+        return resubmit_batch_post_counts(s, g->rs);
     }
-    rc = rs_load_id(s, g->id, &row, &g->found);
+    rc = resubmit_request_get(s, g->id, &row, &g->found);
     g->cancel = g->found ? RESUBMIT_ALREADY_DONE : RESUBMIT_NOT_FOUND;
     return rc;
 }
@@ -155,7 +124,7 @@ static int rs_cancel_work(struct store *s, void *arg)
 /* rs_cancel_reply - loop */
 static void rs_cancel_reply(void *arg, enum store_rc rc)
 {
-    struct rs_get *g = arg;
+    struct rs_query *g = arg;
 
     if (rc == STORE_OK && g->cancel == RESUBMIT_CANCELLED_OK)
         log_info("dumpster", "resubmit request=%llu cancelled", (unsigned long long)g->id);
@@ -164,19 +133,12 @@ static void rs_cancel_reply(void *arg, enum store_rc rc)
 }
 
 /* resubmit_cancel - stop a request */
-void resubmit_cancel(struct dumpster *d, uint64_t id,
-                     void (*fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc), void *ctx)
+void resubmit_cancel(struct resubmit *rs, uint64_t id,
+                     void (*fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc),
+                     void *ctx)
 {
-    struct rs_get *g = rs_new_get(id, ctx);
+    struct rs_query *g = rs_query_new(rs, id, ctx);
 
     g->cancel_fn = fn;
-    store_call(dumpster_store(d), rs_cancel_work, rs_cancel_reply, g, true);
-}
-
-/* resubmit_state_name - for JSON and metrics */
-const char *resubmit_state_name(enum resubmit_state s)
-{
-    static const char *const names[] = {"pending", "running", "done", "cancelled"};
-
-    return (unsigned)s < 4 ? names[s] : "unknown";
+    store_call(rs->st, rs_cancel_work, rs_cancel_reply, g, true);
 }

@@ -37,14 +37,18 @@ struct store;
 struct smtpd_server;
 struct delivery;
 struct dumpster;
+struct queue;
+struct resubmit;
 
 /* What the handlers ask; owned by the caller, must outlive the admin. */
 struct admin_deps {
     const struct conf *conf; /* replaced with admin_set_conf() */
     struct store *store;
+    struct queue *queue;
     struct smtpd_server *srv;
     struct delivery *delivery;
     struct dumpster *dumpster;
+    struct resubmit *resubmit;
 };
 
 struct admin; /* opaque; one owner (the hub), admin_free() */

@@ -18,6 +18,7 @@
 
 #include "bounds.h"
 #include "conf.h"
+#include "resubmit.h"
 
 #define API_ERR_CODE_MAX 32
 #define API_ERR_MESSAGE_MAX 256
@@ -32,46 +33,10 @@ struct api_error {
     char message[API_ERR_MESSAGE_MAX];
 };
 
-/* Bounds of the resubmit filters, in octets. */
-#define API_ADDR_MAX 256                 /* sender, recipient (RFC 5321 path) */
-#define API_MSGID_MAX 998                /* message_id (RFC 5322 line) */
-#define API_REASON_MAX 256               /* reason, free text for logs */
-#define API_DEST_IN_MAX DD_CONF_LINE_MAX /* a destination as the client writes it */
-/* A destination's canonical text: about as long as the input (", " between
- * addresses, canonical IP literals), so twice the input bound is plenty; a
- * longer one would be refused, never truncated. */
-#define API_DEST_TEXT_MAX (2 * API_DEST_IN_MAX)
-
-/* Which time of an item the range applies to (SPEC section 7). */
-enum resubmit_match {
-    RESUBMIT_MATCH_DELIVERED = 0, /* the mailbox's time: the default */
-    RESUBMIT_MATCH_RECEIVED,      /* when the hub accepted it */
-};
-
-/* POST /v1/resubmit */
-struct resubmit_req {
-    char storage_group[DD_SG_NAME_MAX + 1]; /* [A-Za-z0-9._-]{1,64} */
-    int64_t start_ms;                       /* ms since the epoch; start <= end */
-    int64_t end_ms;
-    enum resubmit_match match;
-    bool has_dest; /* destination override */
-    struct dest dest;
-    char dest_text[API_DEST_TEXT_MAX + 1]; /* canonical (conf_dest_format) */
-    bool has_sender;
-    char sender[API_ADDR_MAX + 1]; /* "<>" and "" both give "": the null sender */
-    bool has_recipient;
-    char recipient[API_ADDR_MAX + 1]; /* ASCII lower-cased; never "" */
-    bool has_message_id;
-    char message_id[API_MSGID_MAX + 1]; /* as given, angle brackets included */
-    char reason[API_REASON_MAX + 1];    /* "" when absent */
-    bool dry_run;
-    bool force;
-};
-
 /* PUT /v1/storage-groups/{sg}/destination */
 struct dest_req {
     struct dest dest;
-    char dest_text[API_DEST_TEXT_MAX + 1]; /* canonical (conf_dest_format) */
+    char dest_text[DD_DEST_TEXT_MAX + 1]; /* canonical (conf_dest_format) */
 };
 
 /*

@@ -23,6 +23,8 @@
 #define DD_ADDR_MAX (DD_LOCAL_PART_MAX + 1 + DD_DOMAIN_MAX + 1)
 /* The HELO/EHLO argument we keep (a domain or an address literal). */
 #define DD_HELO_MAX 255
+/* A Message-ID value as an item records it: an RFC 5322 line. */
+#define DD_MSGID_MAX 998
 
 /* Configuration file. */
 #define DD_CONF_LINE_MAX 1024      /* octets per line, newline excluded */
@@ -62,6 +64,15 @@
 
 /* Admin API: a request body larger than this is refused with 413 (SPEC 8). */
 #define DD_API_BODY_MAX 65536
+/* Resubmit filters and destinations as the admin API takes them, in octets. */
+#define DD_API_ADDR_MAX 256            /* sender, recipient (RFC 5321 path) */
+#define DD_API_MSGID_MAX DD_MSGID_MAX  /* message_id */
+#define DD_API_REASON_MAX 256          /* reason, free text for logs */
+#define DD_API_DEST_IN_MAX DD_CONF_LINE_MAX /* a destination as the client writes it */
+/* A destination's canonical text: about as long as the input (", " between
+ * addresses, canonical IP literals), so twice the input bound is plenty; a
+ * longer one is refused, never truncated. */
+#define DD_DEST_TEXT_MAX (2 * DD_CONF_LINE_MAX)
 
 /* Replies pending output on one session before we stop reading its input. */
 #define DD_SMTP_OUTPUT_MAX (64 * 1024)
@@ -87,9 +98,6 @@
 #define DD_DELIVERY_INFLIGHT_MAX 2048
 #define DD_DELIVERY_JOB_RCPTS_MAX 1000    /* recipients of one job; more make more jobs */
 #define DD_BOUNCE_HEADERS_MAX (64 * 1024) /* original headers quoted in a bounce */
-/* The pseudo storage group of bounces to non-local senders: they go to the
- * smarthost. '@' is not allowed in storage group names. */
-#define DD_SMARTHOST_SG "@smarthost"
 
 /* Dumpster and resubmission. */
 #define DD_RESUBMIT_LIST_MAX 1000   /* requests in one listing */

@@ -20,14 +20,15 @@
 #include "store.h"
 
 struct event_base;
+struct queue;
 struct delivery; /* opaque; one owner (the hub), delivery_free() */
 
 /* delivery_new - c and dir stay owned by the caller and must outlive the
  * delivery or be replaced with delivery_set_conf / delivery_set_directory.
  * NULL with a message in err. */
 struct delivery *delivery_new(struct event_base *base, const struct conf *c,
-                              const struct directory *dir, struct store *st, char *err,
-                              size_t errlen);
+                              const struct directory *dir, struct store *st, struct queue *q,
+                              char *err, size_t errlen);
 
 /* delivery_kick - new mail was committed: look for due work soon. */
 void delivery_kick(struct delivery *d);

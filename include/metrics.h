@@ -16,6 +16,7 @@
 
 #include "delivery.h"
 #include "dumpster.h"
+#include "resubmit.h"
 #include "queue.h"
 #include "smtpd_server.h"
 #include "store.h"

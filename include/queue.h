@@ -1,15 +1,22 @@
 /*
- * queue.h - the delivery queue in the store: due work, outcomes, cleanup
+ * queue.h - the mail queue in the store: intake, due work, outcomes
  *
- * A recipient of a committed message is pending until its delivery is
- * final. queue_pick() takes due recipients (by the (state, next_attempt)
- * index: never a scan of the whole queue), marks them as being delivered
- * and hands them over grouped as jobs: one message for the recipients of
- * one storage group and destination, with its content. queue_done() records
- * the outcome per recipient; once every recipient of a message is final and
- * nothing else holds the message, its content leaves the store. A stop cuts
- * deliveries short: the next start makes them pending again (at least once).
- * All of it runs on the storage thread; replies come back on the loop.
+ * Sessions hand a message's content to the queue in chunks while it
+ * arrives (queue_chunk) and then commit it (queue_commit): its envelope and
+ * recipients become durable in one group-committed transaction, and only
+ * then may the session answer 250. A recipient of a committed message is
+ * pending until its delivery is final. queue_pick() takes due recipients
+ * (by the (state, next_attempt) index: never a scan of the whole queue),
+ * marks them active in memory and hands them over grouped as jobs: one
+ * message for the recipients of one route, destination and request.
+ * queue_done() records the outcome per recipient; observers (the dumpster,
+ * resubmission) see every outcome inside the same transaction. Once every
+ * recipient of a message is final and no dumpster item holds it, its
+ * content leaves the store. A crash forgets what was active: those
+ * recipients are pending again at the next start (at least once).
+ *
+ * Every function here runs on the loop thread; callbacks come later on the
+ * loop (never from inside the call).
  */
 #ifndef DD_QUEUE_H
 #define DD_QUEUE_H
@@ -22,22 +29,93 @@
 #include "store.h"
 
 struct evbuffer;
+struct event_base;
+struct queue; /* opaque; one owner (the hub), queue_free() */
+
+/* A recipient's state in the queue. Active is never stored: it is the
+ * queue's memory of what it handed to delivery. */
+enum rcpt_state {
+    RCPT_PENDING = 0,
+    RCPT_ACTIVE = 1,
+    RCPT_DELIVERED = 2,
+    RCPT_FAILED = 3,
+};
+
+/* queue_state_name - "pending", "active", "delivered", "failed" */
+const char *queue_state_name(enum rcpt_state st);
+
+/* Where a recipient's mail goes: its storage group's destination, or the
+ * smarthost (bounces to senders the directory does not know). */
+enum rcpt_route {
+    RCPT_ROUTE_SG = 0,
+    RCPT_ROUTE_SMARTHOST = 1,
+};
+
+struct queue_msg_rcpt {
+    char addr[DD_ADDR_MAX + 2];
+    enum rcpt_route route;
+    char sg[DD_SG_NAME_MAX + 1]; /* "" for the smarthost */
+};
+
+/* A message to commit, besides its content. */
+struct queue_msg {
+    uint64_t msg_id; /* from queue_new_msg_id() */
+    char queue_id[DD_QUEUEID_LEN + 1];
+    char sender[DD_ADDR_MAX + 2]; /* "" for <> */
+    char *message_id;             /* Message-ID value; owned (malloc) */
+    uint64_t size;                /* content octets, sum of the chunks */
+    uint32_t nchunks;             /* chunks handed over, seq 0..n-1 */
+    int64_t received_ms;          /* unix time in ms */
+    char client_ip[64];
+    char helo[DD_HELO_MAX + 1];
+    char proto[16];
+    struct queue_msg_rcpt *rcpts; /* owned (malloc) */
+    size_t nrcpts;
+};
+
+/* queue_new - the queue over store s: forgets content that was never
+ * committed (startup: before store_start()). NULL with a message in err. */
+struct queue *queue_new(struct event_base *base, struct store *s, char *err, size_t errlen);
+
+/* queue_new_msg_id - a message id no row of this database uses. */
+uint64_t queue_new_msg_id(struct queue *q);
+
+/* queue_chunk - append data[0..len) (malloc'd; the queue takes it) as chunk
+ * seq of message msg_id. Never blocks. */
+void queue_chunk(struct queue *q, uint64_t msg_id, uint32_t seq, void *data, size_t len);
+
+/* queue_commit - commit m (the queue takes m, its rcpts and message_id);
+ * fn(ctx, cookie, rc) follows once it is durable, or failed. */
+typedef void (*queue_commit_fn)(void *ctx, uint64_t cookie, enum store_rc rc);
+void queue_commit(struct queue *q, struct queue_msg *m, queue_commit_fn fn, void *ctx,
+                  uint64_t cookie);
+
+/* queue_abort - forget the chunks of a message that will not be committed. */
+void queue_abort(struct queue *q, uint64_t msg_id);
+
+/* queue_msg_free - a message that was not handed to queue_commit(). */
+void queue_msg_free(struct queue_msg *m);
+
+/* queue_on_commit - fn(ctx) after each message committed (delivery looks). */
+void queue_on_commit(struct queue *q, void (*fn)(void *ctx), void *ctx);
 
 struct queue_rcpt {
+    uint64_t id; /* the recipient row */
     char addr[DD_ADDR_MAX + 2];
     unsigned attempts; /* before this one */
 };
 
-/* One message for the recipients of one storage group and destination. */
+/* One message for the recipients of one route, destination and request. */
 struct queue_job {
     uint64_t msg_id;
     char queue_id[DD_QUEUEID_LEN + 1];
     char sender[DD_ADDR_MAX + 2]; /* "" for <> */
-    char sg[DD_SG_NAME_MAX + 2];  /* "@smarthost" for bounces routed there */
-    char *dest;                   /* destination override text, or NULL; owned */
-    uint64_t request;             /* resubmit request id, 0 for normal mail */
-    int64_t received_ms;          /* accepted by the hub */
-    int64_t queued_ms;            /* (re)entered the queue: lifetime counts from here */
+    enum rcpt_route route;
+    char sg[DD_SG_NAME_MAX + 1]; /* "" for the smarthost */
+    char *dest;                  /* destination override text, or NULL; owned */
+    uint64_t request;            /* resubmit request id, 0 for normal mail */
+    int64_t received_ms;         /* accepted by the hub */
+    int64_t queued_ms;           /* (re)entered the queue: lifetime counts from here */
     uint64_t size;
     struct evbuffer *content; /* owned; NULL until queue_content(); CRLF lines */
     struct queue_rcpt *rcpts; /* owned */
@@ -53,18 +131,20 @@ typedef void (*queue_pick_fn)(void *ctx, struct queue_job **jobs, size_t njobs, 
 /*
  * queue_pick - at most max_jobs jobs due at now_ms, without their content
  * (queue_content() reads it when a connection is ready). fn(ctx, ...)
- * follows on the loop; jobs is NULL when nothing is due.
+ * follows; jobs is NULL when nothing is due. Picking writes nothing to the
+ * disk, so it works on a full disk too.
  */
-void queue_pick(struct store *s, int64_t now_ms, size_t max_jobs, queue_pick_fn fn, void *ctx);
+void queue_pick(struct queue *q, int64_t now_ms, size_t max_jobs, queue_pick_fn fn, void *ctx);
 
 /* queue_content - the content of message msg_id (size octets); fn gets a
  * new evbuffer it owns, or NULL with rc != STORE_OK. */
-void queue_content(struct store *s, uint64_t msg_id, uint64_t size,
+void queue_content(struct queue *q, uint64_t msg_id, uint64_t size,
                    void (*fn)(void *ctx, struct evbuffer *content, enum store_rc rc), void *ctx);
 
 enum queue_fate { QUEUE_DELIVERED, QUEUE_DEFERRED, QUEUE_FAILED };
 
 struct queue_outcome_rcpt {
+    uint64_t id; /* the recipient row (queue_rcpt.id) */
     char addr[DD_ADDR_MAX + 2];
     enum queue_fate fate;
     int64_t next_attempt_ms; /* QUEUE_DEFERRED */
@@ -73,31 +153,41 @@ struct queue_outcome_rcpt {
 
 struct queue_outcome {
     uint64_t msg_id;
-    char sg[DD_SG_NAME_MAX + 2];
+    enum rcpt_route route;
+    char sg[DD_SG_NAME_MAX + 1];
     uint64_t request;
-    bool keep;               /* delivered recipients enter the group's dumpster */
-    uint64_t keep_max_bytes; /* the group's max_size */
     int64_t now_ms;
     struct queue_outcome_rcpt *rcpts; /* owned */
     size_t nrcpts;
 };
 
-/* queue_done - record o (the store takes it); fn(ctx, rc) follows on the loop
- * once it is durable. fn may be NULL. */
-void queue_done(struct store *s, struct queue_outcome *o, void (*fn)(void *ctx, enum store_rc rc),
+/* queue_outcome_free - an outcome not handed to queue_done(). */
+void queue_outcome_free(struct queue_outcome *o);
+
+/*
+ * queue_done - record o (the queue takes it); fn(ctx, STORE_OK) follows
+ * once it is written. Until then its recipients stay active. A write that
+ * fails (a full disk) is retried with a growing delay, never dropped; fn
+ * gets an error only when the queue stops first (the next start makes the
+ * recipients pending again). fn may be NULL.
+ */
+void queue_done(struct queue *q, struct queue_outcome *o, void (*fn)(void *ctx, enum store_rc rc),
                 void *ctx);
 
 /* queue_flush - make every pending recipient (of storage group sg, or all
- * when sg is NULL) due now; fn(ctx, n) gets how many. fn may be NULL. */
-void queue_flush(struct store *s, const char *sg, void (*fn)(void *ctx, uint64_t n), void *ctx);
+ * when sg is NULL; the smarthost's when smarthost) due now; fn(ctx, n)
+ * gets how many. fn may be NULL. */
+void queue_flush(struct queue *q, const char *sg, bool smarthost,
+                 void (*fn)(void *ctx, uint64_t n), void *ctx);
 
 /* A message waiting for delivery, for GET /v1/queue. */
 struct queue_entry_rcpt {
     char addr[DD_ADDR_MAX + 2];
-    char sg[DD_SG_NAME_MAX + 2];
-    int state; /* 0 pending, 1 being delivered */
+    char sg[DD_SG_NAME_MAX + 1];
+    enum rcpt_state state; /* pending or active */
     unsigned attempts;
     int64_t next_attempt_ms;
+    uint64_t request;     /* resubmit request, 0 for normal mail */
     char last_reply[256]; /* "" before the first attempt */
 };
 struct queue_entry {
@@ -105,25 +195,30 @@ struct queue_entry {
     char sender[DD_ADDR_MAX + 2];
     uint64_t size;
     int64_t received_ms;
-    uint64_t request; /* resubmit request, 0 for normal mail */
     struct queue_entry_rcpt *rcpts;
     size_t nrcpts;
 };
 
-/* queue_list - messages with a pending recipient (of storage group sg, or
+/* queue_list - messages with an open recipient (of storage group sg, or
  * all when NULL), oldest first, at most max; fn gets them (valid during the
  * call only). */
-void queue_list(struct store *s, const char *sg, size_t max,
+void queue_list(struct queue *q, const char *sg, size_t max,
                 void (*fn)(void *ctx, const struct queue_entry *e, size_t n, enum store_rc rc),
                 void *ctx);
 
 /* Counts by state, for statistics. */
 struct queue_counts {
     uint64_t pending_msgs;  /* messages with a pending recipient */
-    uint64_t active_msgs;   /* messages with a recipient being delivered */
+    uint64_t active_msgs;   /* messages with an active recipient */
     uint64_t deferred_msgs; /* pending after a failed attempt */
 };
 /* queue_count - fn(ctx, counts), or fn(ctx, NULL) on a store error. */
-void queue_count(struct store *s, void (*fn)(void *ctx, const struct queue_counts *c), void *ctx);
+void queue_count(struct queue *q, void (*fn)(void *ctx, const struct queue_counts *c), void *ctx);
+
+/* queue_stop - no more retries; outcomes still waiting get an error. */
+void queue_stop(struct queue *q);
+
+/* queue_free - after store_close(). Returns NULL. */
+struct queue *queue_free(struct queue *q);
 
 #endif

@@ -16,8 +16,8 @@
 
 struct route {
     char sg[DD_SG_NAME_MAX + 1];
-    char dest[2 * DD_CONF_LINE_MAX + 1];      /* canonical destination text */
-    char conf_dest[2 * DD_CONF_LINE_MAX + 1]; /* the file's destination then */
+    char dest[DD_DEST_TEXT_MAX + 1];      /* canonical destination text */
+    char conf_dest[DD_DEST_TEXT_MAX + 1]; /* the file's destination then */
 };
 
 /* route_load - every stored route; fn gets them (valid during the call). */

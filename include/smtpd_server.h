@@ -14,6 +14,7 @@
 
 #include "conf.h"
 #include "directory.h"
+#include "queue.h"
 #include "store.h"
 
 struct event_base;
@@ -27,13 +28,14 @@ struct smtpd_server; /* opaque; one owner (main), released with smtpd_server_fre
 struct smtpd_server *smtpd_server_new(struct event_base *base, const struct conf *c,
                           const struct directory *dir, char *err, size_t errlen);
 
-/* smtpd_server_set_store - the store that sessions write to (before traffic). */
-void smtpd_server_set_store(struct smtpd_server *srv, struct store *st);
+/* smtpd_server_set_store - the queue that sessions put mail in and the
+ * store whose backlog they watch (before traffic). */
+void smtpd_server_set_store(struct smtpd_server *srv, struct store *st, struct queue *q);
 
 /* smtpd_server_set_directory - use a new directory from now on (SIGHUP). */
 void smtpd_server_set_directory(struct smtpd_server *srv, const struct directory *dir);
 
-/* The store's callbacks; ctx is the server. */
+/* The queue's commit callback and the store's drain callback; ctx is the server. */
 void smtpd_server_store_done(void *ctx, uint64_t cookie, enum store_rc rc);
 void smtpd_server_store_drain(void *ctx);
 
@@ -54,6 +56,7 @@ void smtpd_server_conf_release(const struct conf *c);
 void smtpd_server_set_conf(struct smtpd_server *srv, const struct conf *c);
 const struct directory *smtpd_server_directory(const struct smtpd_server *srv);
 struct store *smtpd_server_store(const struct smtpd_server *srv);
+struct queue *smtpd_server_queue(const struct smtpd_server *srv);
 /* smtpd_server_session_gone - a session closed; forget its slot. */
 void smtpd_server_session_gone(struct smtpd_server *srv, uint64_t id);
 

@@ -22,6 +22,8 @@
 #include "dumpster.h"
 #include "hub.h"
 #include "log.h"
+#include "queue.h"
+#include "resubmit.h"
 #include "sdnotify.h"
 #include "smtpd_server.h"
 #include "store.h"
@@ -37,8 +39,10 @@ struct hub {
     struct event_base *base;
     struct smtpd_server *srv;
     struct store *store;
+    struct queue *queue;
     struct delivery *delivery;
     struct dumpster *dumpster;
+    struct resubmit *resubmit;
     struct admin *admin;
     struct event *sig_term, *sig_int, *sig_hup;
 };
@@ -146,6 +150,7 @@ static void hub_reload(struct hub *h)
     delivery_set_conf(h->delivery, nc);
     delivery_set_directory(h->delivery, d);
     dumpster_set_conf(h->dumpster, nc);
+    resubmit_set_conf(h->resubmit, nc);
     admin_set_conf(h->admin, nc);
     directory_free(h->dir);
     h->dir = d;
@@ -221,6 +226,8 @@ static int hub_signals(struct hub *h)
            evsignal_add(h->sig_hup, NULL);
 }
 
+static struct hub *hub_wire(struct hub *h, int *exit_code);
+
 /* hub_new - everything up to the event loop */
 struct hub *hub_new(struct conf *c, int *exit_code)
 {
@@ -249,21 +256,38 @@ struct hub *hub_new(struct conf *c, int *exit_code)
     (void)log_batch_on(h->base); /* -1: lines go at once, as before */
     if ((h->srv = smtpd_server_new(h->base, h->conf, h->dir, err, sizeof(err))) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "smtp", err);
-    h->store = store_open(h->conf->hub.data_dir, h->base, smtpd_server_store_done, smtpd_server_store_drain,
-                          h->srv, err, sizeof(err));
-    if (h->store == NULL)
+    if ((h->store = store_open(h->conf->hub.data_dir, h->base, smtpd_server_store_drain, h->srv,
+                               err, sizeof(err))) == NULL ||
+        (h->queue = queue_new(h->base, h->store, err, sizeof(err))) == NULL)
         return hub_fail(h, exit_code, EX_IOERR, "store", err);
-    smtpd_server_set_store(h->srv, h->store);
-    h->delivery = delivery_new(h->base, h->conf, h->dir, h->store, err, sizeof(err));
+    smtpd_server_set_store(h->srv, h->store, h->queue);
+    return hub_wire(h, exit_code);
+}
+
+/* hub_wire - delivery, the dumpster, resubmission and the admin API over
+ * the queue; then the storage thread starts */
+static struct hub *hub_wire(struct hub *h, int *exit_code)
+{
+    char err[512];
+
+    h->delivery =
+        delivery_new(h->base, h->conf, h->dir, h->store, h->queue, err, sizeof(err));
     if (h->delivery == NULL)
         return hub_fail(h, exit_code, EX_CONFIG, "delivery", err);
-    store_set_commit_hook(h->store, hub_committed, h->delivery);
-    h->dumpster = dumpster_new(h->base, h->store, h->conf, err, sizeof(err));
-    if (h->dumpster == NULL)
+    queue_on_commit(h->queue, hub_committed, h->delivery);
+    if ((h->dumpster = dumpster_new(h->base, h->store, h->queue, h->conf, err, sizeof(err))) ==
+        NULL)
         return hub_fail(h, exit_code, EX_OSERR, "dumpster", err);
-    dumpster_set_dest_fn(h->dumpster, hub_dest_of, h->delivery);
-    dumpster_set_queued_fn(h->dumpster, hub_committed, h->delivery);
-    struct admin_deps deps = {h->conf, h->store, h->srv, h->delivery, h->dumpster};
+    if ((h->resubmit = resubmit_new(h->base, h->store, h->queue, h->conf, err, sizeof(err))) ==
+        NULL)
+        return hub_fail(h, exit_code, EX_OSERR, "resubmit", err);
+    resubmit_set_dest_fn(h->resubmit, hub_dest_of, h->delivery);
+    resubmit_on_queued(h->resubmit, hub_committed, h->delivery);
+    if (store_start(h->store, err, sizeof(err)) < 0)
+        return hub_fail(h, exit_code, EX_OSERR, "store", err);
+    resubmit_start(h->resubmit);
+    struct admin_deps deps = {h->conf,     h->store,    h->queue,   h->srv,
+                              h->delivery, h->dumpster, h->resubmit};
     if ((h->admin = admin_new(h->base, &deps, err, sizeof(err))) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "admin", err);
     if (hub_signals(h) < 0)
@@ -294,11 +318,15 @@ struct hub *hub_free(struct hub *h)
     h->admin = admin_free(h->admin);
     if (h->srv)
         smtpd_server_shutdown(h->srv);
+    resubmit_stop(h->resubmit);
     dumpster_stop(h->dumpster);
     delivery_stop(h->delivery);
+    queue_stop(h->queue);
     h->store = store_close(h->store);
+    h->resubmit = resubmit_free(h->resubmit);
     h->dumpster = dumpster_free(h->dumpster);
     h->delivery = delivery_free(h->delivery);
+    h->queue = queue_free(h->queue);
     h->srv = smtpd_server_free(h->srv);
     log_batch_off();
     if (h->base)

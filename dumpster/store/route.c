@@ -1,5 +1,7 @@
 /*
- * route.c - runtime storage group destinations in the store (route.h)
+ * route.c - the route table: runtime storage group destinations (route.h)
+ *
+ * The only file that writes it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +20,10 @@ struct route_op {
     void *ctx;
 };
 
-static const char *const sql_load = "SELECT sg, dest, conf_dest FROM sg_route ORDER BY sg";
+static const char *const sql_load = "SELECT sg, dest, conf_dest FROM route ORDER BY sg";
 static const char *const sql_save =
-    "INSERT OR REPLACE INTO sg_route(sg, dest, conf_dest) VALUES (?, ?, ?)";
-static const char *const sql_drop = "DELETE FROM sg_route WHERE sg = ?";
+    "INSERT OR REPLACE INTO route(sg, dest, conf_dest) VALUES (?, ?, ?)";
+static const char *const sql_drop = "DELETE FROM route WHERE sg = ?";
 
 /* route_op_new - a zeroed operation */
 static struct route_op *route_op_new(void *ctx)
@@ -45,7 +47,7 @@ static int route_load_work(struct store *s, void *arg)
 
     if (st == NULL)
         return SQLITE_ERROR;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = store_step(s, st)) == SQLITE_ROW) {
         struct route *r = realloc(op->rows, (op->n + 1) * sizeof(*r));
         if (r == NULL) {
             rc = SQLITE_NOMEM;
@@ -53,10 +55,9 @@ static int route_load_work(struct store *s, void *arg)
         }
         op->rows = r;
         r += op->n++;
-        snprintf(r->sg, sizeof(r->sg), "%s", (const char *)sqlite3_column_text(st, 0));
-        snprintf(r->dest, sizeof(r->dest), "%s", (const char *)sqlite3_column_text(st, 1));
-        snprintf(r->conf_dest, sizeof(r->conf_dest), "%s",
-                 (const char *)sqlite3_column_text(st, 2));
+        store_col_text(st, 0, r->sg, sizeof(r->sg));
+        store_col_text(st, 1, r->dest, sizeof(r->dest));
+        store_col_text(st, 2, r->conf_dest, sizeof(r->conf_dest));
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -95,9 +96,7 @@ static int route_save_work(struct store *s, void *arg)
         sqlite3_bind_text(st, 2, op->r.dest, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, op->r.conf_dest, -1, SQLITE_STATIC);
     }
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return store_run(s, st);
 }
 
 /* route_save_reply - loop */

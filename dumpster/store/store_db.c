@@ -1,6 +1,6 @@
 /*
  * store_db.c - opening the store's database: WAL and the pragmas, the
- * schema migrations, recovery after a stop (see store_db.h)
+ * schema migrations (see store_db.h)
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,35 +48,8 @@ static int store_pragmas(sqlite3 *db, char *err, size_t errlen)
     return 0;
 }
 
-/* store_recover - forget content that was never committed; find the next id */
-static int store_recover(sqlite3 *db, uint64_t *next_id, char *err, size_t errlen)
-{
-    sqlite3_stmt *st;
-
-    /* content of messages never committed; deliveries cut short by a stop */
-    if (store_db_exec(db, "DELETE FROM body WHERE msg NOT IN (SELECT id FROM message)") !=
-            SQLITE_OK ||
-        store_db_exec(db, "UPDATE recipient SET state = 0 WHERE state = 1") != SQLITE_OK) {
-        snprintf(err, errlen, "recovery: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    /* the resubmit ledger outlives its messages: a new message that took the
-     * id of one that left would count as resent already */
-    if (sqlite3_prepare_v2(db,
-                           "SELECT max(coalesce((SELECT max(id) FROM message), 0),"
-                           " coalesce((SELECT max(msg) FROM body), 0),"
-                           " coalesce((SELECT max(msg) FROM resubmit_ledger), 0))",
-                           -1, &st, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "recovery: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    *next_id = sqlite3_step(st) == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) + 1 : 1;
-    sqlite3_finalize(st);
-    return 0;
-}
-
 /* store_db_open - open, configure, migrate and recover */
-int store_db_open(const char *data_dir, sqlite3 **db, uint64_t *next_id, char *err, size_t errlen)
+int store_db_open(const char *data_dir, sqlite3 **db, char *err, size_t errlen)
 {
     char path[DD_PATHNAME_MAX + 32];
 
@@ -85,8 +58,7 @@ int store_db_open(const char *data_dir, sqlite3 **db, uint64_t *next_id, char *e
         snprintf(err, errlen, "%s: %s", path, *db ? sqlite3_errmsg(*db) : "out of memory");
         return -1;
     }
-    if (store_pragmas(*db, err, errlen) < 0 || store_schema_migrate(*db, err, errlen) < 0 ||
-        store_recover(*db, next_id, err, errlen) < 0)
+    if (store_pragmas(*db, err, errlen) < 0 || store_schema_migrate(*db, err, errlen) < 0)
         return -1;
     return 0;
 }

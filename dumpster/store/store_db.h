@@ -6,13 +6,10 @@
 
 #include <sqlite3.h>
 #include <stddef.h>
-#include <stdint.h>
 
 /* store_db_open - open DATA_DIR/dumpsterd.db in WAL mode with
- * synchronous=FULL, migrate it to the newest schema, forget content that
- * was never committed and make picked recipients pending again. *next_id:
- * the first free message id. Returns 0, or -1 with a message in err (*db
- * may then be open: the caller closes it). */
-int store_db_open(const char *data_dir, sqlite3 **db, uint64_t *next_id, char *err, size_t errlen);
+ * synchronous=FULL and migrate it to the newest schema. Returns 0, or -1
+ * with a message in err (*db may then be open: the caller closes it). */
+int store_db_open(const char *data_dir, sqlite3 **db, char *err, size_t errlen);
 
 #endif

@@ -18,7 +18,7 @@
 struct admin_queue_op {
     struct admin_op op;
     bool all;
-    char sg[DD_SG_NAME_MAX + 2];
+    char sg[DD_SG_NAME_MAX + 1];
 };
 
 /* admin_queue_sg - the storage_group parameter: 1 given, 0 absent, -1 sent */
@@ -28,8 +28,6 @@ static int admin_queue_sg(struct admin_call *c, char *sg, size_t cap)
 
     if (r <= 0)
         return r;
-    if (strcmp(sg, DD_SMARTHOST_SG) == 0) /* bounces waiting for the smarthost */
-        return 1;
     return admin_sg_known(c, sg) ? 1 : -1;
 }
 
@@ -39,8 +37,10 @@ static json_t *admin_queue_rcpt(const struct queue_entry_rcpt *r)
     json_t *j = json_object();
 
     admin_json_set(j, "address", admin_json_str(r->addr));
-    admin_json_set(j, "storage_group", admin_json_str(r->sg));
-    admin_json_set(j, "state", json_string(r->state == 1 ? "active" : "pending"));
+    admin_json_set(j, "storage_group", r->sg[0] ? admin_json_str(r->sg) : json_null());
+    admin_json_set(j, "route", json_string(r->sg[0] ? "storage_group" : "smarthost"));
+    admin_json_set(j, "state", json_string(queue_state_name(r->state)));
+    admin_json_set(j, "request", r->request != 0 ? admin_json_u64(r->request) : json_null());
     admin_json_set(j, "attempts", json_integer(r->attempts));
     admin_json_set(j, "next_attempt", admin_json_time_or_null(r->next_attempt_ms));
     admin_json_set(j, "last_reply", admin_json_str_or_null(r->last_reply));
@@ -56,7 +56,10 @@ static json_t *admin_queue_msg(const struct queue_entry *e)
     admin_json_set(j, "sender", admin_json_str(e->sender));
     admin_json_set(j, "size", admin_json_u64(e->size));
     admin_json_set(j, "received", admin_json_time(e->received_ms));
-    admin_json_set(j, "request", e->request != 0 ? admin_json_u64(e->request) : json_null());
+    uint64_t request = 0; /* the message's request: the first recipient's that has one */
+    for (size_t i = 0; i < e->nrcpts && request == 0; i++)
+        request = e->rcpts[i].request;
+    admin_json_set(j, "request", request != 0 ? admin_json_u64(request) : json_null());
     for (size_t i = 0; i < e->nrcpts; i++)
         json_array_append_new(rcpts, admin_queue_rcpt(&e->rcpts[i]));
     admin_json_set(j, "recipients", rcpts);
@@ -93,7 +96,7 @@ static void admin_queue_listed(void *ctx, const struct queue_entry *e, size_t n,
 static struct admin_queue_op *admin_queue_op_for(struct admin_call *c)
 {
     struct admin_queue_op *op;
-    char sg[DD_SG_NAME_MAX + 2];
+    char sg[DD_SG_NAME_MAX + 1];
     int r = admin_queue_sg(c, sg, sizeof(sg));
 
     if (r < 0 || (op = admin_op_new(c, sizeof(*op))) == NULL)
@@ -110,7 +113,7 @@ void admin_queue_list(struct admin_call *c)
 
     if (op == NULL)
         return;
-    queue_list(c->a->deps.store, op->all ? NULL : op->sg, ADMIN_QUEUE_LIST_MAX, admin_queue_listed,
+    queue_list(c->a->deps.queue, op->all ? NULL : op->sg, ADMIN_QUEUE_LIST_MAX, admin_queue_listed,
                op);
 }
 
@@ -139,5 +142,5 @@ void admin_queue_flush(struct admin_call *c)
 
     if (op == NULL)
         return;
-    queue_flush(c->a->deps.store, op->all ? NULL : op->sg, admin_queue_flushed, op);
+    queue_flush(c->a->deps.queue, op->all ? NULL : op->sg, false, admin_queue_flushed, op);
 }

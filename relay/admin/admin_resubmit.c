@@ -18,7 +18,7 @@
 
 #include "admin_int.h"
 #include "api_req.h"
-#include "dumpster.h"
+#include "resubmit.h"
 
 /* Decimal digits of a request id (UINT64_MAX has 20). */
 #define ADMIN_ID_DIGITS_MAX 20
@@ -87,6 +87,7 @@ static json_t *admin_rs_info(const struct resubmit_info *r)
     admin_json_set(j, "delivered", admin_json_u64(r->delivered));
     admin_json_set(j, "failed", admin_json_u64(r->failed));
     admin_json_set(j, "skipped_duplicate", admin_json_u64(r->skipped_duplicate));
+    admin_json_set(j, "skipped_present", admin_json_u64(r->skipped_present));
     admin_json_set(j, "coverage", admin_rs_coverage(&r->coverage));
     return j;
 }
@@ -99,6 +100,7 @@ static json_t *admin_rs_preview(const struct resubmit_req *r, const struct resub
     admin_json_set(j, "dry_run", json_true());
     admin_rs_req_fields(j, r);
     admin_json_set(j, "matched", admin_json_u64(p->matched));
+    admin_json_set(j, "messages", admin_json_u64(p->messages));
     admin_json_set(j, "bytes", admin_json_u64(p->bytes));
     admin_json_set(j, "skipped_duplicate", admin_json_u64(p->skipped_duplicate));
     for (size_t i = 0; i < p->nids && i < RESUBMIT_PREVIEW_IDS; i++)
@@ -148,7 +150,7 @@ void admin_resubmit_post(struct admin_call *c)
                        op->req.storage_group);
         return;
     }
-    resubmit_create(c->a->deps.dumpster, &op->req, admin_rs_created, op);
+    resubmit_create(c->a->deps.resubmit, &op->req, admin_rs_created, op);
 }
 
 /* admin_rs_listed - the requests came */
@@ -189,7 +191,7 @@ void admin_resubmit_list(struct admin_call *c)
     }
     outstanding = strcmp(state, "outstanding") == 0;
     if ((op = admin_op_new(c, sizeof(*op))) != NULL)
-        resubmit_list(c->a->deps.dumpster, outstanding, admin_rs_listed, op);
+        resubmit_list(c->a->deps.resubmit, outstanding, admin_rs_listed, op);
 }
 
 /* admin_rs_got - one request came (or none) */
@@ -224,7 +226,7 @@ void admin_resubmit_get(struct admin_call *c)
     if (!admin_rs_id(c, &id) || (op = admin_op_new(c, sizeof(*op))) == NULL)
         return;
     op->id = id;
-    resubmit_get(c->a->deps.dumpster, id, admin_rs_got, op);
+    resubmit_get(c->a->deps.resubmit, id, admin_rs_got, op);
 }
 
 /* admin_rs_cancelled - the cancel's outcome; on success read it back */
@@ -246,7 +248,7 @@ static void admin_rs_cancelled(void *ctx, enum resubmit_cancel_rc r, enum store_
                        (unsigned long long)op->id);
     else {
         op->cancelled = true;
-        resubmit_get(a->deps.dumpster, op->id, admin_rs_got, op);
+        resubmit_get(a->deps.resubmit, op->id, admin_rs_got, op);
     }
 }
 
@@ -259,5 +261,5 @@ void admin_resubmit_cancel(struct admin_call *c)
     if (!admin_rs_id(c, &id) || (op = admin_op_new(c, sizeof(*op))) == NULL)
         return;
     op->id = id;
-    resubmit_cancel(c->a->deps.dumpster, id, admin_rs_cancelled, op);
+    resubmit_cancel(c->a->deps.resubmit, id, admin_rs_cancelled, op);
 }

@@ -117,7 +117,7 @@ void admin_sg_dest_put(struct admin_call *c)
 }
 
 /* admin_sg_released - the dumpster let go: answer with how many */
-static void admin_sg_released(void *ctx, uint64_t released, enum store_rc rc)
+static void admin_sg_released(void *ctx, uint64_t copies, uint64_t items, enum store_rc rc)
 {
     struct admin_repl_op *op = ctx;
     json_t *j;
@@ -133,7 +133,8 @@ static void admin_sg_released(void *ctx, uint64_t released, enum store_rc rc)
     j = json_object();
     admin_json_set(j, "storage_group", admin_json_str(op->sg));
     admin_json_set(j, "until", admin_json_time(op->until_ms));
-    admin_json_set(j, "released", admin_json_u64(released));
+    admin_json_set(j, "released", admin_json_u64(items));
+    admin_json_set(j, "released_copies", admin_json_u64(copies));
     admin_op_reply(&op->op, 200, j);
 }
 

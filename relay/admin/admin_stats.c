@@ -13,8 +13,11 @@
 #include <event2/buffer.h>
 
 #include "admin_int.h"
+#include "api_req.h"
 #include "delivery.h"
 #include "dumpster.h"
+#include "queue.h"
+#include "resubmit.h"
 #include "metrics.h"
 #include "smtpd_server.h"
 
@@ -78,7 +81,7 @@ static void admin_metrics_counted(void *ctx, const struct queue_counts *qc)
     }
     sg = admin_stats_all(a, NULL, &m.nsg);
     m.sg = sg;
-    resubmit_counts(a->deps.dumpster, m.resubmit);
+    resubmit_counts(a->deps.resubmit, m.resubmit);
     smtpd_server_get_stats(a->deps.srv, &m.smtp);
     delivery_get_stats(a->deps.delivery, &m.delivery);
     store_get_stats(a->deps.store, &m.store);
@@ -103,7 +106,7 @@ void admin_stats_metrics(struct admin_call *c)
     struct admin_op *op = admin_op_new(c, sizeof(*op));
 
     if (op != NULL)
-        queue_count(c->a->deps.store, admin_metrics_counted, op);
+        queue_count(c->a->deps.queue, admin_metrics_counted, op);
 }
 
 /* admin_stats_group - one storage group as JSON */
@@ -191,5 +194,5 @@ void admin_stats_get(struct admin_call *c)
         return;
     op->one = c->arg[0] != 0;
     snprintf(op->sg, sizeof(op->sg), "%s", c->arg);
-    resubmit_list(c->a->deps.dumpster, true, admin_stats_listed, &op->op);
+    resubmit_list(c->a->deps.resubmit, true, admin_stats_listed, &op->op);
 }

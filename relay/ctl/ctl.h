@@ -66,8 +66,8 @@ struct ctl {
     bool has_start, has_end;
     char match[16];
     char dest[DD_CONF_LINE_MAX + 1];
-    char sender[API_ADDR_MAX + 1], recipient[API_ADDR_MAX + 1];
-    char message_id[API_MSGID_MAX + 1], reason[API_REASON_MAX + 1];
+    char sender[DD_API_ADDR_MAX + 1], recipient[DD_API_ADDR_MAX + 1];
+    char message_id[DD_API_MSGID_MAX + 1], reason[DD_API_REASON_MAX + 1];
     bool has_sender, has_recipient, has_message_id;
     bool dry_run, force, all;
     uint64_t id;

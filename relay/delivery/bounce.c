@@ -21,15 +21,22 @@
 #include "log.h"
 #include "queueid.h"
 
-/* bounce_route - the storage group of the report's recipient, or NULL */
-static const char *bounce_route(const struct delivery *d, const char *sender)
+/* bounce_route - where the report to sender goes: its storage group, or
+ * the smarthost; false when neither */
+static bool bounce_route(const struct delivery *d, const char *sender, struct queue_msg_rcpt *r)
 {
     enum directory_result res;
     const char *sg = d->dir ? directory_lookup(d->dir, sender, &res) : NULL;
 
-    if (sg != NULL && res == DIRECTORY_FOUND)
-        return sg;
-    return d->c->delivery.smarthost[0] ? DD_SMARTHOST_SG : NULL;
+    memset(r, 0, sizeof(*r));
+    snprintf(r->addr, sizeof(r->addr), "%s", sender);
+    if (sg != NULL && res == DIRECTORY_FOUND) {
+        r->route = RCPT_ROUTE_SG;
+        snprintf(r->sg, sizeof(r->sg), "%s", sg);
+        return true;
+    }
+    r->route = RCPT_ROUTE_SMARTHOST;
+    return d->c->delivery.smarthost[0] != 0;
 }
 
 /* bounce_committed - the report is queued (or not) */
@@ -47,24 +54,23 @@ static void bounce_committed(void *ctx, uint64_t cookie, enum store_rc rc)
 }
 
 /* bounce_queue - hand the report to the store as a new message */
-static void bounce_queue(struct delivery *d, const char *orig_qid, const char *orig_sender,
-                         const char *sg, char *text, size_t len, const char *seed)
+static void bounce_queue(struct delivery *d, const char *orig_qid,
+                         const struct queue_msg_rcpt *to, char *text, size_t len, const char *seed)
 {
-    struct store_msg *m = calloc(1, sizeof(*m));
+    struct queue_msg *m = calloc(1, sizeof(*m));
 
     if (m == NULL || (m->rcpts = calloc(1, sizeof(*m->rcpts))) == NULL) {
         free(m);
         free(text);
         return;
     }
-    m->msg_id = store_new_msg_id(d->st);
+    m->msg_id = queue_new_msg_id(d->q);
     queueid_new(m->queue_id);
-    m->received_ms = delivery_now_ms();
+    m->received_ms = clock_now_ms();
     snprintf(m->client_ip, sizeof(m->client_ip), "127.0.0.1");
     snprintf(m->helo, sizeof(m->helo), "%s", d->c->smtp.hostname);
     snprintf(m->proto, sizeof(m->proto), "local");
-    snprintf(m->rcpts[0].addr, sizeof(m->rcpts[0].addr), "%s", orig_sender);
-    snprintf(m->rcpts[0].sg, sizeof(m->rcpts[0].sg), "%s", sg);
+    m->rcpts[0] = *to;
     m->nrcpts = 1;
     size_t idlen = strlen(seed) + strlen(d->c->smtp.hostname) + 3;
     if ((m->message_id = malloc(idlen)) != NULL)
@@ -77,19 +83,19 @@ static void bounce_queue(struct delivery *d, const char *orig_qid, const char *o
             abort();
         }
         memcpy(chunk, text + off, n);
-        store_chunk(d->st, m->msg_id, m->nchunks++, chunk, n);
+        queue_chunk(d->q, m->msg_id, m->nchunks++, chunk, n);
     }
     m->size = len;
     free(text);
     log_info("bounce", "%s: sender non-delivery notification: %s", orig_qid, m->queue_id);
     log_info("qmgr", "%s: from=<>, size=%zu, nrcpt=1 (queue active)", m->queue_id, len);
-    store_commit_to(d->st, m, bounce_committed, d, 0);
+    queue_commit(d->q, m, bounce_committed, d, 0);
 }
 
 /* What a report needs once the original's headers are at hand. */
 struct bounce {
     struct delivery *d;
-    char sg[DD_SG_NAME_MAX + 2];
+    struct queue_msg_rcpt to; /* the report's recipient: the sender, routed */
     char queue_id[DD_QUEUEID_LEN + 1];
     char sender[DD_ADDR_MAX + 2];
     char peer[DD_HOSTNAME_MAX + 80];
@@ -134,7 +140,7 @@ static void bounce_compose(struct bounce *b, const char *headers, size_t hlen)
         .seed = seed,
     };
     if ((text = dsn_compose(&p, &len)) != NULL)
-        bounce_queue(b->d, b->queue_id, b->sender, b->sg, text, len, seed);
+        bounce_queue(b->d, b->queue_id, &b->to, text, len, seed);
     else
         log_err("bounce", "%s: cannot compose a non-delivery notification", b->queue_id);
     bounce_free(b);
@@ -168,7 +174,8 @@ static void bounce_content(void *ctx, struct evbuffer *content, enum store_rc rc
 
 /* bounce_new - copy what the report needs of job j and outcome o */
 static struct bounce *bounce_new(struct delivery *d, const struct djob *j,
-                                 const struct queue_outcome *o, const char *sg, const char *peer,
+                                 const struct queue_outcome *o, const struct queue_msg_rcpt *to,
+                                 const char *peer,
                                  const struct mta_client_reply *replies)
 {
     struct bounce *b = calloc(1, sizeof(*b));
@@ -182,7 +189,7 @@ static struct bounce *bounce_new(struct delivery *d, const struct djob *j,
         abort();
     }
     b->d = d;
-    snprintf(b->sg, sizeof(b->sg), "%s", sg);
+    b->to = *to;
     snprintf(b->queue_id, sizeof(b->queue_id), "%s", j->q->queue_id);
     snprintf(b->sender, sizeof(b->sender), "%s", j->q->sender);
     snprintf(b->peer, sizeof(b->peer), "%s", peer ? peer : "");
@@ -208,20 +215,20 @@ static struct bounce *bounce_new(struct delivery *d, const struct djob *j,
 void bounce_send(struct delivery *d, const struct djob *j, const struct queue_outcome *o,
                  const char *peer, const struct mta_client_reply *replies)
 {
-    const char *sg;
+    struct queue_msg_rcpt to;
 
     if (j->q->sender[0] == 0)
         return; /* never to the null sender */
-    if ((sg = bounce_route(d, j->q->sender)) == NULL) {
+    if (!bounce_route(d, j->q->sender, &to)) {
         log_warn("bounce", "%s: no route for a notification to <%s> (no smarthost): not sent",
                  j->q->queue_id, j->q->sender);
         return;
     }
-    struct bounce *b = bounce_new(d, j, o, sg, peer, replies);
+    struct bounce *b = bounce_new(d, j, o, &to, peer, replies);
     if (b->n == 0)
         bounce_free(b);
     else if (j->headers != NULL)
         bounce_compose(b, j->headers, j->hlen);
     else /* read before queue_done() may release the content: the store keeps order */
-        queue_content(d->st, j->q->msg_id, j->q->size, bounce_content, b);
+        queue_content(d->q, j->q->msg_id, j->q->size, bounce_content, b);
 }

@@ -16,17 +16,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "delivery_int.h"
 #include "log.h"
-
-/* delivery_now_ms - wall clock in ms (queue times are wall clock) */
-int64_t delivery_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* delivery_job_free - release a job without an outcome */
 void delivery_job_free(struct djob *j)
@@ -74,9 +66,10 @@ static const char *delivery_dsn_text(const struct mta_client_reply *r, char *buf
 static void delivery_fate(struct delivery *d, const struct djob *j, size_t i,
                           const struct mta_client_reply *r, struct queue_outcome_rcpt *o)
 {
-    int64_t now = delivery_now_ms();
+    int64_t now = clock_now_ms();
     bool expired = now - j->q->queued_ms > (int64_t)d->c->delivery.max_queue_lifetime * 1000;
 
+    o->id = j->q->rcpts[i].id;
     snprintf(o->addr, sizeof(o->addr), "%s", j->q->rcpts[i].addr);
     snprintf(o->reply, sizeof(o->reply), "%s", r->text); /* a reply line has its code */
     if (r->code >= 200 && r->code < 300)
@@ -95,7 +88,7 @@ static void delivery_log(const struct djob *j, const char *peer, const struct mt
 {
     static const char *const status[] = {"sent", "deferred", "bounced"};
     char dsn[16];
-    int64_t delay = delivery_now_ms() - j->q->received_ms;
+    int64_t delay = clock_now_ms() - j->q->received_ms;
 
     log_info("smtp", "%s: to=<%s>, relay=%s, delay=%lld.%02lld, dsn=%s, status=%s (%s)%s",
              j->q->queue_id, o->addr, peer ? peer : "none", (long long)(delay / 1000),
@@ -119,10 +112,8 @@ void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
     }
     o->msg_id = j->q->msg_id;
     o->request = j->q->request;
-    const struct conf_sg *sg = conf_sg_find(d->c, j->q->sg);
-    o->keep = sg != NULL && j->q->request == 0;
-    o->keep_max_bytes = sg == NULL ? 0 : sg->has_max_size ? sg->max_size : d->c->dumpster.max_size;
-    o->now_ms = delivery_now_ms();
+    o->route = j->q->route;
+    o->now_ms = clock_now_ms();
     snprintf(o->sg, sizeof(o->sg), "%s", j->q->sg);
     o->nrcpts = j->q->nrcpts;
     for (size_t i = 0; i < o->nrcpts; i++) {
@@ -139,7 +130,7 @@ void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
     if (failed)
         bounce_send(d, j, o, peer, rs);
     free(rs);
-    queue_done(d->st, o, NULL, NULL);
+    queue_done(d->q, o, NULL, NULL);
     delivery_release(d, j);
 }
 
@@ -180,12 +171,15 @@ static struct dpool *delivery_route(struct delivery *d, struct djob *j, char *wh
     struct dest dest;
     char err[256];
 
-    if (text == NULL && strcmp(j->q->sg, DD_SMARTHOST_SG) == 0)
+    if (text == NULL && j->q->route == RCPT_ROUTE_SMARTHOST)
         text = d->c->delivery.smarthost[0] ? d->c->delivery.smarthost : NULL;
     else if (text == NULL)
         text = delivery_route_get(d, j->q->sg);
     if (text == NULL) {
-        snprintf(why, cap, "storage group %s has no destination", j->q->sg);
+        if (j->q->route == RCPT_ROUTE_SMARTHOST)
+            snprintf(why, cap, "no smarthost for a non-delivery notification");
+        else
+            snprintf(why, cap, "storage group %s has no destination", j->q->sg);
         return NULL;
     }
     if (conf_dest_parse(text, &dest, err, sizeof(err)) < 0) {
@@ -247,7 +241,7 @@ static void delivery_tick(struct delivery *d)
     if (d->inflight_jobs >= DD_DELIVERY_INFLIGHT_MAX)
         return;
     d->picking = true;
-    queue_pick(d->st, delivery_now_ms(), DD_DELIVERY_INFLIGHT_MAX - d->inflight_jobs,
+    queue_pick(d->q, clock_now_ms(), DD_DELIVERY_INFLIGHT_MAX - d->inflight_jobs,
                delivery_picked, d);
 }
 
@@ -314,7 +308,7 @@ void delivery_route_set(struct delivery *d, const char *sg, const char *dest_tex
     snprintf(r->conf_dest, sizeof(r->conf_dest), "%s", g->dest_text);
     log_info("delivery", "storage group %s: destination %s (admin)", sg, dest_text);
     route_save(d->st, r, fn, ctx);
-    queue_flush(d->st, sg, NULL, NULL);
+    queue_flush(d->q, sg, false, NULL, NULL);
     delivery_kick(d);
 }
 
@@ -348,11 +342,11 @@ void delivery_set_conf(struct delivery *d, const struct conf *c)
         if (old == NULL || strcmp(old->dest_text, c->sg[i].dest_text) != 0) {
             log_info("delivery", "storage group %s: destination %s", c->sg[i].name,
                      c->sg[i].dest_text);
-            queue_flush(d->st, c->sg[i].name, NULL, NULL);
+            queue_flush(d->q, c->sg[i].name, false, NULL, NULL);
         }
     }
     if (strcmp(c->delivery.smarthost, d->c->delivery.smarthost) != 0)
-        queue_flush(d->st, DD_SMARTHOST_SG, NULL, NULL);
+        queue_flush(d->q, NULL, true, NULL, NULL);
     d->c = c;
     delivery_kick(d);
 }
@@ -372,8 +366,8 @@ void delivery_get_stats(const struct delivery *d, struct delivery_stats *st)
 
 /* delivery_new - the scheduler and its tick */
 struct delivery *delivery_new(struct event_base *base, const struct conf *c,
-                              const struct directory *dir, struct store *st, char *err,
-                              size_t errlen)
+                              const struct directory *dir, struct store *st, struct queue *q,
+                              char *err, size_t errlen)
 {
     struct delivery *d = calloc(1, sizeof(*d));
 
@@ -385,6 +379,7 @@ struct delivery *delivery_new(struct event_base *base, const struct conf *c,
     d->c = c;
     d->dir = dir;
     d->st = st;
+    d->q = q;
     if ((d->res = resolver_new(base, c->delivery.resolver, err, errlen)) == NULL)
         return delivery_free(d);
     d->tick_ev = event_new(base, -1, EV_PERSIST, delivery_tick_cb, d);

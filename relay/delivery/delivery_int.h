@@ -10,6 +10,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "delivery.h"
 #include "queue.h"
@@ -89,7 +90,8 @@ struct delivery {
     struct event_base *base;
     const struct conf *c;
     const struct directory *dir;
-    struct store *st;
+    struct store *st; /* routes */
+    struct queue *q;
     struct resolver *res;
     struct event *tick_ev, *kick_ev;
     bool picking, again, stopping;
@@ -101,7 +103,6 @@ struct delivery {
     struct delivery_stats stats;
 };
 
-int64_t delivery_now_ms(void);
 
 /* delivery_pool.c */
 struct dpool *dpool_get(struct delivery *d, const char *text, const struct dest *dest);

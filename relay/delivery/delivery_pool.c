@@ -146,11 +146,11 @@ static bool dpool_resolve(struct dpool *p)
 
     for (size_t i = 0; i < p->dest.n; i++)
         hosts |= p->dest.addr[i].kind == DEST_HOST;
-    if (p->resolving || (p->naddrs > 0 && (!hosts || delivery_now_ms() < p->addrs_until_ms)))
+    if (p->resolving || (p->naddrs > 0 && (!hosts || clock_now_ms() < p->addrs_until_ms)))
         return !p->resolving;
     p->resolving = true;
     p->lookups = 1;                               /* held until every lookup is started */
-    p->addrs_until_ms = delivery_now_ms() + 1000; /* the resolver caches for the TTL */
+    p->addrs_until_ms = clock_now_ms() + 1000; /* the resolver caches for the TTL */
     for (size_t i = 0; i < p->dest.n; i++) {
         const struct dest_addr *a = &p->dest.addr[i];
         if (a->kind != DEST_HOST) {
@@ -295,7 +295,7 @@ static void dpool_send(struct dpool *p, struct dconn *cn)
         abort();
     }
     cn->load->cn = cn;
-    queue_content(p->d->st, j->q->msg_id, j->q->size, dpool_loaded, cn->load);
+    queue_content(p->d->q, j->q->msg_id, j->q->size, dpool_loaded, cn->load);
 }
 
 static void dpool_on_ready(void *ctx, struct mta_client *c);

@@ -188,12 +188,12 @@ static int get_dest(const json_t *v, const char *name, struct dest *d, char *tex
     const char *s;
     size_t n;
 
-    if (get_string(v, name, API_DEST_IN_MAX, &s, &n, err) < 0)
+    if (get_string(v, name, DD_API_DEST_IN_MAX, &s, &n, err) < 0)
         return -1;
     if (conf_dest_parse(s, d, msg, sizeof(msg)) < 0)
         return bad_field(err, name, "is not a destination: %s", msg);
-    conf_dest_format(d, text, API_DEST_TEXT_MAX + 1);
-    if (strlen(text) >= API_DEST_TEXT_MAX)
+    conf_dest_format(d, text, DD_DEST_TEXT_MAX + 1);
+    if (strlen(text) >= DD_DEST_TEXT_MAX)
         return bad_field(err, name, "is too long");
     return 0;
 }
@@ -212,8 +212,8 @@ static int get_addr(const json_t *v, const char *name, bool allow_null, bool low
         s++;
         n -= 2;
     }
-    if (n > API_ADDR_MAX)
-        return bad_field(err, name, "is longer than %d octets", API_ADDR_MAX);
+    if (n > DD_API_ADDR_MAX)
+        return bad_field(err, name, "is longer than %d octets", DD_API_ADDR_MAX);
     if (n == 0 && !allow_null)
         return bad_field(err, name, "must not be empty");
     for (i = 0; i < n; i++)
@@ -319,13 +319,13 @@ static int rs_message_id(const json_t *v, const char *name, void *out, struct ap
     struct resubmit_req *r = out;
 
     r->has_message_id = true;
-    return get_text(v, name, API_MSGID_MAX, false, r->message_id, err);
+    return get_text(v, name, DD_API_MSGID_MAX, false, r->message_id, err);
 }
 
 /* rs_reason - free text for logs */
 static int rs_reason(const json_t *v, const char *name, void *out, struct api_error *err)
 {
-    return get_text(v, name, API_REASON_MAX, true, ((struct resubmit_req *)out)->reason, err);
+    return get_text(v, name, DD_API_REASON_MAX, true, ((struct resubmit_req *)out)->reason, err);
 }
 
 /* rs_dry_run - preview only */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "directory.h"
 #include "log.h"
 #include "queueid.h"
@@ -92,13 +93,14 @@ static void smtpd_rcpt_add(struct smtpd_session *s, const char *addr, const char
 
     if (t->nrcpts == t->caprcpts) {
         size_t cap = t->caprcpts ? t->caprcpts * 2 : 4;
-        struct store_rcpt *r = realloc(t->rcpts, cap * sizeof(*r));
+        struct queue_msg_rcpt *r = realloc(t->rcpts, cap * sizeof(*r));
         if (r == NULL)
             abort();
         t->rcpts = r;
         t->caprcpts = cap;
     }
     snprintf(t->rcpts[t->nrcpts].addr, sizeof(t->rcpts[0].addr), "%s", addr);
+    t->rcpts[t->nrcpts].route = RCPT_ROUTE_SG;
     snprintf(t->rcpts[t->nrcpts].sg, sizeof(t->rcpts[0].sg), "%s", sg);
     t->nrcpts++;
     if (t->queue_id[0] == 0) {
@@ -152,7 +154,7 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 static void smtpd_sink(void *ctx, uint32_t seq, void *chunk, size_t len)
 {
     struct smtpd_session *s = ctx;
-    store_chunk(smtpd_server_store(s->srv), s->txn.msg_id, seq, chunk, len);
+    queue_chunk(smtpd_server_queue(s->srv), s->txn.msg_id, seq, chunk, len);
 }
 
 /* smtpd_proto - the "with" of the Received: field */
@@ -181,7 +183,7 @@ void smtpd_cmd_content_begin(struct smtpd_session *s, enum smtpd_data_mode mode)
     size_t rlen = mail_hdr_received(received, sizeof(received), &r);
 
     snprintf(msgid, sizeof(msgid), "<%s@%s>", t->queue_id, s->c->smtp.hostname);
-    t->msg_id = store_new_msg_id(smtpd_server_store(s->srv));
+    t->msg_id = queue_new_msg_id(smtpd_server_queue(s->srv));
     t->content_started = true;
     smtpd_content_begin(&t->content, mode, s->c->smtp.max_message_size, received, rlen, msgid,
                        smtpd_sink, s);
@@ -238,7 +240,7 @@ static void smtpd_cmd_bdat(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 static void smtpd_commit(struct smtpd_session *s)
 {
     struct smtpd_txn *t = &s->txn;
-    struct store_msg *m = calloc(1, sizeof(*m));
+    struct queue_msg *m = calloc(1, sizeof(*m));
 
     if (m == NULL)
         abort();
@@ -249,9 +251,7 @@ static void smtpd_commit(struct smtpd_session *s)
     t->content.message_id = NULL;
     m->size = t->content.stored;
     m->nchunks = t->content.seq;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    m->received_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    m->received_ms = clock_now_ms();
     snprintf(m->client_ip, sizeof(m->client_ip), "%s", s->ip);
     snprintf(m->helo, sizeof(m->helo), "%s", s->helo);
     snprintf(m->proto, sizeof(m->proto), "%s", smtpd_proto(s));
@@ -264,7 +264,7 @@ static void smtpd_commit(struct smtpd_session *s)
     smtpd_content_free(&t->content);
     t->content_started = false;
     s->state = SMTPD_S_COMMIT; /* input waits in the buffer, bounded by its watermark */
-    store_commit(smtpd_server_store(s->srv), m, s->id);
+    queue_commit(smtpd_server_queue(s->srv), m, smtpd_server_store_done, s->srv, s->id);
 }
 
 /* smtpd_cmd_content_done - end of DATA, or the end of a BDAT chunk */

@@ -34,6 +34,7 @@ struct smtpd_server {
     const struct conf *c;
     const struct directory *dir;
     struct store *st;
+    struct queue *q;
     struct evconnlistener *ls[DD_LISTEN_MAX];
     size_t nls;
     struct event *relisten; /* re-enables listeners after EMFILE */
@@ -269,9 +270,11 @@ struct smtpd_server *smtpd_server_free(struct smtpd_server *srv)
     return NULL;
 }
 
-void smtpd_server_set_store(struct smtpd_server *srv, struct store *st)
+/* smtpd_server_set_store - where sessions put mail, and whose backlog they watch */
+void smtpd_server_set_store(struct smtpd_server *srv, struct store *st, struct queue *q)
 {
     srv->st = st;
+    srv->q = q;
 }
 
 void smtpd_server_set_directory(struct smtpd_server *srv, const struct directory *dir)
@@ -330,6 +333,11 @@ const struct directory *smtpd_server_directory(const struct smtpd_server *srv)
 struct store *smtpd_server_store(const struct smtpd_server *srv)
 {
     return srv->st;
+}
+
+struct queue *smtpd_server_queue(const struct smtpd_server *srv)
+{
+    return srv->q;
 }
 
 struct event_base *smtpd_server_base(const struct smtpd_server *srv)

@@ -294,7 +294,7 @@ void smtpd_txn_reset(struct smtpd_session *s)
     struct smtpd_txn *t = &s->txn;
 
     if (t->content_started) {
-        store_abort(smtpd_server_store(s->srv), t->msg_id);
+        queue_abort(smtpd_server_queue(s->srv), t->msg_id);
         smtpd_content_free(&t->content);
     }
     free(t->rcpts);

@@ -16,6 +16,7 @@
 #include "smtpd_content.h"
 #include "smtpd_parse.h"
 #include "smtpd_session.h"
+#include "queue.h"
 #include "store.h"
 
 enum smtpd_state {
@@ -37,7 +38,7 @@ struct smtpd_counts {
 struct smtpd_txn {
     bool active; /* MAIL accepted */
     struct smtpd_mail mail;
-    struct store_rcpt *rcpts; /* accepted recipients (malloc) */
+    struct queue_msg_rcpt *rcpts; /* accepted recipients (malloc) */
     size_t nrcpts, caprcpts;
     unsigned rcpt_tries;               /* RCPT commands seen, accepted or not */
     char queue_id[DD_QUEUEID_LEN + 1]; /* assigned with the first recipient */

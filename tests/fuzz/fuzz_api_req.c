@@ -63,7 +63,7 @@ static void check_dest(const struct dest *d, const char *text)
     char err[256];
 
     check(d->n >= 1 && d->n <= DD_DEST_ADDRS_MAX, "1..16 addresses");
-    check(strlen(text) < API_DEST_TEXT_MAX, "canonical text bounded");
+    check(strlen(text) < DD_DEST_TEXT_MAX, "canonical text bounded");
     check(conf_dest_parse(text, &again, err, sizeof(err)) == 0, "canonical text parses");
     check(memcmp(&again, d, sizeof(again)) == 0, "canonical text parses to itself");
 }
@@ -77,8 +77,8 @@ static void check_resubmit(const struct resubmit_req *r)
     check(r->start_ms >= TIMEFMT_MS_MIN && r->end_ms <= TIMEFMT_MS_MAX, "range in bounds");
     check(r->start_ms <= r->end_ms, "start <= end");
     check(r->match == RESUBMIT_MATCH_DELIVERED || r->match == RESUBMIT_MATCH_RECEIVED, "match");
-    check(strlen(r->sender) <= API_ADDR_MAX && strlen(r->recipient) <= API_ADDR_MAX, "addr");
-    check(strlen(r->message_id) <= API_MSGID_MAX && strlen(r->reason) <= API_REASON_MAX, "text");
+    check(strlen(r->sender) <= DD_API_ADDR_MAX && strlen(r->recipient) <= DD_API_ADDR_MAX, "addr");
+    check(strlen(r->message_id) <= DD_API_MSGID_MAX && strlen(r->reason) <= DD_API_REASON_MAX, "text");
     check(!r->has_recipient || r->recipient[0] != 0, "recipient not empty");
     for (i = 0; r->recipient[i]; i++)
         check(r->recipient[i] < 'A' || r->recipient[i] > 'Z', "recipient lower-cased");

@@ -140,7 +140,7 @@ class Hub:
                 rcpts = [r for (r,) in db.execute(
                     "SELECT rcpt FROM recipient WHERE msg=? ORDER BY rcpt", (mid,))]
                 body = b"".join(d for (d,) in db.execute(
-                    "SELECT data FROM body WHERE msg=? ORDER BY seq", (mid,)))
+                    "SELECT data FROM message_body WHERE msg=? ORDER BY seq", (mid,)))
                 out[qid] = (sender, rcpts, body)
         return out
 

@@ -216,7 +216,7 @@ def test_writes_200_202():
         rep = expect(api(hub, "POST", "/v1/storage-groups/SG1/replicated",
                          {"until": "2026-01-01T00:00:00Z"}), 200)
         assert rep == {"storage_group": "SG1", "until": "2026-01-01T00:00:00.000Z",
-                       "released": 0}, rep
+                       "released": 0, "released_copies": 0}, rep
     finally:
         finish(hub)
 

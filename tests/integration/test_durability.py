@@ -49,8 +49,8 @@ def check_store(hub, acked):
     msgs = hub.queued()
     with hub.db() as db:
         bad = db.execute("SELECT m.queue_id FROM message m WHERE m.nchunks != "
-                         "(SELECT count(*) FROM body b WHERE b.msg = m.id) OR m.size != "
-                         "(SELECT coalesce(sum(length(data)),0) FROM body b WHERE b.msg = m.id)"
+                         "(SELECT count(*) FROM message_body b WHERE b.msg = m.id) OR m.size != "
+                         "(SELECT coalesce(sum(length(data)),0) FROM message_body b WHERE b.msg = m.id)"
                          ).fetchall()
     assert not bad, "messages with incomplete content: %r" % bad
     missing = [q for q in acked if q not in msgs]

@@ -51,7 +51,7 @@ def test_disk_full_451_then_recovers():
 
         def orphans():
             with hub.db() as db:
-                return db.execute("SELECT count(*) FROM body WHERE msg NOT IN "
+                return db.execute("SELECT count(*) FROM message_body WHERE msg NOT IN "
                                   "(SELECT id FROM message)").fetchone()[0]
         wait_for(lambda: orphans() == 0, what="content of refused messages to go")
         expect(c.cmd("QUIT"), 221)

@@ -256,20 +256,20 @@ struct len_case {
 };
 
 static const struct len_case len_cases[] = {
-    {"sender", "", "", API_ADDR_MAX, true},
-    {"sender", "", "", API_ADDR_MAX + 1, false},
-    {"sender", "<", ">", API_ADDR_MAX, true},
-    {"sender", "<", ">", API_ADDR_MAX + 1, false},
-    {"recipient", "", "", API_ADDR_MAX, true},
-    {"recipient", "", "", API_ADDR_MAX + 1, false},
-    {"message_id", "", "", API_MSGID_MAX, true},
-    {"message_id", "", "", API_MSGID_MAX + 1, false},
-    {"reason", "", "", API_REASON_MAX, true},
-    {"reason", "", "", API_REASON_MAX + 1, false},
+    {"sender", "", "", DD_API_ADDR_MAX, true},
+    {"sender", "", "", DD_API_ADDR_MAX + 1, false},
+    {"sender", "<", ">", DD_API_ADDR_MAX, true},
+    {"sender", "<", ">", DD_API_ADDR_MAX + 1, false},
+    {"recipient", "", "", DD_API_ADDR_MAX, true},
+    {"recipient", "", "", DD_API_ADDR_MAX + 1, false},
+    {"message_id", "", "", DD_API_MSGID_MAX, true},
+    {"message_id", "", "", DD_API_MSGID_MAX + 1, false},
+    {"reason", "", "", DD_API_REASON_MAX, true},
+    {"reason", "", "", DD_API_REASON_MAX + 1, false},
     {"storage_group", "", "", DD_SG_NAME_MAX, true},
     {"storage_group", "", "", DD_SG_NAME_MAX + 1, false},
     {"destination", "lmtp:unix:/", "", 100, true},
-    {"destination", "lmtp:", ".example:25", API_DEST_IN_MAX, false},
+    {"destination", "lmtp:", ".example:25", DD_API_DEST_IN_MAX, false},
 };
 
 /* test_lengths - every string bound, at and past it */

@@ -1,0 +1,95 @@
+/*
+ * dumpster_sg.c - the dumpster_sg table (dumpster_sg.h)
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "dumpster_sg.h"
+
+static const char *const sql_read =
+    "SELECT items, bytes, oldest, evicted_size, evicted_age, evicted_replicated, not_kept,"
+    " replicated_until FROM dumpster_sg WHERE sg = ?";
+
+/* dumpster_sg_read - the counter row of a group; sg may be out->sg */
+int dumpster_sg_read(struct store *s, const char *sg, struct dumpster_stats *out)
+{
+    sqlite3_stmt *st = store_prep(s, sql_read);
+    char name[DD_SG_NAME_MAX + 1];
+    int rc;
+
+    snprintf(name, sizeof(name), "%s", sg);
+    memset(out, 0, sizeof(*out));
+    memcpy(out->sg, name, sizeof(name));
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if ((rc = store_step(s, st)) == SQLITE_ROW) {
+        out->items = (uint64_t)sqlite3_column_int64(st, 0);
+        out->bytes = (uint64_t)sqlite3_column_int64(st, 1);
+        out->oldest_received_ms = sqlite3_column_int64(st, 2);
+        out->evicted_size = (uint64_t)sqlite3_column_int64(st, 3);
+        out->evicted_age = (uint64_t)sqlite3_column_int64(st, 4);
+        out->evicted_replicated = (uint64_t)sqlite3_column_int64(st, 5);
+        out->not_kept = (uint64_t)sqlite3_column_int64(st, 6);
+        out->replicated_until_ms = sqlite3_column_int64(st, 7);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* dumpster_sg_exec - a statement bound to sg and up to three integers */
+static int dumpster_sg_exec(struct store *s, const char *sql, const char *sg, int n,
+                            const int64_t *v)
+{
+    sqlite3_stmt *st = store_prep(s, sql);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_text(st, 1, sg, -1, SQLITE_STATIC);
+    for (int i = 0; i < n; i++)
+        sqlite3_bind_int64(st, 2 + i, v[i]);
+    return store_run(s, st);
+}
+
+static const char *const sql_ensure = "INSERT OR IGNORE INTO dumpster_sg(sg) VALUES (?)";
+
+/* dumpster_sg_ensure - a row for sg */
+int dumpster_sg_ensure(struct store *s, const char *sg)
+{
+    return dumpster_sg_exec(s, sql_ensure, sg, 0, NULL);
+}
+
+static const char *const sql_add =
+    "UPDATE dumpster_sg SET items = items + ?2, bytes = bytes + ?3, oldest = ?4 WHERE sg = ?1";
+
+/* dumpster_sg_add - counters follow the items */
+int dumpster_sg_add(struct store *s, const char *sg, int64_t ditems, int64_t dbytes,
+                    int64_t oldest_ms)
+{
+    int64_t v[3] = {ditems, dbytes, oldest_ms};
+
+    return dumpster_sg_exec(s, sql_add, sg, 3, v);
+}
+
+static const char *const sql_gone[] = {
+    [DUMPSTER_SIZE] = "UPDATE dumpster_sg SET evicted_size = evicted_size + 1 WHERE sg = ?",
+    [DUMPSTER_AGE] = "UPDATE dumpster_sg SET evicted_age = evicted_age + 1 WHERE sg = ?",
+    [DUMPSTER_REPLICATED] =
+        "UPDATE dumpster_sg SET evicted_replicated = evicted_replicated + 1 WHERE sg = ?",
+    [DUMPSTER_TOO_LARGE] = "UPDATE dumpster_sg SET not_kept = not_kept + 1 WHERE sg = ?",
+};
+
+/* dumpster_sg_count_gone - the counter of a reason */
+int dumpster_sg_count_gone(struct store *s, const char *sg, enum dumpster_reason reason)
+{
+    return dumpster_sg_exec(s, sql_gone[reason], sg, 0, NULL);
+}
+
+static const char *const sql_replicated =
+    "UPDATE dumpster_sg SET replicated_until = max(replicated_until, ?2) WHERE sg = ?1";
+
+/* dumpster_sg_replicated - remember the newest early release */
+int dumpster_sg_replicated(struct store *s, const char *sg, int64_t until_ms)
+{
+    return dumpster_sg_exec(s, sql_replicated, sg, 1, &until_ms);
+}

@@ -1,0 +1,198 @@
+/*
+ * message.c - the message and message_body tables (message.h)
+ *
+ * The only file that writes them. Content is written chunk by chunk while
+ * a message arrives, so a message being received never sits whole in
+ * memory; the envelope row follows at the commit, after a check that every
+ * chunk is there. Storage thread only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "log.h"
+#include "message.h"
+
+static const char *const sql_chunk = "INSERT INTO message_body(msg, seq, data) VALUES (?, ?, ?)";
+
+/* message_chunk - one chunk of content */
+int message_chunk(struct store *s, uint64_t msg, uint32_t seq, const void *data, size_t len)
+{
+    sqlite3_stmt *st = store_prep(s, sql_chunk);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
+    sqlite3_bind_int64(st, 2, seq);
+    sqlite3_bind_blob(st, 3, data, (int)len, SQLITE_STATIC);
+    return store_run(s, st);
+}
+
+static const char *const sql_count =
+    "SELECT count(*), coalesce(sum(length(data)), 0) FROM message_body WHERE msg = ?";
+
+/* message_whole - every chunk the session sent is there */
+static int message_whole(struct store *s, const struct queue_msg *m)
+{
+    sqlite3_stmt *st = store_prep(s, sql_count);
+    int rc;
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)m->msg_id);
+    if ((rc = store_step(s, st)) == SQLITE_ROW) {
+        bool whole = (uint64_t)sqlite3_column_int64(st, 0) == m->nchunks &&
+                     (uint64_t)sqlite3_column_int64(st, 1) == m->size;
+        rc = whole ? SQLITE_OK : SQLITE_CORRUPT;
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+static const char *const sql_insert =
+    "INSERT INTO message(id, queue_id, sender, message_id, size, nchunks, received, client_ip,"
+    " helo, proto) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/* message_insert - the envelope row, once the content is whole */
+int message_insert(struct store *s, const struct queue_msg *m)
+{
+    sqlite3_stmt *st;
+    int rc = message_whole(s, m);
+
+    if (rc != SQLITE_OK || (st = store_prep(s, sql_insert)) == NULL)
+        return rc != SQLITE_OK ? rc : SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)m->msg_id);
+    sqlite3_bind_text(st, 2, m->queue_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, m->sender, -1, SQLITE_STATIC);
+    store_bind_opt(st, 4, m->message_id != NULL, m->message_id);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)m->size);
+    sqlite3_bind_int64(st, 6, m->nchunks);
+    sqlite3_bind_int64(st, 7, m->received_ms);
+    sqlite3_bind_text(st, 8, m->client_ip, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, m->helo, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, m->proto, -1, SQLITE_STATIC);
+    return store_run(s, st);
+}
+
+static const char *const sql_get =
+    "SELECT queue_id, sender, coalesce(message_id, ''), size, received FROM message WHERE id = ?";
+
+/* message_get - one envelope */
+int message_get(struct store *s, uint64_t msg, struct message_row *out, bool *found)
+{
+    sqlite3_stmt *st = store_prep(s, sql_get);
+    int rc;
+
+    *found = false;
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
+    if ((rc = store_step(s, st)) == SQLITE_ROW) {
+        store_col_text(st, 0, out->queue_id, sizeof(out->queue_id));
+        store_col_text(st, 1, out->sender, sizeof(out->sender));
+        store_col_text(st, 2, out->message_id, sizeof(out->message_id));
+        out->size = (uint64_t)sqlite3_column_int64(st, 3);
+        out->received_ms = sqlite3_column_int64(st, 4);
+        *found = true;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static const char *const sql_body = "SELECT data FROM message_body WHERE msg = ? ORDER BY seq";
+
+/* message_content - the content into a new evbuffer */
+int message_content(struct store *s, uint64_t msg, uint64_t size, struct evbuffer **out)
+{
+    sqlite3_stmt *st = store_prep(s, sql_body);
+    int rc;
+
+    if (st == NULL || (*out = evbuffer_new()) == NULL)
+        return SQLITE_NOMEM;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
+    while ((rc = store_step(s, st)) == SQLITE_ROW)
+        if (evbuffer_add(*out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)) < 0)
+            break;
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return rc == SQLITE_ROW ? SQLITE_NOMEM : rc;
+    return evbuffer_get_length(*out) == size ? SQLITE_OK : SQLITE_CORRUPT;
+}
+
+/* message_step_id - run sql bound to one id (and an optional second int) */
+static int message_step_id(struct store *s, const char *sql, uint64_t id, int64_t *out)
+{
+    sqlite3_stmt *st = store_prep(s, sql);
+    int rc;
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+    rc = store_step(s, st);
+    if (out)
+        *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static const char *const sql_hold = "UPDATE message SET holds = holds + ?2 WHERE id = ?1";
+
+/* message_hold - holds += delta */
+int message_hold(struct store *s, uint64_t msg, int delta)
+{
+    sqlite3_stmt *st = store_prep(s, sql_hold);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
+    sqlite3_bind_int(st, 2, delta);
+    return store_run(s, st);
+}
+
+static const char *const sql_holds = "SELECT holds FROM message WHERE id = ?";
+
+/* message_holds - how many dumpster items keep msg */
+int message_holds(struct store *s, uint64_t msg, int64_t *holds)
+{
+    return message_step_id(s, sql_holds, msg, holds);
+}
+
+static const char *const sql_del_body = "DELETE FROM message_body WHERE msg = ?";
+static const char *const sql_del_msg = "DELETE FROM message WHERE id = ?";
+
+/* message_drop_content - chunks of a message never committed */
+int message_drop_content(struct store *s, uint64_t msg)
+{
+    return message_step_id(s, sql_del_body, msg, NULL);
+}
+
+/* message_delete - envelope and content */
+int message_delete(struct store *s, uint64_t msg)
+{
+    int rc = message_step_id(s, sql_del_body, msg, NULL);
+
+    return rc == SQLITE_OK ? message_step_id(s, sql_del_msg, msg, NULL) : rc;
+}
+
+static const char *const sql_orphans =
+    "DELETE FROM message_body WHERE msg NOT IN (SELECT id FROM message)";
+static const char *const sql_max_id = "SELECT max(coalesce((SELECT max(id) FROM message), 0),"
+                                      " coalesce((SELECT max(msg) FROM message_body), 0))";
+
+/* message_recover - forget uncommitted content; the next free id */
+int message_recover(struct store *s, uint64_t *next_id)
+{
+    sqlite3_stmt *st = store_prep(s, sql_orphans);
+    int64_t max = 0;
+    int rc;
+
+    if (st == NULL || (rc = store_run(s, st)) != SQLITE_OK) {
+        log_err("store", "recovery: %s", sqlite3_errmsg(store_db(s)));
+        return st == NULL ? SQLITE_ERROR : rc;
+    }
+    if ((rc = message_step_id(s, sql_max_id, 0, &max)) == SQLITE_OK)
+        *next_id = (uint64_t)max + 1;
+    return rc;
+}

@@ -1,0 +1,56 @@
+/*
+ * queue_priv.h - what the queue's files share: the object (queue.c),
+ * picking and outcomes (queue_pick.c), listing and counts (queue_list.c)
+ */
+#ifndef DD_QUEUE_PRIV_H
+#define DD_QUEUE_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "queue_active.h"
+#include "queue_int.h"
+
+struct event;
+
+/* An outcome whose write failed, or the content of a refused message whose
+ * removal failed, waiting for its next try (loop). */
+struct queue_retry {
+    TAILQ_ENTRY(queue_retry) link;
+    struct queue_outcome *o; /* NULL: drop the content of msg_id */
+    uint64_t msg_id;
+    void (*fn)(void *ctx, enum store_rc rc);
+    void *ctx;
+    int64_t due_ms; /* monotonic */
+};
+TAILQ_HEAD(queue_retry_list, queue_retry);
+
+struct queue {
+    struct event_base *base;
+    struct store *st;
+    uint64_t next_id; /* loop thread */
+    void (*commit_fn)(void *ctx);
+    void *commit_ctx;
+    struct {
+        queue_observer_fn fn;
+        void *ctx;
+    } observers[QUEUE_OBSERVERS_MAX];
+    size_t nobservers;
+    struct queue_active *active; /* storage thread */
+    struct queue_retry_list retries; /* loop */
+    unsigned retry_run;              /* failed writes in a row: the delay grows */
+    struct event *retry_ev;
+    bool stopping;
+};
+
+/* queue_oom - p, or abort with a log line when it is NULL */
+void *queue_oom(void *p);
+
+/* queue_pick.c: the retry timer, keeping and dropping what waits */
+void queue_retry_cb(int fd, short what, void *arg);
+void queue_retry_later(struct queue *q, struct queue_outcome *o, uint64_t msg_id,
+                       void (*fn)(void *ctx, enum store_rc rc), void *ctx);
+void queue_retry_drop(struct queue *q);
+
+#endif

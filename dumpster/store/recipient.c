@@ -1,0 +1,255 @@
+/*
+ * recipient.c - the recipient table (recipient.h)
+ *
+ * The only file that writes it. States are bound as parameters from enum
+ * rcpt_state, never written as numbers in the SQL. The due scan walks the
+ * (state, next_attempt) index; the rest go by message (recipient_key).
+ * Storage thread only.
+ */
+#include "recipient.h"
+
+#define RECIPIENT_COLS                                                                             \
+    "id, msg, request, rcpt, route, sg, dest, state, attempts, next_attempt, queued,"              \
+    " coalesce(last_reply, '')"
+
+/* recipient_read - the current row of a scan over RECIPIENT_COLS */
+static void recipient_read(sqlite3_stmt *st, struct recipient_row *r)
+{
+    r->id = (uint64_t)sqlite3_column_int64(st, 0);
+    r->msg = (uint64_t)sqlite3_column_int64(st, 1);
+    r->request = (uint64_t)sqlite3_column_int64(st, 2);
+    r->addr = (const char *)sqlite3_column_text(st, 3);
+    r->route = sqlite3_column_int(st, 4) == RCPT_ROUTE_SMARTHOST ? RCPT_ROUTE_SMARTHOST
+                                                                 : RCPT_ROUTE_SG;
+    r->sg = (const char *)sqlite3_column_text(st, 5);
+    r->dest = (const char *)sqlite3_column_text(st, 6);
+    r->state = (enum rcpt_state)sqlite3_column_int(st, 7);
+    r->attempts = (unsigned)sqlite3_column_int(st, 8);
+    r->next_attempt_ms = sqlite3_column_int64(st, 9);
+    r->queued_ms = sqlite3_column_int64(st, 10);
+    r->last_reply = (const char *)sqlite3_column_text(st, 11);
+    if (r->addr == NULL)
+        r->addr = "";
+    if (r->sg == NULL)
+        r->sg = "";
+}
+
+/* recipient_scan - hand every row of a bound statement to fn */
+static int recipient_scan(struct store *s, sqlite3_stmt *st, recipient_row_fn fn, void *ctx)
+{
+    struct recipient_row r;
+    int rc, go = SQLITE_OK;
+
+    while (go == SQLITE_OK && (rc = store_step(s, st)) == SQLITE_ROW) {
+        recipient_read(st, &r);
+        go = fn(ctx, &r);
+    }
+    sqlite3_reset(st);
+    if (go != SQLITE_OK && go != SQLITE_DONE)
+        return go;
+    return go == SQLITE_DONE || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static const char *const sql_insert =
+    "INSERT OR IGNORE INTO recipient(msg, rcpt, route, sg, request, state, queued)"
+    " VALUES (?, ?, ?, ?, 0, ?, ?)";
+
+/* recipient_insert - one recipient of a new message */
+int recipient_insert(struct store *s, uint64_t msg, int64_t queued_ms,
+                     const struct queue_msg_rcpt *r)
+{
+    sqlite3_stmt *st = store_prep(s, sql_insert);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
+    sqlite3_bind_text(st, 2, r->addr, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, (int)r->route);
+    sqlite3_bind_text(st, 4, r->route == RCPT_ROUTE_SG ? r->sg : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, RCPT_PENDING);
+    sqlite3_bind_int64(st, 6, queued_ms);
+    return store_run(s, st);
+}
+
+static const char *const sql_requeue =
+    "INSERT OR IGNORE INTO recipient(msg, rcpt, route, sg, request, dest, state, queued)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+/* recipient_requeue - a row of a resubmission request */
+int recipient_requeue(struct store *s, uint64_t msg, uint64_t request, const char *addr,
+                      const char *sg, const char *dest, int64_t now_ms)
+{
+    sqlite3_stmt *st = store_prep(s, sql_requeue);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
+    sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, RCPT_ROUTE_SG);
+    sqlite3_bind_text(st, 4, sg, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)request);
+    store_bind_opt(st, 6, dest != NULL, dest);
+    sqlite3_bind_int(st, 7, RCPT_PENDING);
+    sqlite3_bind_int64(st, 8, now_ms);
+    return store_run(s, st);
+}
+
+static const char *const sql_due = "SELECT " RECIPIENT_COLS " FROM recipient"
+                                   " WHERE state = ? AND next_attempt <= ? ORDER BY next_attempt, msg";
+
+/* recipient_due - pending rows due now, soonest first */
+int recipient_due(struct store *s, int64_t now_ms, recipient_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = store_prep(s, sql_due);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int(st, 1, RCPT_PENDING);
+    sqlite3_bind_int64(st, 2, now_ms);
+    return recipient_scan(s, st, fn, ctx);
+}
+
+static const char *const sql_of_msg =
+    "SELECT " RECIPIENT_COLS " FROM recipient WHERE msg = ?1 AND state = ?2"
+    " AND (?3 IS NULL OR sg = ?3) ORDER BY request, rcpt";
+
+/* recipient_of_msg - the open rows of one message */
+int recipient_of_msg(struct store *s, uint64_t msg, const char *sg, recipient_row_fn fn,
+                     void *ctx)
+{
+    sqlite3_stmt *st = store_prep(s, sql_of_msg);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
+    sqlite3_bind_int(st, 2, RCPT_PENDING);
+    store_bind_opt(st, 3, sg != NULL, sg);
+    return recipient_scan(s, st, fn, ctx);
+}
+
+static const char *const sql_open_msgs =
+    "SELECT DISTINCT msg FROM recipient WHERE state = ?1 AND (?2 IS NULL OR sg = ?2)"
+    " ORDER BY msg LIMIT ?3";
+
+/* recipient_open_msgs - messages with an open row, lowest id first */
+int recipient_open_msgs(struct store *s, const char *sg, size_t max, uint64_t *ids, size_t *n)
+{
+    sqlite3_stmt *st = store_prep(s, sql_open_msgs);
+    int rc;
+
+    *n = 0;
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int(st, 1, RCPT_PENDING);
+    store_bind_opt(st, 2, sg != NULL, sg);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+    while ((rc = store_step(s, st)) == SQLITE_ROW && *n < max)
+        ids[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static const char *const sql_open = "SELECT " RECIPIENT_COLS " FROM recipient"
+                                    " WHERE state = ?1 AND (?2 IS NULL OR sg = ?2) ORDER BY msg";
+
+/* recipient_open - every open row */
+int recipient_open(struct store *s, const char *sg, recipient_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = store_prep(s, sql_open);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int(st, 1, RCPT_PENDING);
+    store_bind_opt(st, 2, sg != NULL, sg);
+    return recipient_scan(s, st, fn, ctx);
+}
+
+static const char *const sql_fate =
+    "UPDATE recipient SET state = ?, attempts = attempts + 1, next_attempt = ?, delivered = ?,"
+    " last_reply = ? WHERE id = ?";
+
+/* recipient_fate - one attempt's outcome */
+int recipient_fate(struct store *s, uint64_t id, enum rcpt_state state, int64_t next_attempt_ms,
+                   int64_t delivered_ms, const char *reply)
+{
+    sqlite3_stmt *st = store_prep(s, sql_fate);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int(st, 1, (int)state);
+    sqlite3_bind_int64(st, 2, next_attempt_ms);
+    if (state == RCPT_DELIVERED)
+        sqlite3_bind_int64(st, 3, delivered_ms);
+    sqlite3_bind_text(st, 4, reply, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)id);
+    return store_run(s, st);
+}
+
+static const char *const sql_fail_msg =
+    "UPDATE recipient SET state = ?2, last_reply = ?3 WHERE msg = ?1 AND state = ?4";
+
+/* recipient_fail_msg - every open row of a message failed */
+int recipient_fail_msg(struct store *s, uint64_t msg, const char *reason)
+{
+    sqlite3_stmt *st = store_prep(s, sql_fail_msg);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
+    sqlite3_bind_int(st, 2, RCPT_FAILED);
+    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, RCPT_PENDING);
+    return store_run(s, st);
+}
+
+static const char *const sql_open_count =
+    "SELECT count(*) FROM recipient WHERE msg = ?1 AND state = ?2";
+
+/* recipient_open_count - open rows of a message */
+int recipient_open_count(struct store *s, uint64_t msg, int64_t *n)
+{
+    sqlite3_stmt *st = store_prep(s, sql_open_count);
+    int rc;
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
+    sqlite3_bind_int(st, 2, RCPT_PENDING);
+    rc = store_step(s, st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+static const char *const sql_delete = "DELETE FROM recipient WHERE msg = ?";
+
+/* recipient_delete_msg - every row of a message */
+int recipient_delete_msg(struct store *s, uint64_t msg)
+{
+    sqlite3_stmt *st = store_prep(s, sql_delete);
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
+    return store_run(s, st);
+}
+
+static const char *const sql_flush =
+    "UPDATE recipient SET next_attempt = 0 WHERE state = ?1 AND next_attempt > 0"
+    " AND (?2 IS NULL OR (route = ?3 AND sg = ?2))";
+
+/* recipient_flush - pending rows due now */
+int recipient_flush(struct store *s, const char *sg, bool smarthost, uint64_t *n)
+{
+    sqlite3_stmt *st = store_prep(s, sql_flush);
+    int rc;
+
+    if (st == NULL)
+        return SQLITE_ERROR;
+    sqlite3_bind_int(st, 1, RCPT_PENDING);
+    store_bind_opt(st, 2, smarthost || sg != NULL, smarthost ? "" : sg);
+    sqlite3_bind_int(st, 3, smarthost ? RCPT_ROUTE_SMARTHOST : RCPT_ROUTE_SG);
+    rc = store_run(s, st);
+    *n = rc == SQLITE_OK ? (uint64_t)store_changes(s) : 0;
+    return rc;
+}
