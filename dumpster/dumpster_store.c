@@ -129,8 +129,8 @@ static int dumpster_store_evict(struct store *s, const char *sg, const struct du
 }
 
 /* dumpster_store_evict_oldest - the item received first; *found */
-static int dumpster_store_evict_oldest(struct store *s, const char *sg,
-                                       enum dumpster_reason reason, bool *found)
+static int dumpster_store_evict_oldest(struct store *s, const char *sg, enum dumpster_reason reason,
+                                       bool *found)
 {
     struct dumpster_item_row it;
     int rc = dumpster_item_oldest(s, sg, &it, found);
@@ -264,8 +264,7 @@ static int dumpster_store_release_one(struct store *s, const char *sg,
     if (rc == SQLITE_OK && !found)
         return dumpster_rcpt_delete(s, sg, r->msg, r->rcpt); /* a row without its item */
     if (rc == SQLITE_OK)
-        rc = dumpster_gone_add(s, sg, r->msg, it.received_ms, r->delivered_ms,
-                               DUMPSTER_REPLICATED);
+        rc = dumpster_gone_add(s, sg, r->msg, it.received_ms, r->delivered_ms, DUMPSTER_REPLICATED);
     if (rc == SQLITE_OK)
         rc = dumpster_ledger_drop(s, sg, r->msg, r->rcpt);
     if (rc == SQLITE_OK)

@@ -66,7 +66,7 @@ static void rs_batch_reply(void *arg, enum store_rc rc)
     if (rc == STORE_OK && !b->found)
         rs->active = false;
     else if (!rs->stopping)
-        rs_schedule(rs, rc != STORE_OK                ? 1000
+        rs_schedule(rs, rc != STORE_OK                  ? 1000
                         : rs->c->dumpster.resubmit_rate ? DD_RESUBMIT_TICK_MS
                                                         : 0);
     free(b);
@@ -229,7 +229,9 @@ void resubmit_create(struct resubmit *rs, const struct resubmit_req *req, resubm
     c->fn = fn;
     c->ctx = ctx;
     snprintf(c->row.dest_eff, sizeof(c->row.dest_eff), "%s",
-             req->has_dest ? req->dest_text : dest ? dest : "");
+             req->has_dest ? req->dest_text
+             : dest        ? dest
+                           : "");
     store_call(rs->st, rs_create_work, rs_create_reply, c, !req->dry_run);
 }
 

@@ -84,9 +84,9 @@ static int rs_copy(struct rs_walk *w, const struct dumpster_item_row *it, const 
 {
     const struct resubmit_req *q = w->req;
     bool resent = false;
-    int rc = q->force ? SQLITE_OK
-                      : dumpster_ledger_has(w->s, q->storage_group, it->msg, rcpt, w->dest_eff,
-                                            &resent);
+    int rc = q->force
+                 ? SQLITE_OK
+                 : dumpster_ledger_has(w->s, q->storage_group, it->msg, rcpt, w->dest_eff, &resent);
 
     if (rc != SQLITE_OK)
         return rc;
@@ -147,8 +147,7 @@ static void rs_cursor(struct rs_walk *w, int64_t t, uint64_t msg, const char *rc
 }
 
 /* rs_item_envelope - gather an item's copies; *ok false when it is not wanted */
-static int rs_item_envelope(struct rs_walk *w, uint64_t msg, struct dumpster_item_row *it,
-                            bool *ok)
+static int rs_item_envelope(struct rs_walk *w, uint64_t msg, struct dumpster_item_row *it, bool *ok)
 {
     int rc = dumpster_item_get(w->s, w->req->storage_group, msg, it, ok);
 

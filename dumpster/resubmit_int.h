@@ -25,8 +25,8 @@ struct resubmit {
     void (*queued_fn)(void *ctx);
     void *queued_ctx;
     struct event *tick;
-    bool busy;    /* a batch is with the storage thread */
-    bool active;  /* there may be open requests */
+    bool busy;   /* a batch is with the storage thread */
+    bool active; /* there may be open requests */
     bool started, stopping;
     uint64_t counts[RESUBMIT_NSTATES]; /* mirrored from the store */
 };
@@ -34,10 +34,10 @@ struct resubmit {
 /* One batch of the oldest open request (storage thread). */
 struct resubmit_batch {
     struct resubmit *rs;
-    int limit;         /* rows looked at, at most */
+    int limit; /* rows looked at, at most */
     int64_t now_ms;
-    bool found;        /* there was an open request */
-    uint64_t queued;   /* messages queued by this batch */
+    bool found;      /* there was an open request */
+    uint64_t queued; /* messages queued by this batch */
 };
 
 /* resubmit_batch_run - the next batch of the oldest open request. */

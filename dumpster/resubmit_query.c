@@ -134,8 +134,7 @@ static void rs_cancel_reply(void *arg, enum store_rc rc)
 
 /* resubmit_cancel - stop a request */
 void resubmit_cancel(struct resubmit *rs, uint64_t id,
-                     void (*fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc),
-                     void *ctx)
+                     void (*fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc), void *ctx)
 {
     struct rs_query *g = rs_query_new(rs, id, ctx);
 

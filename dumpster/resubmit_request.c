@@ -40,8 +40,9 @@ static void resubmit_request_read(sqlite3_stmt *st, struct resubmit_row *row)
     row->cursor_time = sqlite3_column_int64(st, 15);
     row->cursor_msg = sqlite3_column_int64(st, 16);
     store_col_text(st, 17, row->cursor_rcpt, sizeof(row->cursor_rcpt));
-    uint64_t *counters[] = {&in->matched,           &in->queued,         &in->delivered,
-                            &in->failed,            &in->skipped_duplicate, &in->skipped_present};
+    uint64_t *counters[] = {&in->matched,           &in->queued,
+                            &in->delivered,         &in->failed,
+                            &in->skipped_duplicate, &in->skipped_present};
     for (int i = 0; i < 6; i++)
         *counters[i] = (uint64_t)sqlite3_column_int64(st, 18 + i);
     in->coverage.complete = sqlite3_column_int(st, 24) != 0;
@@ -136,8 +137,8 @@ static const char *const sql_list = "SELECT " REQUEST_COLS " FROM resubmit_reque
                                     " WHERE ?1 = 0 OR state IN (?2, ?3) ORDER BY id DESC LIMIT ?4";
 
 /* resubmit_request_list - newest first */
-int resubmit_request_list(struct store *s, bool outstanding, struct resubmit_info *out,
-                          size_t max, size_t *n)
+int resubmit_request_list(struct store *s, bool outstanding, struct resubmit_info *out, size_t max,
+                          size_t *n)
 {
     sqlite3_stmt *st = store_prep(s, sql_list);
     struct resubmit_row row;

@@ -29,8 +29,8 @@ int resubmit_request_get(struct store *s, uint64_t id, struct resubmit_row *row,
 int resubmit_request_next_open(struct store *s, struct resubmit_row *row, bool *found);
 
 /* resubmit_request_list - newest first, at most max, outstanding only or all. */
-int resubmit_request_list(struct store *s, bool outstanding, struct resubmit_info *out,
-                          size_t max, size_t *n);
+int resubmit_request_list(struct store *s, bool outstanding, struct resubmit_info *out, size_t max,
+                          size_t *n);
 
 /* resubmit_request_advance - state, cursor and counters of a batch. */
 int resubmit_request_advance(struct store *s, const struct resubmit_row *row, int64_t now_ms);

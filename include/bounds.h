@@ -65,9 +65,9 @@
 /* Admin API: a request body larger than this is refused with 413 (SPEC 8). */
 #define DD_API_BODY_MAX 65536
 /* Resubmit filters and destinations as the admin API takes them, in octets. */
-#define DD_API_ADDR_MAX 256            /* sender, recipient (RFC 5321 path) */
-#define DD_API_MSGID_MAX DD_MSGID_MAX  /* message_id */
-#define DD_API_REASON_MAX 256          /* reason, free text for logs */
+#define DD_API_ADDR_MAX 256                 /* sender, recipient (RFC 5321 path) */
+#define DD_API_MSGID_MAX DD_MSGID_MAX       /* message_id */
+#define DD_API_REASON_MAX 256               /* reason, free text for logs */
 #define DD_API_DEST_IN_MAX DD_CONF_LINE_MAX /* a destination as the client writes it */
 /* A destination's canonical text: about as long as the input (", " between
  * addresses, canonical IP literals), so twice the input bound is plenty; a

@@ -65,8 +65,7 @@ size_t dumpster_stats(const struct dumpster *d, const char *sg, struct dumpster_
 /* dumpster_replicated - the mailbox of sg is safe up to until_ms: every
  * recipient's copy delivered before it is released, and each item left
  * without copies (evicted reason=replicated). fn(ctx, copies, items, rc). */
-typedef void (*dumpster_released_fn)(void *ctx, uint64_t copies, uint64_t items,
-                                     enum store_rc rc);
+typedef void (*dumpster_released_fn)(void *ctx, uint64_t copies, uint64_t items, enum store_rc rc);
 void dumpster_replicated(struct dumpster *d, const char *sg, int64_t until_ms,
                          dumpster_released_fn fn, void *ctx);
 

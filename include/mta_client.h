@@ -86,7 +86,7 @@ struct mta_client_cfg {
  * when the socket cannot be created (errno set). Every outcome after that
  * comes through the callbacks. The cfg strings are copied. */
 struct mta_client *mta_client_connect(struct event_base *base, const struct mta_client_cfg *cfg,
-                                        const struct mta_client_cb *cb);
+                                      const struct mta_client_cb *cb);
 
 /* mta_client_send - start a job on an idle client (after ready() or done()
  * with mta_client_usable()). Returns 0, or -1 when the client is not idle,

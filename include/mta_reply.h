@@ -45,11 +45,11 @@ enum mta_reply_status {
 
 /* One reply being assembled. Owned by the caller; no heap memory. */
 struct mta_reply {
-    int code;                   /* 200..599, from the first line */
-    unsigned lines;             /* lines taken so far */
-    bool done;                  /* the final line was taken */
+    int code;                  /* 200..599, from the first line */
+    unsigned lines;            /* lines taken so far */
+    bool done;                 /* the final line was taken */
     enum mta_reply_status err; /* MTA_R_DONE or the first error (sticky) */
-    char enh[16];               /* "x.y.z" from the final line, or "" */
+    char enh[16];              /* "x.y.z" from the final line, or "" */
     /* The final line, code included, control octets shown as '?', cut to
      * fit at a UTF-8 character boundary. */
     char line[DD_SMTP_REPLY_LINE_MAX];

@@ -177,8 +177,8 @@ void queue_done(struct queue *q, struct queue_outcome *o, void (*fn)(void *ctx, 
 /* queue_flush - make every pending recipient (of storage group sg, or all
  * when sg is NULL; the smarthost's when smarthost) due now; fn(ctx, n)
  * gets how many. fn may be NULL. */
-void queue_flush(struct queue *q, const char *sg, bool smarthost,
-                 void (*fn)(void *ctx, uint64_t n), void *ctx);
+void queue_flush(struct queue *q, const char *sg, bool smarthost, void (*fn)(void *ctx, uint64_t n),
+                 void *ctx);
 
 /* A message waiting for delivery, for GET /v1/queue. */
 struct queue_entry_rcpt {

@@ -146,8 +146,7 @@ enum resubmit_cancel_rc { RESUBMIT_CANCELLED_OK, RESUBMIT_NOT_FOUND, RESUBMIT_AL
 /* resubmit_cancel - stop a pending or running request (what it queued stays
  * queued). */
 void resubmit_cancel(struct resubmit *rs, uint64_t id,
-                     void (*fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc),
-                     void *ctx);
+                     void (*fn)(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc), void *ctx);
 
 /* resubmit_counts - requests by state (indexed by enum resubmit_state),
  * from memory, for metrics. */

@@ -47,8 +47,8 @@ struct smtpd_content {
  * message has none ("<QUEUEID@hostname>").
  */
 void smtpd_content_begin(struct smtpd_content *c, enum smtpd_data_mode mode, uint64_t max_size,
-                        const char *received, size_t rlen, const char *our_msgid,
-                        smtpd_content_sink sink, void *ctx);
+                         const char *received, size_t rlen, const char *our_msgid,
+                         smtpd_content_sink sink, void *ctx);
 
 /* smtpd_content_feed - raw bytes from the client; returns the octets used
  * (DOT mode stops after the end of data: c->data.done). */

@@ -26,7 +26,7 @@ struct smtpd_server; /* opaque; one owner (main), released with smtpd_server_fre
  * message in err when a listener cannot be set up.
  */
 struct smtpd_server *smtpd_server_new(struct event_base *base, const struct conf *c,
-                          const struct directory *dir, char *err, size_t errlen);
+                                      const struct directory *dir, char *err, size_t errlen);
 
 /* smtpd_server_set_store - the queue that sessions put mail in and the
  * store whose backlog they watch (before traffic). */

@@ -19,7 +19,7 @@ struct smtpd_session;
 /* smtpd_session_new - start the conversation on fd (greeting or greet pause).
  * Returns NULL (fd closed) when out of resources. */
 struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, uint64_t id, int fd,
-                                      const struct sockaddr *sa, socklen_t salen);
+                                        const struct sockaddr *sa, socklen_t salen);
 
 /* smtpd_session_committed - the store finished this session's commit (may free s). */
 void smtpd_session_committed(struct smtpd_session *s, enum store_rc rc);

@@ -270,8 +270,7 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
 {
     char err[512];
 
-    h->delivery =
-        delivery_new(h->base, h->conf, h->dir, h->store, h->queue, err, sizeof(err));
+    h->delivery = delivery_new(h->base, h->conf, h->dir, h->store, h->queue, err, sizeof(err));
     if (h->delivery == NULL)
         return hub_fail(h, exit_code, EX_CONFIG, "delivery", err);
     queue_on_commit(h->queue, hub_committed, h->delivery);

@@ -40,8 +40,8 @@ static void queue_flush_reply(void *arg, enum store_rc rc)
 }
 
 /* queue_flush - every pending recipient due now */
-void queue_flush(struct queue *q, const char *sg, bool smarthost,
-                 void (*fn)(void *ctx, uint64_t n), void *ctx)
+void queue_flush(struct queue *q, const char *sg, bool smarthost, void (*fn)(void *ctx, uint64_t n),
+                 void *ctx)
 {
     struct queue_flush_op *op = queue_oom(calloc(1, sizeof(*op)));
 
@@ -56,8 +56,8 @@ void queue_flush(struct queue *q, const char *sg, bool smarthost,
 struct queue_count_op {
     struct queue *q;
     struct queue_counts c;
-    uint64_t last_msg;       /* rows come by message */
-    bool pending, deferred;  /* of last_msg so far */
+    uint64_t last_msg;      /* rows come by message */
+    bool pending, deferred; /* of last_msg so far */
     void (*fn)(void *ctx, const struct queue_counts *c);
     void *ctx;
 };

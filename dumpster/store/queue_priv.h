@@ -37,7 +37,7 @@ struct queue {
         void *ctx;
     } observers[QUEUE_OBSERVERS_MAX];
     size_t nobservers;
-    struct queue_active *active; /* storage thread */
+    struct queue_active *active;     /* storage thread */
     struct queue_retry_list retries; /* loop */
     unsigned retry_run;              /* failed writes in a row: the delay grows */
     struct event *retry_ev;

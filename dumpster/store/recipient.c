@@ -19,8 +19,8 @@ static void recipient_read(sqlite3_stmt *st, struct recipient_row *r)
     r->msg = (uint64_t)sqlite3_column_int64(st, 1);
     r->request = (uint64_t)sqlite3_column_int64(st, 2);
     r->addr = (const char *)sqlite3_column_text(st, 3);
-    r->route = sqlite3_column_int(st, 4) == RCPT_ROUTE_SMARTHOST ? RCPT_ROUTE_SMARTHOST
-                                                                 : RCPT_ROUTE_SG;
+    r->route =
+        sqlite3_column_int(st, 4) == RCPT_ROUTE_SMARTHOST ? RCPT_ROUTE_SMARTHOST : RCPT_ROUTE_SG;
     r->sg = (const char *)sqlite3_column_text(st, 5);
     r->dest = (const char *)sqlite3_column_text(st, 6);
     r->state = (enum rcpt_state)sqlite3_column_int(st, 7);
@@ -94,8 +94,9 @@ int recipient_requeue(struct store *s, uint64_t msg, uint64_t request, const cha
     return store_run(s, st);
 }
 
-static const char *const sql_due = "SELECT " RECIPIENT_COLS " FROM recipient"
-                                   " WHERE state = ? AND next_attempt <= ? ORDER BY next_attempt, msg";
+static const char *const sql_due =
+    "SELECT " RECIPIENT_COLS " FROM recipient"
+    " WHERE state = ? AND next_attempt <= ? ORDER BY next_attempt, msg";
 
 /* recipient_due - pending rows due now, soonest first */
 int recipient_due(struct store *s, int64_t now_ms, recipient_row_fn fn, void *ctx)
@@ -114,8 +115,7 @@ static const char *const sql_of_msg =
     " AND (?3 IS NULL OR sg = ?3) ORDER BY request, rcpt";
 
 /* recipient_of_msg - the open rows of one message */
-int recipient_of_msg(struct store *s, uint64_t msg, const char *sg, recipient_row_fn fn,
-                     void *ctx)
+int recipient_of_msg(struct store *s, uint64_t msg, const char *sg, recipient_row_fn fn, void *ctx)
 {
     sqlite3_stmt *st = store_prep(s, sql_of_msg);
 

@@ -45,8 +45,7 @@ int recipient_requeue(struct store *s, uint64_t msg, uint64_t request, const cha
 int recipient_due(struct store *s, int64_t now_ms, recipient_row_fn fn, void *ctx);
 
 /* recipient_of_msg - the open rows of msg (of storage group sg unless NULL). */
-int recipient_of_msg(struct store *s, uint64_t msg, const char *sg, recipient_row_fn fn,
-                     void *ctx);
+int recipient_of_msg(struct store *s, uint64_t msg, const char *sg, recipient_row_fn fn, void *ctx);
 
 /* recipient_open_msgs - up to max messages with an open row (of storage
  * group sg unless NULL), lowest id first, into ids[]; *n how many. */

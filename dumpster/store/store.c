@@ -66,9 +66,9 @@ struct store {
     struct event *done_ev;
     store_drain_fn drain_fn;
     void *ctx;
-    struct store_stmt_cache cache;            /* storage thread */
-    struct store_later *later, **later_tail;  /* storage thread: this batch */
-    bool resync;                              /* storage thread: posts were dropped */
+    struct store_stmt_cache cache;           /* storage thread */
+    struct store_later *later, **later_tail; /* storage thread: this batch */
+    bool resync;                             /* storage thread: posts were dropped */
     sqlite3_stmt *sp_begin, *sp_release, *sp_undo;
     store_fault_fn fault;
     void *fault_ctx;

@@ -54,8 +54,8 @@ static void bounce_committed(void *ctx, uint64_t cookie, enum store_rc rc)
 }
 
 /* bounce_queue - hand the report to the store as a new message */
-static void bounce_queue(struct delivery *d, const char *orig_qid,
-                         const struct queue_msg_rcpt *to, char *text, size_t len, const char *seed)
+static void bounce_queue(struct delivery *d, const char *orig_qid, const struct queue_msg_rcpt *to,
+                         char *text, size_t len, const char *seed)
 {
     struct queue_msg *m = calloc(1, sizeof(*m));
 
@@ -175,8 +175,7 @@ static void bounce_content(void *ctx, struct evbuffer *content, enum store_rc rc
 /* bounce_new - copy what the report needs of job j and outcome o */
 static struct bounce *bounce_new(struct delivery *d, const struct djob *j,
                                  const struct queue_outcome *o, const struct queue_msg_rcpt *to,
-                                 const char *peer,
-                                 const struct mta_client_reply *replies)
+                                 const char *peer, const struct mta_client_reply *replies)
 {
     struct bounce *b = calloc(1, sizeof(*b));
     size_t n = o->nrcpts ? o->nrcpts : 1;

@@ -241,8 +241,8 @@ static void delivery_tick(struct delivery *d)
     if (d->inflight_jobs >= DD_DELIVERY_INFLIGHT_MAX)
         return;
     d->picking = true;
-    queue_pick(d->q, clock_now_ms(), DD_DELIVERY_INFLIGHT_MAX - d->inflight_jobs,
-               delivery_picked, d);
+    queue_pick(d->q, clock_now_ms(), DD_DELIVERY_INFLIGHT_MAX - d->inflight_jobs, delivery_picked,
+               d);
 }
 
 /* delivery_tick_cb - the timer and the kick */

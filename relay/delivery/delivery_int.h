@@ -103,7 +103,6 @@ struct delivery {
     struct delivery_stats stats;
 };
 
-
 /* delivery_pool.c */
 struct dpool *dpool_get(struct delivery *d, const char *text, const struct dest *dest);
 void dpool_enqueue(struct dpool *p, struct djob *j);

@@ -149,7 +149,7 @@ static bool dpool_resolve(struct dpool *p)
     if (p->resolving || (p->naddrs > 0 && (!hosts || clock_now_ms() < p->addrs_until_ms)))
         return !p->resolving;
     p->resolving = true;
-    p->lookups = 1;                               /* held until every lookup is started */
+    p->lookups = 1;                            /* held until every lookup is started */
     p->addrs_until_ms = clock_now_ms() + 1000; /* the resolver caches for the TTL */
     for (size_t i = 0; i < p->dest.n; i++) {
         const struct dest_addr *a = &p->dest.addr[i];

@@ -157,7 +157,7 @@ static void client_close(struct mta_client *c)
 /* mta_client_shut - close; the job in progress gets for_job for its open
  * recipients, then the caller hears closed(why) */
 void mta_client_shut(struct mta_client *c, const struct mta_client_reply *for_job,
-                      const struct mta_client_reply *why)
+                     const struct mta_client_reply *why)
 {
     bool job = c->res != NULL;
 
@@ -222,7 +222,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     client_enter(c);
     if (c->st != C_CLOSED)
         mta_client_fail(c, "conversation with %s timed out while %s", c->peer_name,
-                         mta_client_what(c));
+                        mta_client_what(c));
     client_leave(c);
 }
 
@@ -329,7 +329,7 @@ static void read_input(struct mta_client *c)
             continue;
         if (st != MTA_R_DONE) {
             mta_client_fail(c, "malformed reply from %s while %s: %s", c->peer_name,
-                             mta_client_what(c), mta_reply_strerror(st));
+                            mta_client_what(c), mta_reply_strerror(st));
             return;
         }
         on_reply(c);
@@ -372,15 +372,15 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         c->connected = true;
     } else if (what & BEV_EVENT_TIMEOUT) {
         mta_client_fail(c, "conversation with %s timed out while %s", c->peer_name,
-                         mta_client_what(c));
+                        mta_client_what(c));
     } else {
         read_input(c); /* a last reply may wait there */
         if (!c->dead && c->st == C_CONNECT && !c->connected)
             mta_client_fail(c, "connect to %s: %s", c->peer_name,
-                             evutil_socket_error_to_string(err));
+                            evutil_socket_error_to_string(err));
         else if (!c->dead && c->st != C_CLOSED)
             mta_client_fail(c, "lost connection with %s while %s", c->peer_name,
-                             mta_client_what(c));
+                            mta_client_what(c));
     }
     client_leave(c);
 }
@@ -416,7 +416,7 @@ static int client_setup(struct mta_client *c, struct event_base *base,
 
 /* mta_client_connect - start connecting to cfg->addr */
 struct mta_client *mta_client_connect(struct event_base *base, const struct mta_client_cfg *cfg,
-                                        const struct mta_client_cb *cb)
+                                      const struct mta_client_cb *cb)
 {
     struct mta_client *c = calloc(1, sizeof(*c));
     struct timeval tv;
@@ -441,7 +441,7 @@ struct mta_client *mta_client_connect(struct event_base *base, const struct mta_
     evtimer_add(c->timer, &tv);
     if (bufferevent_socket_connect(c->bev, cfg->addr, (int)cfg->addrlen) < 0)
         mta_client_fail_later(c, "connect to %s: %s", c->peer_name,
-                               evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+                              evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
     return c;
 }
 

@@ -49,16 +49,16 @@ struct mta_client {
     unsigned connect_timeout, reply_timeout;
     struct mta_client_cb cb;
     struct mta_reply reply; /* being assembled */
-    unsigned ext;            /* SMTP_EXT_* from the EHLO reply */
-    bool connected;          /* the TCP (or unix) connect finished */
-    bool used;               /* a transaction ran: RSET before the next */
+    unsigned ext;           /* SMTP_EXT_* from the EHLO reply */
+    bool connected;         /* the TCP (or unix) connect finished */
+    bool used;              /* a transaction ran: RSET before the next */
     char later_why[256];
     /* The job in progress: res != NULL. */
     struct mta_client_job job;
     struct mta_client_reply *res; /* per recipient; code 0 while open */
-    bool *accepted;                /* per recipient: RCPT got 2xx */
-    size_t step;                   /* the step the next reply answers */
-    size_t data_step;              /* STEP_RCPT + nrcpts */
+    bool *accepted;               /* per recipient: RCPT got 2xx */
+    size_t step;                  /* the step the next reply answers */
+    size_t data_step;             /* STEP_RCPT + nrcpts */
     size_t naccepted;
     size_t dot_left; /* end-of-data replies still due */
     size_t dot_next; /* LMTP: where to look for the next accepted recipient */
@@ -74,7 +74,7 @@ void mta_client_put(struct mta_client *c, const char *fmt, ...)
 void mta_client_set_timer(struct mta_client *c);
 const char *mta_client_what(const struct mta_client *c);
 void mta_client_shut(struct mta_client *c, const struct mta_client_reply *for_job,
-                      const struct mta_client_reply *why);
+                     const struct mta_client_reply *why);
 void mta_client_fail(struct mta_client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void mta_client_fail_later(struct mta_client *c, const char *fmt, ...)

@@ -83,7 +83,7 @@ static void send_mail(struct mta_client *c)
     if (c->ext & SMTP_EXT_SIZE)
         snprintf(size, sizeof(size), " SIZE=%zu", c->job.size);
     mta_client_put(c, "MAIL FROM:<%s>%s%s", c->job.sender, size,
-                    (c->ext & SMTP_EXT_SMTPUTF8) && needs_utf8(&c->job) ? " SMTPUTF8" : "");
+                   (c->ext & SMTP_EXT_SMTPUTF8) && needs_utf8(&c->job) ? " SMTPUTF8" : "");
 }
 
 /* send_step - the command of one step */

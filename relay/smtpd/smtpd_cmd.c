@@ -19,7 +19,7 @@
 
 /* smtpd_log_reject - Postfix's NOQUEUE/QUEUEID reject line */
 static void smtpd_log_reject(struct smtpd_session *s, const char *cmd, const char *reply,
-                            const char *to)
+                             const char *to)
 {
     const char *qid = s->txn.queue_id[0] ? s->txn.queue_id : "NOQUEUE";
     log_info("smtpd", "%s: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>", qid, cmd,
@@ -186,7 +186,7 @@ void smtpd_cmd_content_begin(struct smtpd_session *s, enum smtpd_data_mode mode)
     t->msg_id = queue_new_msg_id(smtpd_server_queue(s->srv));
     t->content_started = true;
     smtpd_content_begin(&t->content, mode, s->c->smtp.max_message_size, received, rlen, msgid,
-                       smtpd_sink, s);
+                        smtpd_sink, s);
 }
 
 /* smtpd_cmd_data - DATA: 354, then content until CRLF.CRLF */
@@ -198,7 +198,7 @@ static void smtpd_cmd_data(struct smtpd_session *s)
     }
     if (s->txn.nrcpts == 0) { /* out of order without RCPT; refused when all were */
         smtpd_reply_error(s, s->txn.rcpt_tries ? "554 5.5.1 Error: no valid recipients"
-                                              : "503 5.5.1 Error: need RCPT command");
+                                               : "503 5.5.1 Error: need RCPT command");
         return;
     }
     if (s->txn.content_started) {
@@ -282,7 +282,7 @@ void smtpd_cmd_content_done(struct smtpd_session *s)
     bool bdat = t->content.data.mode == SMTPD_DATA_BDAT;
     if (bdat && !s->bdat_last && !t->content.too_big) {
         smtpd_reply(s, "250 2.0.0 Ok: %llu octets received",
-                   (unsigned long long)t->content.client_size);
+                    (unsigned long long)t->content.client_size);
         return;
     }
     smtpd_content_end(&t->content);
@@ -351,7 +351,8 @@ void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len)
         smtpd_reply(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
         break;
     case SMTP_HELP:
-        smtpd_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
+        smtpd_reply(s,
+                    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
         break;
     case SMTP_QUIT:
         smtpd_reply(s, "221 2.0.0 Bye");

@@ -18,8 +18,8 @@ static void smtpd_content_put(struct smtpd_content *c, const char *p, size_t n);
 
 /* smtpd_content_begin - reset c for a new message, Received: first */
 void smtpd_content_begin(struct smtpd_content *c, enum smtpd_data_mode mode, uint64_t max_size,
-                        const char *received, size_t rlen, const char *our_msgid,
-                        smtpd_content_sink sink, void *ctx)
+                         const char *received, size_t rlen, const char *our_msgid,
+                         smtpd_content_sink sink, void *ctx)
 {
     memset(c, 0, sizeof(*c));
     smtpd_data_init(&c->data, mode);

@@ -71,7 +71,7 @@ static unsigned smtpd_server_count_ip(const struct smtpd_server *srv, const unsi
 
 /* smtpd_server_refuse - answer 421 on a fresh socket and close it; never blocks */
 static void smtpd_server_refuse(struct smtpd_server *srv, evutil_socket_t fd, const char *why,
-                          const struct sockaddr *sa)
+                                const struct sockaddr *sa)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
     char line[DD_HOSTNAME_MAX + 128];
@@ -89,8 +89,8 @@ static void smtpd_server_refuse(struct smtpd_server *srv, evutil_socket_t fd, co
 }
 
 /* smtpd_server_accept_cb - a new connection: limits, then a session */
-static void smtpd_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                             int salen, void *arg)
+static void smtpd_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+                                   struct sockaddr *sa, int salen, void *arg)
 {
     struct smtpd_server *srv = arg;
     unsigned char key[17];
@@ -159,7 +159,8 @@ static void smtpd_server_accept_error_cb(struct evconnlistener *l, void *arg)
 }
 
 /* smtpd_server_listen - bind one listen address */
-static int smtpd_server_listen(struct smtpd_server *srv, const struct conf_listen *cl, char *err, size_t errlen)
+static int smtpd_server_listen(struct smtpd_server *srv, const struct conf_listen *cl, char *err,
+                               size_t errlen)
 {
     struct sockaddr_storage ss;
     int sslen = sizeof(ss);
@@ -185,7 +186,7 @@ static int smtpd_server_listen(struct smtpd_server *srv, const struct conf_liste
 
 /* smtpd_server_new - allocate the table and bind the listeners */
 struct smtpd_server *smtpd_server_new(struct event_base *base, const struct conf *c,
-                          const struct directory *dir, char *err, size_t errlen)
+                                      const struct directory *dir, char *err, size_t errlen)
 {
     struct smtpd_server *srv = calloc(1, sizeof(*srv));
     if (srv == NULL)

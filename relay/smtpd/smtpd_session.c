@@ -314,7 +314,7 @@ static void smtpd_peer_name(struct smtpd_session *s, const struct sockaddr *sa)
 
 /* smtpd_session_new - a session on an accepted socket */
 struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, uint64_t id, int fd,
-                                      const struct sockaddr *sa, socklen_t salen)
+                                        const struct sockaddr *sa, socklen_t salen)
 {
     struct smtpd_session *s = calloc(1, sizeof(*s));
     (void)salen;

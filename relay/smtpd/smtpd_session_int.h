@@ -71,7 +71,8 @@ struct smtpd_session {
 };
 
 /* smtpd_session.c */
-void smtpd_reply(struct smtpd_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void smtpd_reply_error(struct smtpd_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void smtpd_close_after_reply(struct smtpd_session *s);

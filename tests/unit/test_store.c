@@ -55,8 +55,9 @@ static void test_commit_and_reopen(void **state)
     sf_reopen(f);
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 1);
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient"), 3);
-    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient WHERE state = %d AND"
-                                   " request = 0",
+    assert_int_equal(sf_sql_int(f,
+                                "SELECT count(*) FROM recipient WHERE state = %d AND"
+                                " request = 0",
                                 RCPT_PENDING),
                      3);
     assert_int_equal(sf_sql_int(f, "SELECT sum(length(data)) FROM message_body"), 100);
@@ -259,8 +260,7 @@ static void test_queue_flush_and_restart(void **state)
     /* a stop while delivering: active is memory only, so after the restart
      * both jobs are due again and nothing was written for the picks */
     sf_reopen(f);
-    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient WHERE state = %d",
-                                RCPT_PENDING),
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient WHERE state = %d", RCPT_PENDING),
                      3);
     struct sf_picked restarted = sf_pick(f, NOW);
     assert_int_equal(restarted.n, 2);
@@ -320,8 +320,9 @@ static void test_migration_from_v3(void **state)
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message WHERE holds = 1"), 3);
     assert_int_equal(sf_sql_int(f, "SELECT items FROM dumpster_sg WHERE sg = 'SG1'"), 3);
     /* m3 still waits for SG2; m4's resent copy is a row of request 1 */
-    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient WHERE msg = 3 AND"
-                                   " state = %d AND route = %d",
+    assert_int_equal(sf_sql_int(f,
+                                "SELECT count(*) FROM recipient WHERE msg = 3 AND"
+                                " state = %d AND route = %d",
                                 RCPT_PENDING, RCPT_ROUTE_SG),
                      1);
     assert_int_equal(sf_sql_int(f, "SELECT request FROM recipient WHERE msg = 4"), 1);

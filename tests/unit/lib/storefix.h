@@ -22,8 +22,8 @@
 #include "resubmit.h"
 #include "store.h"
 
-#define SF_DUMPSTER 1u /* open a dumpster over the queue */
-#define SF_RESUBMIT 2u /* and a resubmission engine */
+#define SF_DUMPSTER 1u               /* open a dumpster over the queue */
+#define SF_RESUBMIT 2u               /* and a resubmission engine */
 #define SF_FAR_MS ((int64_t)1 << 60) /* a retry that never comes due by itself */
 #define SF_WAIT_MS 60000             /* longest wait for the loop */
 

@@ -1,0 +1,261 @@
+/*
+ * test_faults.c - the store failing under the queue, the dumpster and
+ * resubmission: SQLITE_FULL, SQLITE_IOERR and SQLITE_BUSY from the store's
+ * fault hook at the statements that matter. Each case checks that the
+ * caller got an error or the work was retried, and that nothing is left
+ * half-written: rows, counters and content agree afterwards.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "rsfix.h"
+
+static int setup(void **state)
+{
+    *state = rs_setup();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    rs_teardown(*state);
+    return 0;
+}
+
+static const char *const rcpt_a[] = {"a@x.test:SG1"};
+static const char *const rcpts_ab[] = {"a@x.test:SG1", "b@x.test:SG1"};
+
+/* commit_rc - one message to a and b; the result of its commit */
+static enum store_rc commit_rc(struct rsfix *r, int64_t received_ms)
+{
+    int want = r->f->commits + 1, errors = r->f->commit_errors;
+
+    sf_commit(r->f, 300, 2, received_ms, rcpts_ab, 2);
+    sf_loop_until(r->f, &r->f->commits, want);
+    r->f->commit_errors = errors;
+    return r->f->last_rc;
+}
+
+/* check_store - counters equal a recount; content exactly where needed */
+static void check_store(struct storefix *f)
+{
+    long long c[3], rc[3];
+
+    sf_sql_row(f, c, 3,
+               "SELECT coalesce(items, 0), coalesce(bytes, 0), coalesce(oldest, 0) FROM"
+               " dumpster_sg WHERE sg = 'SG1' UNION ALL SELECT 0, 0, 0 LIMIT 1");
+    sf_sql_row(f, rc, 3,
+               "SELECT count(*), coalesce(sum(size), 0), coalesce(min(received), 0)"
+               " FROM dumpster_item WHERE sg = 'SG1'");
+    assert_memory_equal(c, rc, sizeof(c));
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message m WHERE holds !="
+                                   " (SELECT count(*) FROM dumpster_item i WHERE i.msg = m.id)"),
+                     0);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message_body WHERE msg NOT IN"
+                                   " (SELECT id FROM message)"),
+                     0);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_rcpt r WHERE NOT EXISTS"
+                                   " (SELECT 1 FROM dumpster_item i WHERE i.sg = r.sg AND"
+                                   " i.msg = r.msg)"),
+                     0);
+}
+
+static void test_commit_full_nothing_half_written(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+
+    sf_fault(f, "INSERT OR IGNORE INTO recipient", SQLITE_FULL, 1);
+    assert_int_equal(commit_rc(r, sf_base_ms()), STORE_E_FULL); /* the session says 451 */
+    assert_int_equal(sf_fault_hits(f), 1);
+    sf_run_ms(f, 100);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 0);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient"), 0);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message_body"), 0); /* removed */
+    assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK); /* and the next one goes in */
+    check_store(f);
+}
+
+static void test_commit_busy_and_ioerr(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+
+    sf_fault(f, "BEGIN IMMEDIATE", SQLITE_BUSY, 1);
+    assert_int_equal(commit_rc(r, sf_base_ms()), STORE_E_IO);
+    sf_fault(f, "COMMIT", SQLITE_IOERR, 1);
+    assert_int_equal(commit_rc(r, sf_base_ms()), STORE_E_IO);
+    sf_fault(f, NULL, 0, 0);
+    sf_run_ms(f, 600); /* the removal of refused content is retried */
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 0);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message_body"), 0);
+    assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient"), 2);
+}
+
+static void test_pick_on_a_full_disk(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+
+    assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
+    sf_fault(f, "UPDATE", SQLITE_FULL, -1); /* every write fails */
+    struct sf_picked p = sf_pick(f, sf_wall_ms());
+    assert_int_equal(p.n, 1);
+    assert_int_equal(sf_fault_hits(f), 0); /* picking wrote nothing */
+    sf_free_picked(&p);
+}
+
+/* on_done_count - an outcome's callback */
+static void on_done_count(void *ctx, enum store_rc rc)
+{
+    *(int *)ctx += rc == STORE_OK ? 1 : 1000;
+}
+
+static void test_outcome_retried_never_dropped(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+    int done = 0;
+
+    assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
+    struct sf_picked p = sf_pick(f, sf_wall_ms());
+    assert_int_equal(p.n, 1);
+    /* the outcome's write and the dumpster's fail three times */
+    sf_fault(f, "INSERT INTO dumpster_item", SQLITE_FULL, 3);
+    queue_done(f->q, sf_outcome(p.jobs[0], NULL, sf_wall_ms()), on_done_count, &done);
+    sf_run_ms(f, 100);
+    assert_int_equal(done, 0); /* not written yet: no answer */
+    struct sf_picked again = sf_pick(f, sf_wall_ms());
+    assert_int_equal(again.n, 0); /* still active: never delivered twice meanwhile */
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient WHERE state = %d", RCPT_PENDING),
+                     2); /* the failed writes were undone whole */
+    sf_loop_until(f, &done, 1);
+    assert_int_equal(done, 1);
+    assert_int_equal(sf_fault_hits(f), 3);
+    assert_int_equal(
+        sf_sql_int(f, "SELECT count(*) FROM recipient WHERE state = %d", RCPT_DELIVERED), 2);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_item"), 1);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_rcpt"), 2);
+    check_store(f);
+    sf_free_picked(&p);
+}
+
+static void test_resubmit_batch_retried(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+    uint64_t ids[20];
+    int64_t t0 = sf_base_ms();
+    bool saw;
+
+    rs_put(r, 20, t0, 1000, 100, rcpt_a, 1, ids);
+    sf_fault(f, "INSERT OR REPLACE INTO dumpster_ledger", SQLITE_FULL, 2);
+    struct resubmit_req q = rs_req("SG1", t0, t0 + 60000);
+    struct rs_got g = rs_create(r, &q);
+    struct resubmit_info in = rs_wait_done(r, g.info.id, &saw);
+    assert_int_equal(sf_fault_hits(f), 2);
+    assert_int_equal(in.matched, 20);
+    assert_int_equal(in.queued, 20);
+    /* the failed batches left nothing: one row and one ledger entry each */
+    assert_int_equal(
+        sf_sql_int(f, "SELECT count(*) FROM recipient WHERE request = %lld", (long long)g.info.id),
+        20);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_ledger"), 20);
+}
+
+static void test_resubmit_create_full(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+
+    sf_fault(f, "INSERT INTO resubmit_request", SQLITE_FULL, 1);
+    struct resubmit_req q = rs_req("SG1", 0, 1);
+    struct rs_got g = rs_create_rc(r, &q);
+    assert_int_equal(g.rc, STORE_E_FULL); /* the admin API answers 500 */
+    assert_false(g.found);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM resubmit_request"), 0);
+}
+
+/* on_released - early release answered */
+static void on_released(void *ctx, uint64_t copies, uint64_t items, enum store_rc rc)
+{
+    int *calls = ctx;
+
+    (void)copies;
+    (void)items;
+    *calls += rc == STORE_OK ? 1 : 1000;
+}
+
+static void test_release_fails_whole(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+    uint64_t ids[4];
+    int64_t t0 = sf_base_ms();
+    int calls = 0;
+
+    rs_put(r, 4, t0, 1000, 100, rcpts_ab, 2, ids);
+    sf_fault(f, "DELETE FROM dumpster_item", SQLITE_IOERR, 1);
+    dumpster_replicated(f->d, "SG1", t0 + 60000, on_released, &calls);
+    sf_loop_until(f, &calls, 1);
+    assert_int_equal(calls, 1000); /* an error, and nothing released */
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_rcpt"), 8);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_item"), 4);
+    struct dumpster_stats ds;
+    assert_int_equal(dumpster_stats(f->d, "SG1", &ds, 1), 1);
+    assert_int_equal(ds.items, 4);
+    assert_int_equal(ds.evicted_replicated, 0);
+    check_store(f);
+    calls = 0;
+    dumpster_replicated(f->d, "SG1", t0 + 60000, on_released, &calls);
+    sf_loop_until(f, &calls, 1);
+    assert_int_equal(calls, 1);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_item"), 0);
+    check_store(f);
+}
+
+static void test_expiry_waits_for_the_disk(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+    uint64_t ids[3];
+    int64_t old = sf_wall_ms() - 8 * 86400 * 1000LL; /* older than max_age (7 days) */
+
+    sf_fault(f, "DELETE FROM dumpster_item", SQLITE_FULL, -1);
+    rs_put(r, 3, old, 1000, 100, rcpt_a, 1, ids);
+    sf_run_ms(f, 1500); /* expiry ticks fail */
+    assert_true(sf_fault_hits(f) > 0);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_item"), 3);
+    check_store(f);
+    sf_fault(f, NULL, 0, 0);
+    for (int64_t end = sf_mono_ms() + 10000;
+         sf_sql_int(f, "SELECT count(*) FROM dumpster_item") > 0 && sf_mono_ms() < end;)
+        sf_run_ms(f, 100);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_item"), 0);
+    assert_int_equal(sf_sql_int(f, "SELECT evicted_age FROM dumpster_sg WHERE sg = 'SG1'"), 3);
+    check_store(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_commit_full_nothing_half_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_busy_and_ioerr, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pick_on_a_full_disk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outcome_retried_never_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resubmit_batch_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resubmit_create_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_fails_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_waits_for_the_disk, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
