@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "dumpster.h"
 #include "dumpster_gone.h"
 #include "dumpster_sg.h"
 #include "dumpster_store.h"

@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#include "dumpster.h"
+#include "dumpster_stats.h"
 #include "dumpster_gone.h"
 #include "queue.h"
 #include "store_int.h"

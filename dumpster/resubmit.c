@@ -13,7 +13,6 @@
 
 #include <event2/event.h>
 
-#include "api_req.h"
 #include "clock.h"
 #include "log.h"
 #include "queue_int.h"
@@ -196,8 +195,9 @@ static void rs_create_log(const struct rs_create *c)
     timefmt_format(r->start_ms, a);
     timefmt_format(r->end_ms, b);
     log_info("dumpster", "resubmit request=%llu sg=%s %s..%s match=%s dest=%s%s%s",
-             (unsigned long long)c->row.info.id, r->storage_group, a, b, api_match_name(r->match),
-             c->row.dest_eff, r->reason[0] ? " reason=" : "", r->reason);
+             (unsigned long long)c->row.info.id, r->storage_group, a, b,
+             r->match == RESUBMIT_MATCH_RECEIVED ? "received" : "delivered", c->row.dest_eff,
+             r->reason[0] ? " reason=" : "", r->reason);
 }
 
 /* rs_create_reply - loop */

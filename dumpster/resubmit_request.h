@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "resubmit.h"
+#include "resubmit_types.h"
 #include "store_int.h"
 
 /* A request as the storage thread works on it. */

@@ -18,7 +18,7 @@
 
 #include "bounds.h"
 #include "conf.h"
-#include "resubmit.h"
+#include "resubmit_types.h"
 
 #define API_ERR_CODE_MAX 32
 #define API_ERR_MESSAGE_MAX 256

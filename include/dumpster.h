@@ -25,24 +25,12 @@
 
 #include "bounds.h"
 #include "conf.h"
+#include "dumpster_stats.h"
 #include "store.h"
 
 struct event_base;
 struct queue;
 struct dumpster; /* opaque; one owner (the hub), dumpster_free() */
-
-/* Statistics of one storage group (SPEC section 6 and 8). */
-struct dumpster_stats {
-    char sg[DD_SG_NAME_MAX + 1];
-    uint64_t items;
-    uint64_t bytes;
-    int64_t oldest_received_ms; /* 0 when empty */
-    uint64_t max_bytes;
-    uint64_t max_age_s;
-    uint64_t evicted_size, evicted_age, evicted_replicated;
-    uint64_t not_kept;           /* larger than max_bytes: delivered, not kept */
-    int64_t replicated_until_ms; /* 0: never told */
-};
 
 /* dumpster_new - watch q's outcomes, load the counters, start the expiry
  * timer. Before store_start(). c must outlive it or be replaced with

@@ -30,7 +30,7 @@ struct metrics_snapshot {
     const struct dumpster_stats *sg; /* one per storage group */
     size_t nsg;
     uint64_t resubmit[4]; /* by enum resubmit_state */
-    struct smtpd_server_stats smtp;
+    struct smtpd_stats smtp;
     struct delivery_stats delivery;
     struct store_stats store;
     bool has_queue; /* false: the store could not count */

@@ -26,52 +26,15 @@
 #include <stdint.h>
 
 #include "bounds.h"
+#include "queue_msg.h"
 #include "store.h"
 
 struct evbuffer;
 struct event_base;
 struct queue; /* opaque; one owner (the hub), queue_free() */
 
-/* A recipient's state in the queue. Active is never stored: it is the
- * queue's memory of what it handed to delivery. */
-enum rcpt_state {
-    RCPT_PENDING = 0,
-    RCPT_ACTIVE = 1,
-    RCPT_DELIVERED = 2,
-    RCPT_FAILED = 3,
-};
-
 /* queue_state_name - "pending", "active", "delivered", "failed" */
 const char *queue_state_name(enum rcpt_state st);
-
-/* Where a recipient's mail goes: its storage group's destination, or the
- * smarthost (bounces to senders the directory does not know). */
-enum rcpt_route {
-    RCPT_ROUTE_SG = 0,
-    RCPT_ROUTE_SMARTHOST = 1,
-};
-
-struct queue_msg_rcpt {
-    char addr[DD_ADDR_MAX + 2];
-    enum rcpt_route route;
-    char sg[DD_SG_NAME_MAX + 1]; /* "" for the smarthost */
-};
-
-/* A message to commit, besides its content. */
-struct queue_msg {
-    uint64_t msg_id; /* from queue_new_msg_id() */
-    char queue_id[DD_QUEUEID_LEN + 1];
-    char sender[DD_ADDR_MAX + 2]; /* "" for <> */
-    char *message_id;             /* Message-ID value; owned (malloc) */
-    uint64_t size;                /* content octets, sum of the chunks */
-    uint32_t nchunks;             /* chunks handed over, seq 0..n-1 */
-    int64_t received_ms;          /* unix time in ms */
-    char client_ip[64];
-    char helo[DD_HELO_MAX + 1];
-    char proto[16];
-    struct queue_msg_rcpt *rcpts; /* owned (malloc) */
-    size_t nrcpts;
-};
 
 /* queue_new - the queue over store s: forgets content that was never
  * committed (startup: before store_start()). NULL with a message in err. */

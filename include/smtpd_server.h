@@ -1,6 +1,6 @@
 /*
  * smtpd_server.h - the SMTP side of the hub: listeners, the session table,
- * connection limits, and the link between sessions and the store
+ * connection limits; it owns the sessions and hands each its env
  *
  * Sessions are known by id (slot and generation); the store's completions
  * come back by id, so a session that went away meanwhile is simply not
@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "directory.h"
 #include "queue.h"
+#include "smtpd_env.h"
 #include "store.h"
 
 struct event_base;
@@ -35,8 +36,8 @@ void smtpd_server_set_store(struct smtpd_server *srv, struct store *st, struct q
 /* smtpd_server_set_directory - use a new directory from now on (SIGHUP). */
 void smtpd_server_set_directory(struct smtpd_server *srv, const struct directory *dir);
 
-/* The queue's commit callback and the store's drain callback; ctx is the server. */
-void smtpd_server_store_done(void *ctx, uint64_t cookie, enum store_rc rc);
+/* smtpd_server_store_drain - the store's drain callback (ctx: the server):
+ * sessions paused for the backlog read again. */
 void smtpd_server_store_drain(void *ctx);
 
 /* smtpd_server_shutdown - stop accepting and close every session (421). */
@@ -45,35 +46,12 @@ void smtpd_server_shutdown(struct smtpd_server *srv);
 /* smtpd_server_free - release everything; returns NULL. */
 struct smtpd_server *smtpd_server_free(struct smtpd_server *srv);
 
-/* For sessions: */
-struct event_base *smtpd_server_base(const struct smtpd_server *srv);
-const struct conf *smtpd_server_conf(const struct smtpd_server *srv);
-/* smtpd_server_conf_hold - the current conf, held until smtpd_server_conf_release(): a
- * reload does not free a conf a session still reads */
-const struct conf *smtpd_server_conf_hold(struct smtpd_server *srv);
-void smtpd_server_conf_release(const struct conf *c);
 /* smtpd_server_set_conf - new sessions use c (listeners stay as they are) */
 void smtpd_server_set_conf(struct smtpd_server *srv, const struct conf *c);
-const struct directory *smtpd_server_directory(const struct smtpd_server *srv);
-struct store *smtpd_server_store(const struct smtpd_server *srv);
-struct queue *smtpd_server_queue(const struct smtpd_server *srv);
-/* smtpd_server_session_gone - a session closed; forget its slot. */
-void smtpd_server_session_gone(struct smtpd_server *srv, uint64_t id);
 
-struct smtpd_server_stats {
-    uint64_t messages_accepted; /* 250 after the commit */
-    uint64_t messages_rejected; /* 4xx/5xx at the end of data or commit */
-    uint64_t rcpts_rejected;
-    uint64_t connections_total;
-    uint64_t connections_rejected; /* 421 at accept: limits */
-    uint64_t sessions;             /* open now */
-};
-void smtpd_server_get_stats(const struct smtpd_server *srv, struct smtpd_server_stats *st);
-/* smtpd_server_count - the counters sessions update */
-struct smtpd_server_stats *smtpd_server_counters(struct smtpd_server *srv);
+/* smtpd_server_get_stats - the counters (smtpd_env.h) */
+void smtpd_server_get_stats(const struct smtpd_server *srv, struct smtpd_stats *st);
 /* smtpd_server_ready - every listener is bound */
 bool smtpd_server_ready(const struct smtpd_server *srv);
-/* smtpd_server_wait_store - session id waits for the store backlog to drain. */
-void smtpd_server_wait_store(struct smtpd_server *srv, uint64_t id);
 
 #endif

@@ -3,7 +3,7 @@
  *
  * The server creates a session for an accepted socket and owns it through
  * its id; the session frees itself when the connection ends and tells the
- * server with smtpd_server_session_gone().
+ * server through the env's gone callback (smtpd_env.h).
  */
 #ifndef DD_SMTPD_SESSION_H
 #define DD_SMTPD_SESSION_H
@@ -13,12 +13,12 @@
 
 #include "store.h"
 
-struct smtpd_server;
+struct smtpd_env;
 struct smtpd_session;
 
 /* smtpd_session_new - start the conversation on fd (greeting or greet pause).
  * Returns NULL (fd closed) when out of resources. */
-struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, uint64_t id, int fd,
+struct smtpd_session *smtpd_session_new(const struct smtpd_env *env, uint64_t id, int fd,
                                         const struct sockaddr *sa, socklen_t salen);
 
 /* smtpd_session_committed - the store finished this session's commit (may free s). */

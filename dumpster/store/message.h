@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "bounds.h"
-#include "queue.h"
+#include "queue_msg.h"
 #include "store_int.h"
 
 struct evbuffer;

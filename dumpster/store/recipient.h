@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "queue.h"
+#include "queue_msg.h"
 #include "store_int.h"
 
 /* A row as the scans hand it over; pointers valid during the callback. */

@@ -232,7 +232,7 @@ static int metrics_dumpster(struct evbuffer *out, const struct metrics_snapshot 
 }
 
 /* metrics_smtp - the SMTP side */
-static int metrics_smtp(struct evbuffer *out, const struct smtpd_server_stats *s)
+static int metrics_smtp(struct evbuffer *out, const struct smtpd_stats *s)
 {
     int rc = 0;
 

@@ -134,7 +134,7 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
         smtpd_reply_error(s, "553 5.6.7 Error: non-ASCII recipient requires SMTPUTF8");
         return;
     }
-    const char *sg = directory_lookup(smtpd_server_directory(s->srv), r.to.addr, &res);
+    const char *sg = directory_lookup(s->env->dir, r.to.addr, &res);
     if (sg && res == DIRECTORY_FOUND) {
         smtpd_rcpt_add(s, r.to.addr, sg);
         smtpd_reply(s, "250 2.1.5 Ok");
@@ -146,7 +146,7 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
     else
         snprintf(reply, sizeof(reply), "554 5.7.1 <%s>: Relay access denied", r.to.addr);
     smtpd_log_reject(s, "RCPT", reply, r.to.addr);
-    smtpd_server_counters(s->srv)->rcpts_rejected++;
+    s->env->stats->rcpts_rejected++;
     smtpd_reply_error(s, "%s", reply);
 }
 
@@ -154,7 +154,7 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
 static void smtpd_sink(void *ctx, uint32_t seq, void *chunk, size_t len)
 {
     struct smtpd_session *s = ctx;
-    queue_chunk(smtpd_server_queue(s->srv), s->txn.msg_id, seq, chunk, len);
+    queue_chunk(s->env->q, s->txn.msg_id, seq, chunk, len);
 }
 
 /* smtpd_proto - the "with" of the Received: field */
@@ -183,7 +183,7 @@ void smtpd_cmd_content_begin(struct smtpd_session *s, enum smtpd_data_mode mode)
     size_t rlen = mail_hdr_received(received, sizeof(received), &r);
 
     snprintf(msgid, sizeof(msgid), "<%s@%s>", t->queue_id, s->c->smtp.hostname);
-    t->msg_id = queue_new_msg_id(smtpd_server_queue(s->srv));
+    t->msg_id = queue_new_msg_id(s->env->q);
     t->content_started = true;
     smtpd_content_begin(&t->content, mode, s->c->smtp.max_message_size, received, rlen, msgid,
                         smtpd_sink, s);
@@ -264,7 +264,7 @@ static void smtpd_commit(struct smtpd_session *s)
     smtpd_content_free(&t->content);
     t->content_started = false;
     s->state = SMTPD_S_COMMIT; /* input waits in the buffer, bounded by its watermark */
-    queue_commit(smtpd_server_queue(s->srv), m, smtpd_server_store_done, s->srv, s->id);
+    queue_commit(s->env->q, m, s->env->committed, s->env->ctx, s->id);
 }
 
 /* smtpd_cmd_content_done - end of DATA, or the end of a BDAT chunk */

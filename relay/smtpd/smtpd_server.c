@@ -30,15 +30,11 @@ struct smtpd_server_slot {
 };
 
 struct smtpd_server {
-    struct event_base *base;
-    const struct conf *c;
-    const struct directory *dir;
-    struct store *st;
-    struct queue *q;
+    struct smtpd_env env; /* what sessions get: shared state, callbacks */
     struct evconnlistener *ls[DD_LISTEN_MAX];
     size_t nls;
     struct event *relisten; /* re-enables listeners after EMFILE */
-    struct smtpd_server_stats stats;
+    struct smtpd_stats stats;
     struct smtpd_server_slot *slots;
     uint32_t *free_slots; /* stack of free slot indexes */
     size_t nfree;
@@ -80,7 +76,8 @@ static void smtpd_server_refuse(struct smtpd_server *srv, evutil_socket_t fd, co
                            : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
 
     inet_ntop(sa->sa_family, addr, ip, sizeof(ip));
-    int n = snprintf(line, sizeof(line), "421 4.7.0 %s Error: %s\r\n", srv->c->smtp.hostname, why);
+    int n =
+        snprintf(line, sizeof(line), "421 4.7.0 %s Error: %s\r\n", srv->env.c->smtp.hostname, why);
     srv->stats.connections_rejected++;
     ssize_t w = send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
@@ -101,7 +98,7 @@ static void smtpd_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
         smtpd_server_refuse(srv, fd, "too many connections", sa);
         return;
     }
-    if (smtpd_server_count_ip(srv, key) >= srv->c->smtp.max_connections_per_ip) {
+    if (smtpd_server_count_ip(srv, key) >= srv->env.c->smtp.max_connections_per_ip) {
         smtpd_server_refuse(srv, fd, "too many connections from your IP address", sa);
         return;
     }
@@ -109,7 +106,7 @@ static void smtpd_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct smtpd_server_slot *sl = &srv->slots[slot];
     uint64_t id = ((uint64_t)++sl->gen << 32) | slot;
     memcpy(sl->ipkey, key, 17);
-    sl->s = smtpd_session_new(srv, id, fd, sa, (socklen_t)salen);
+    sl->s = smtpd_session_new(&srv->env, id, fd, sa, (socklen_t)salen);
     srv->stats.connections_total++;
     if (sl->s == NULL)
         srv->free_slots[srv->nfree++] = slot;
@@ -125,8 +122,9 @@ static struct smtpd_session *smtpd_server_find(const struct smtpd_server *srv, u
 }
 
 /* smtpd_server_session_gone - free the slot of a closed session */
-void smtpd_server_session_gone(struct smtpd_server *srv, uint64_t id)
+static void smtpd_server_session_gone(void *ctx, uint64_t id)
 {
+    struct smtpd_server *srv = ctx;
     uint32_t slot = (uint32_t)id;
     if (smtpd_server_find(srv, id) == NULL)
         return;
@@ -172,7 +170,7 @@ static int smtpd_server_listen(struct smtpd_server *srv, const struct conf_liste
         snprintf(err, errlen, "bad listen address %s", text);
         return -1;
     }
-    struct evconnlistener *l = evconnlistener_new_bind(srv->base, smtpd_server_accept_cb, srv,
+    struct evconnlistener *l = evconnlistener_new_bind(srv->env.base, smtpd_server_accept_cb, srv,
                                                        LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE,
                                                        1024, (struct sockaddr *)&ss, sslen);
     if (l == NULL) {
@@ -184,6 +182,27 @@ static int smtpd_server_listen(struct smtpd_server *srv, const struct conf_liste
     return 0;
 }
 
+/* smtpd_server_store_done - a commit finished: tell its session, if still there */
+static void smtpd_server_store_done(void *ctx, uint64_t cookie, enum store_rc rc)
+{
+    struct smtpd_server *srv = ctx;
+    struct smtpd_session *s = smtpd_server_find(srv, cookie);
+    if (s)
+        smtpd_session_committed(s, rc);
+}
+
+/* smtpd_server_wait_store - remember a session that paused for the store */
+static void smtpd_server_wait_store(void *ctx, uint64_t id)
+{
+    struct smtpd_server *srv = ctx;
+
+    for (size_t i = 0; i < srv->nwaiting; i++)
+        if (srv->waiting[i] == id)
+            return;
+    if (srv->nwaiting < srv->nslots)
+        srv->waiting[srv->nwaiting++] = id;
+}
+
 /* smtpd_server_new - allocate the table and bind the listeners */
 struct smtpd_server *smtpd_server_new(struct event_base *base, const struct conf *c,
                                       const struct directory *dir, char *err, size_t errlen)
@@ -191,9 +210,14 @@ struct smtpd_server *smtpd_server_new(struct event_base *base, const struct conf
     struct smtpd_server *srv = calloc(1, sizeof(*srv));
     if (srv == NULL)
         return NULL;
-    srv->base = base;
-    srv->c = c;
-    srv->dir = dir;
+    srv->env.base = base;
+    srv->env.c = c;
+    srv->env.dir = dir;
+    srv->env.stats = &srv->stats;
+    srv->env.ctx = srv;
+    srv->env.gone = smtpd_server_session_gone;
+    srv->env.wait_store = smtpd_server_wait_store;
+    srv->env.committed = smtpd_server_store_done;
     srv->nslots = c->smtp.max_connections;
     srv->slots = calloc(srv->nslots, sizeof(*srv->slots));
     srv->free_slots = calloc(srv->nslots, sizeof(*srv->free_slots));
@@ -209,25 +233,6 @@ struct smtpd_server *smtpd_server_new(struct event_base *base, const struct conf
         if (smtpd_server_listen(srv, &c->smtp.listen[i], err, errlen) < 0)
             return smtpd_server_free(srv);
     return srv;
-}
-
-/* smtpd_server_store_done - a commit finished: tell its session, if still there */
-void smtpd_server_store_done(void *ctx, uint64_t cookie, enum store_rc rc)
-{
-    struct smtpd_server *srv = ctx;
-    struct smtpd_session *s = smtpd_server_find(srv, cookie);
-    if (s)
-        smtpd_session_committed(s, rc);
-}
-
-/* smtpd_server_wait_store - remember a session that paused for the store */
-void smtpd_server_wait_store(struct smtpd_server *srv, uint64_t id)
-{
-    for (size_t i = 0; i < srv->nwaiting; i++)
-        if (srv->waiting[i] == id)
-            return;
-    if (srv->nwaiting < srv->nslots)
-        srv->waiting[srv->nwaiting++] = id;
 }
 
 /* smtpd_server_store_drain - the backlog fell: let paused sessions read again */
@@ -274,74 +279,30 @@ struct smtpd_server *smtpd_server_free(struct smtpd_server *srv)
 /* smtpd_server_set_store - where sessions put mail, and whose backlog they watch */
 void smtpd_server_set_store(struct smtpd_server *srv, struct store *st, struct queue *q)
 {
-    srv->st = st;
-    srv->q = q;
+    srv->env.st = st;
+    srv->env.q = q;
 }
 
 void smtpd_server_set_directory(struct smtpd_server *srv, const struct directory *dir)
 {
-    srv->dir = dir;
+    srv->env.dir = dir;
 }
 
 /* smtpd_server_get_stats - the counters, and sessions open now */
-void smtpd_server_get_stats(const struct smtpd_server *srv, struct smtpd_server_stats *st)
+void smtpd_server_get_stats(const struct smtpd_server *srv, struct smtpd_stats *st)
 {
     *st = srv->stats;
     st->sessions = srv->nslots - srv->nfree;
 }
 
-/* smtpd_server_counters - for the sessions to count in */
-struct smtpd_server_stats *smtpd_server_counters(struct smtpd_server *srv)
-{
-    return &srv->stats;
-}
-
 /* smtpd_server_ready - listening on every address */
 bool smtpd_server_ready(const struct smtpd_server *srv)
 {
-    return !srv->shutting_down && srv->nls > 0 && srv->st != NULL;
-}
-
-/* smtpd_server_conf_hold - the current conf, counted */
-const struct conf *smtpd_server_conf_hold(struct smtpd_server *srv)
-{
-    ((struct conf *)srv->c)->refs++;
-    return srv->c;
-}
-
-/* smtpd_server_conf_release - a session is done with its conf */
-void smtpd_server_conf_release(const struct conf *c)
-{
-    ((struct conf *)c)->refs--;
+    return !srv->shutting_down && srv->nls > 0 && srv->env.st != NULL;
 }
 
 /* smtpd_server_set_conf - after a reload */
 void smtpd_server_set_conf(struct smtpd_server *srv, const struct conf *c)
 {
-    srv->c = c;
-}
-
-const struct conf *smtpd_server_conf(const struct smtpd_server *srv)
-{
-    return srv->c;
-}
-
-const struct directory *smtpd_server_directory(const struct smtpd_server *srv)
-{
-    return srv->dir;
-}
-
-struct store *smtpd_server_store(const struct smtpd_server *srv)
-{
-    return srv->st;
-}
-
-struct queue *smtpd_server_queue(const struct smtpd_server *srv)
-{
-    return srv->q;
-}
-
-struct event_base *smtpd_server_base(const struct smtpd_server *srv)
-{
-    return srv->base;
+    srv->env.c = c;
 }

@@ -127,7 +127,7 @@ static void smtpd_pause_for_store(struct smtpd_session *s)
 {
     s->paused = true;
     bufferevent_disable(s->bev, EV_READ);
-    smtpd_server_wait_store(s->srv, s->id);
+    s->env->wait_store(s->env->ctx, s->id);
 }
 
 /* smtpd_feed - content octets from in[], at most max; returns octets used */
@@ -155,7 +155,7 @@ static size_t smtpd_feed(struct smtpd_session *s, struct evbuffer *in, size_t ma
 /* smtpd_read_content - DATA or BDAT octets */
 static void smtpd_read_content(struct smtpd_session *s, struct evbuffer *in)
 {
-    if (s->txn.content_started && store_backlog_high(smtpd_server_store(s->srv))) {
+    if (s->txn.content_started && store_backlog_high(s->env->st)) {
         smtpd_pause_for_store(s);
         return;
     }
@@ -294,7 +294,7 @@ void smtpd_txn_reset(struct smtpd_session *s)
     struct smtpd_txn *t = &s->txn;
 
     if (t->content_started) {
-        queue_abort(smtpd_server_queue(s->srv), t->msg_id);
+        queue_abort(s->env->q, t->msg_id);
         smtpd_content_free(&t->content);
     }
     free(t->rcpts);
@@ -313,7 +313,7 @@ static void smtpd_peer_name(struct smtpd_session *s, const struct sockaddr *sa)
 }
 
 /* smtpd_session_new - a session on an accepted socket */
-struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, uint64_t id, int fd,
+struct smtpd_session *smtpd_session_new(const struct smtpd_env *env, uint64_t id, int fd,
                                         const struct sockaddr *sa, socklen_t salen)
 {
     struct smtpd_session *s = calloc(1, sizeof(*s));
@@ -323,13 +323,14 @@ struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, uint64_t id, i
         return NULL;
     }
     s->id = id;
-    s->srv = srv;
-    s->c = smtpd_server_conf_hold(srv);
+    s->env = env;
+    s->c = env->c;
+    ((struct conf *)s->c)->refs++; /* a reload does not free a conf a session reads */
     smtpd_peer_name(s, sa);
-    s->bev = bufferevent_socket_new(smtpd_server_base(srv), fd, BEV_OPT_CLOSE_ON_FREE);
+    s->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (s->bev == NULL) {
         evutil_closesocket(fd);
-        smtpd_server_conf_release(s->c);
+        ((struct conf *)s->c)->refs--;
         free(s);
         return NULL;
     }
@@ -348,7 +349,7 @@ struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, uint64_t id, i
     struct timeval pause = {(time_t)(s->c->smtp.greet_pause_ms / 1000),
                             (suseconds_t)(s->c->smtp.greet_pause_ms % 1000) * 1000};
     s->state = SMTPD_S_PREGREET;
-    s->greet_ev = evtimer_new(smtpd_server_base(srv), smtpd_greet_cb, s);
+    s->greet_ev = evtimer_new(env->base, smtpd_greet_cb, s);
     if (s->greet_ev)
         evtimer_add(s->greet_ev, &pause);
     else {
@@ -386,8 +387,8 @@ static void smtpd_session_free(struct smtpd_session *s)
     if (s->greet_ev)
         event_free(s->greet_ev);
     bufferevent_free(s->bev);
-    smtpd_server_session_gone(s->srv, s->id);
-    smtpd_server_conf_release(s->c);
+    s->env->gone(s->env->ctx, s->id);
+    ((struct conf *)s->c)->refs--;
     free(s);
 }
 
@@ -397,10 +398,10 @@ void smtpd_session_committed(struct smtpd_session *s, enum store_rc rc)
     if (s->state != SMTPD_S_COMMIT)
         return;
     if (rc == STORE_OK) {
-        smtpd_server_counters(s->srv)->messages_accepted++;
+        s->env->stats->messages_accepted++;
         smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->txn.queue_id);
     } else {
-        smtpd_server_counters(s->srv)->messages_rejected++;
+        s->env->stats->messages_rejected++;
         log_err("smtpd", "%s: store %s; message not accepted", s->txn.queue_id,
                 rc == STORE_E_FULL ? "full" : "error");
         smtpd_reply_error(s, "451 4.3.0 Error: queue file write error");

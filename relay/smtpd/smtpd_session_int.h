@@ -12,11 +12,11 @@
 #include <event2/event.h>
 
 #include "conf.h"
-#include "smtpd_server.h"
 #include "smtpd_content.h"
 #include "smtpd_parse.h"
 #include "smtpd_session.h"
 #include "queue.h"
+#include "smtpd_env.h"
 #include "store.h"
 
 enum smtpd_state {
@@ -50,7 +50,7 @@ struct smtpd_txn {
 
 struct smtpd_session {
     uint64_t id;
-    struct smtpd_server *srv;
+    const struct smtpd_env *env; /* the server's table (smtpd_env.h) */
     const struct conf *c;
     struct bufferevent *bev;
     struct event *greet_ev;
