@@ -23,17 +23,9 @@ static const char *const sql_add =
 int dumpster_gone_add(struct store *s, const char *sg, uint64_t msg, int64_t received_ms,
                       int64_t delivered_ms, enum dumpster_reason reason)
 {
-    sqlite3_stmt *st = store_prep(s, sql_add);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_text(st, 1, sg, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)msg);
-    sqlite3_bind_int64(st, 3, received_ms);
-    sqlite3_bind_int64(st, 4, delivered_ms);
-    sqlite3_bind_text(st, 5, dumpster_reason_name(reason), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, delivered_ms > received_ms ? delivered_ms : received_ms);
-    return store_run(s, st);
+    return store_do(s, sql_add, "tuiiti", sg, msg, received_ms, delivered_ms,
+                    dumpster_reason_name(reason),
+                    delivered_ms > received_ms ? delivered_ms : received_ms);
 }
 
 static const char *const sql_by_delivered =
@@ -45,19 +37,12 @@ static const char *const sql_by_received =
 int dumpster_gone_count(struct store *s, const char *sg, bool by_received, int64_t start_ms,
                         int64_t end_ms, uint64_t *n)
 {
-    sqlite3_stmt *st = store_prep(s, by_received ? sql_by_received : sql_by_delivered);
-    int rc;
+    int64_t v;
+    int rc = store_get_int(s, &v, by_received ? sql_by_received : sql_by_delivered, "tii", sg,
+                           start_ms, end_ms);
 
-    *n = 0;
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_text(st, 1, sg, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, start_ms);
-    sqlite3_bind_int64(st, 3, end_ms);
-    if ((rc = store_step(s, st)) == SQLITE_ROW)
-        *n = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? SQLITE_OK : rc;
+    *n = (uint64_t)v;
+    return rc;
 }
 
 static const char *const sql_prune = "DELETE FROM dumpster_gone WHERE rowid IN"
@@ -66,10 +51,5 @@ static const char *const sql_prune = "DELETE FROM dumpster_gone WHERE rowid IN"
 /* dumpster_gone_prune - forget old evictions */
 int dumpster_gone_prune(struct store *s, int64_t before_ms)
 {
-    sqlite3_stmt *st = store_prep(s, sql_prune);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, before_ms);
-    return store_run(s, st);
+    return store_do(s, sql_prune, "i", before_ms);
 }

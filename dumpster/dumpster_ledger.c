@@ -4,26 +4,17 @@
 #include "dumpster_ledger.h"
 
 static const char *const sql_has =
-    "SELECT 1 FROM dumpster_ledger WHERE sg = ? AND msg = ? AND rcpt = ? AND dest = ?";
+    "SELECT count(*) FROM dumpster_ledger WHERE sg = ? AND msg = ? AND rcpt = ? AND dest = ?";
 
 /* dumpster_ledger_has - resent there before? */
 int dumpster_ledger_has(struct store *s, const char *sg, uint64_t msg, const char *rcpt,
                         const char *dest, bool *has)
 {
-    sqlite3_stmt *st = store_prep(s, sql_has);
-    int rc;
+    int64_t n;
+    int rc = store_get_int(s, &n, sql_has, "tutt", sg, msg, rcpt, dest);
 
-    *has = false;
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_text(st, 1, sg, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)msg);
-    sqlite3_bind_text(st, 3, rcpt, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, dest, -1, SQLITE_STATIC);
-    rc = store_step(s, st);
-    *has = rc == SQLITE_ROW;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    *has = n > 0;
+    return rc;
 }
 
 static const char *const sql_add = "INSERT OR REPLACE INTO dumpster_ledger(sg, msg, rcpt, dest,"
@@ -33,16 +24,7 @@ static const char *const sql_add = "INSERT OR REPLACE INTO dumpster_ledger(sg, m
 int dumpster_ledger_add(struct store *s, const char *sg, uint64_t msg, const char *rcpt,
                         const char *dest, uint64_t request)
 {
-    sqlite3_stmt *st = store_prep(s, sql_add);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_text(st, 1, sg, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)msg);
-    sqlite3_bind_text(st, 3, rcpt, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, dest, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)request);
-    return store_run(s, st);
+    return store_do(s, sql_add, "tuttu", sg, msg, rcpt, dest, request);
 }
 
 static const char *const sql_drop =
@@ -51,12 +33,5 @@ static const char *const sql_drop =
 /* dumpster_ledger_drop - entries leave with their recipient or item */
 int dumpster_ledger_drop(struct store *s, const char *sg, uint64_t msg, const char *rcpt)
 {
-    sqlite3_stmt *st = store_prep(s, sql_drop);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_text(st, 1, sg, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)msg);
-    store_bind_opt(st, 3, rcpt != NULL, rcpt);
-    return store_run(s, st);
+    return store_do(s, sql_drop, "tuo", sg, msg, rcpt);
 }

@@ -10,45 +10,32 @@ static const char *const sql_read =
     "SELECT items, bytes, oldest, evicted_size, evicted_age, evicted_replicated, not_kept,"
     " replicated_until FROM dumpster_sg WHERE sg = ?";
 
+/* dumpster_sg_row - the counters of the current row */
+static int dumpster_sg_row(void *ctx, sqlite3_stmt *st)
+{
+    struct dumpster_stats *out = ctx;
+
+    out->items = (uint64_t)sqlite3_column_int64(st, 0);
+    out->bytes = (uint64_t)sqlite3_column_int64(st, 1);
+    out->oldest_received_ms = sqlite3_column_int64(st, 2);
+    out->evicted_size = (uint64_t)sqlite3_column_int64(st, 3);
+    out->evicted_age = (uint64_t)sqlite3_column_int64(st, 4);
+    out->evicted_replicated = (uint64_t)sqlite3_column_int64(st, 5);
+    out->not_kept = (uint64_t)sqlite3_column_int64(st, 6);
+    out->replicated_until_ms = sqlite3_column_int64(st, 7);
+    return SQLITE_OK;
+}
+
 /* dumpster_sg_read - the counter row of a group; sg may be out->sg */
 int dumpster_sg_read(struct store *s, const char *sg, struct dumpster_stats *out)
 {
-    sqlite3_stmt *st = store_prep(s, sql_read);
     char name[DD_SG_NAME_MAX + 1];
-    int rc;
+    bool found;
 
     snprintf(name, sizeof(name), "%s", sg);
     memset(out, 0, sizeof(*out));
     memcpy(out->sg, name, sizeof(name));
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if ((rc = store_step(s, st)) == SQLITE_ROW) {
-        out->items = (uint64_t)sqlite3_column_int64(st, 0);
-        out->bytes = (uint64_t)sqlite3_column_int64(st, 1);
-        out->oldest_received_ms = sqlite3_column_int64(st, 2);
-        out->evicted_size = (uint64_t)sqlite3_column_int64(st, 3);
-        out->evicted_age = (uint64_t)sqlite3_column_int64(st, 4);
-        out->evicted_replicated = (uint64_t)sqlite3_column_int64(st, 5);
-        out->not_kept = (uint64_t)sqlite3_column_int64(st, 6);
-        out->replicated_until_ms = sqlite3_column_int64(st, 7);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-/* dumpster_sg_exec - a statement bound to sg and up to three integers */
-static int dumpster_sg_exec(struct store *s, const char *sql, const char *sg, int n,
-                            const int64_t *v)
-{
-    sqlite3_stmt *st = store_prep(s, sql);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_text(st, 1, sg, -1, SQLITE_STATIC);
-    for (int i = 0; i < n; i++)
-        sqlite3_bind_int64(st, 2 + i, v[i]);
-    return store_run(s, st);
+    return store_first(s, store_bind(s, sql_read, "t", name), dumpster_sg_row, out, &found);
 }
 
 static const char *const sql_ensure = "INSERT OR IGNORE INTO dumpster_sg(sg) VALUES (?)";
@@ -56,7 +43,7 @@ static const char *const sql_ensure = "INSERT OR IGNORE INTO dumpster_sg(sg) VAL
 /* dumpster_sg_ensure - a row for sg */
 int dumpster_sg_ensure(struct store *s, const char *sg)
 {
-    return dumpster_sg_exec(s, sql_ensure, sg, 0, NULL);
+    return store_do(s, sql_ensure, "t", sg);
 }
 
 static const char *const sql_add =
@@ -66,9 +53,7 @@ static const char *const sql_add =
 int dumpster_sg_add(struct store *s, const char *sg, int64_t ditems, int64_t dbytes,
                     int64_t oldest_ms)
 {
-    int64_t v[3] = {ditems, dbytes, oldest_ms};
-
-    return dumpster_sg_exec(s, sql_add, sg, 3, v);
+    return store_do(s, sql_add, "tiii", sg, ditems, dbytes, oldest_ms);
 }
 
 static const char *const sql_gone[] = {
@@ -82,7 +67,7 @@ static const char *const sql_gone[] = {
 /* dumpster_sg_count_gone - the counter of a reason */
 int dumpster_sg_count_gone(struct store *s, const char *sg, enum dumpster_reason reason)
 {
-    return dumpster_sg_exec(s, sql_gone[reason], sg, 0, NULL);
+    return store_do(s, sql_gone[reason], "t", sg);
 }
 
 static const char *const sql_replicated =
@@ -91,5 +76,5 @@ static const char *const sql_replicated =
 /* dumpster_sg_replicated - remember the newest early release */
 int dumpster_sg_replicated(struct store *s, const char *sg, int64_t until_ms)
 {
-    return dumpster_sg_exec(s, sql_replicated, sg, 1, &until_ms);
+    return store_do(s, sql_replicated, "ti", sg, until_ms);
 }

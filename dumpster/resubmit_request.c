@@ -15,8 +15,9 @@
     " failed, skipped_duplicate, skipped_present, cov_complete, cov_oldest, cov_evicted"
 
 /* resubmit_request_read - the current row of a query over REQUEST_COLS */
-static void resubmit_request_read(sqlite3_stmt *st, struct resubmit_row *row)
+static int resubmit_request_read(void *ctx, sqlite3_stmt *st)
 {
+    struct resubmit_row *row = ctx;
     struct resubmit_info *in = &row->info;
     struct resubmit_req *r = &in->req;
 
@@ -48,6 +49,7 @@ static void resubmit_request_read(sqlite3_stmt *st, struct resubmit_row *row)
     in->coverage.complete = sqlite3_column_int(st, 24) != 0;
     in->coverage.oldest_available_ms = sqlite3_column_int64(st, 25);
     in->coverage.evicted_in_range = (uint64_t)sqlite3_column_int64(st, 26);
+    return SQLITE_OK;
 }
 
 static const char *const sql_insert =
@@ -60,29 +62,14 @@ int resubmit_request_insert(struct store *s, struct resubmit_row *row, int64_t n
 {
     struct resubmit_info *in = &row->info;
     const struct resubmit_req *r = &in->req;
-    sqlite3_stmt *st = store_prep(s, sql_insert);
-    int rc;
+    int rc = store_do(s, sql_insert, "tiidotoootddiidiu", r->storage_group, r->start_ms, r->end_ms,
+                      (int)r->match, r->has_dest ? r->dest_text : NULL, row->dest_eff,
+                      r->has_sender ? r->sender : NULL, r->has_recipient ? r->recipient : NULL,
+                      r->has_message_id ? r->message_id : NULL, r->reason, (int)r->force,
+                      RESUBMIT_PENDING, now_ms, now_ms, (int)in->coverage.complete,
+                      in->coverage.oldest_available_ms, in->coverage.evicted_in_range);
 
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_text(st, 1, r->storage_group, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, r->start_ms);
-    sqlite3_bind_int64(st, 3, r->end_ms);
-    sqlite3_bind_int(st, 4, (int)r->match);
-    store_bind_opt(st, 5, r->has_dest, r->dest_text);
-    sqlite3_bind_text(st, 6, row->dest_eff, -1, SQLITE_STATIC);
-    store_bind_opt(st, 7, r->has_sender, r->sender);
-    store_bind_opt(st, 8, r->has_recipient, r->recipient);
-    store_bind_opt(st, 9, r->has_message_id, r->message_id);
-    sqlite3_bind_text(st, 10, r->reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 11, r->force);
-    sqlite3_bind_int(st, 12, RESUBMIT_PENDING);
-    sqlite3_bind_int64(st, 13, now_ms);
-    sqlite3_bind_int64(st, 14, now_ms);
-    sqlite3_bind_int(st, 15, in->coverage.complete);
-    sqlite3_bind_int64(st, 16, in->coverage.oldest_available_ms);
-    sqlite3_bind_int64(st, 17, (sqlite3_int64)in->coverage.evicted_in_range);
-    if ((rc = store_run(s, st)) != SQLITE_OK)
+    if (rc != SQLITE_OK)
         return rc;
     in->id = (uint64_t)store_last_id(s);
     in->state = RESUBMIT_PENDING;
@@ -90,31 +77,12 @@ int resubmit_request_insert(struct store *s, struct resubmit_row *row, int64_t n
     return SQLITE_OK;
 }
 
-/* resubmit_request_one - the first row of a bound query; *found */
-static int resubmit_request_one(struct store *s, sqlite3_stmt *st, struct resubmit_row *row,
-                                bool *found)
-{
-    int rc = store_step(s, st);
-
-    *found = rc == SQLITE_ROW;
-    if (*found)
-        resubmit_request_read(st, row);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
 static const char *const sql_get = "SELECT " REQUEST_COLS " FROM resubmit_request WHERE id = ?";
 
 /* resubmit_request_get - one request by id */
 int resubmit_request_get(struct store *s, uint64_t id, struct resubmit_row *row, bool *found)
 {
-    sqlite3_stmt *st = store_prep(s, sql_get);
-
-    *found = false;
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-    return resubmit_request_one(s, st, row, found);
+    return store_first(s, store_bind(s, sql_get, "u", id), resubmit_request_read, row, found);
 }
 
 static const char *const sql_next_open = "SELECT " REQUEST_COLS " FROM resubmit_request"
@@ -123,40 +91,42 @@ static const char *const sql_next_open = "SELECT " REQUEST_COLS " FROM resubmit_
 /* resubmit_request_next_open - the oldest open request */
 int resubmit_request_next_open(struct store *s, struct resubmit_row *row, bool *found)
 {
-    sqlite3_stmt *st = store_prep(s, sql_next_open);
-
-    *found = false;
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int(st, 1, RESUBMIT_PENDING);
-    sqlite3_bind_int(st, 2, RESUBMIT_RUNNING);
-    return resubmit_request_one(s, st, row, found);
+    return store_first(s, store_bind(s, sql_next_open, "dd", RESUBMIT_PENDING, RESUBMIT_RUNNING),
+                       resubmit_request_read, row, found);
 }
 
 static const char *const sql_list = "SELECT " REQUEST_COLS " FROM resubmit_request"
                                     " WHERE ?1 = 0 OR state IN (?2, ?3) ORDER BY id DESC LIMIT ?4";
 
+struct resubmit_list_ctx {
+    struct resubmit_info *out;
+    size_t max, *n;
+};
+
+/* resubmit_list_row - one listed request */
+static int resubmit_list_row(void *ctx, sqlite3_stmt *st)
+{
+    struct resubmit_list_ctx *l = ctx;
+    struct resubmit_row row;
+
+    if (*l->n == l->max)
+        return SQLITE_DONE;
+    resubmit_request_read(&row, st);
+    l->out[(*l->n)++] = row.info;
+    return SQLITE_OK;
+}
+
 /* resubmit_request_list - newest first */
 int resubmit_request_list(struct store *s, bool outstanding, struct resubmit_info *out, size_t max,
                           size_t *n)
 {
-    sqlite3_stmt *st = store_prep(s, sql_list);
-    struct resubmit_row row;
-    int rc;
+    struct resubmit_list_ctx l = {out, max, n};
 
     *n = 0;
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int(st, 1, outstanding);
-    sqlite3_bind_int(st, 2, RESUBMIT_PENDING);
-    sqlite3_bind_int(st, 3, RESUBMIT_RUNNING);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
-    while ((rc = store_step(s, st)) == SQLITE_ROW && *n < max) {
-        resubmit_request_read(st, &row);
-        out[(*n)++] = row.info;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+    return store_each(s,
+                      store_bind(s, sql_list, "dddu", (int)outstanding, RESUBMIT_PENDING,
+                                 RESUBMIT_RUNNING, (uint64_t)max),
+                      resubmit_list_row, &l);
 }
 
 static const char *const sql_advance =
@@ -168,21 +138,10 @@ static const char *const sql_advance =
 int resubmit_request_advance(struct store *s, const struct resubmit_row *row, int64_t now_ms)
 {
     const struct resubmit_info *in = &row->info;
-    sqlite3_stmt *st = store_prep(s, sql_advance);
 
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int(st, 1, (int)in->state);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_int64(st, 3, row->cursor_time);
-    sqlite3_bind_int64(st, 4, row->cursor_msg);
-    sqlite3_bind_text(st, 5, row->cursor_rcpt, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)in->matched);
-    sqlite3_bind_int64(st, 7, (sqlite3_int64)in->queued);
-    sqlite3_bind_int64(st, 8, (sqlite3_int64)in->skipped_duplicate);
-    sqlite3_bind_int64(st, 9, (sqlite3_int64)in->skipped_present);
-    sqlite3_bind_int64(st, 10, (sqlite3_int64)in->id);
-    return store_run(s, st);
+    return store_do(s, sql_advance, "diiituuuuu", (int)in->state, now_ms, row->cursor_time,
+                    row->cursor_msg, row->cursor_rcpt, in->matched, in->queued,
+                    in->skipped_duplicate, in->skipped_present, in->id);
 }
 
 static const char *const sql_progress =
@@ -193,15 +152,7 @@ static const char *const sql_progress =
 int resubmit_request_progress(struct store *s, uint64_t id, uint64_t delivered, uint64_t failed,
                               int64_t now_ms)
 {
-    sqlite3_stmt *st = store_prep(s, sql_progress);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)delivered);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)failed);
-    sqlite3_bind_int64(st, 3, now_ms);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)id);
-    return store_run(s, st);
+    return store_do(s, sql_progress, "uuiu", delivered, failed, now_ms, id);
 }
 
 static const char *const sql_cancel =
@@ -210,19 +161,10 @@ static const char *const sql_cancel =
 /* resubmit_request_cancel - an open request cancelled */
 int resubmit_request_cancel(struct store *s, uint64_t id, int64_t now_ms, bool *changed)
 {
-    sqlite3_stmt *st = store_prep(s, sql_cancel);
-    int rc;
+    int rc = store_do(s, sql_cancel, "diudd", RESUBMIT_CANCELLED, now_ms, id, RESUBMIT_PENDING,
+                      RESUBMIT_RUNNING);
 
-    *changed = false;
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int(st, 1, RESUBMIT_CANCELLED);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)id);
-    sqlite3_bind_int(st, 4, RESUBMIT_PENDING);
-    sqlite3_bind_int(st, 5, RESUBMIT_RUNNING);
-    if ((rc = store_run(s, st)) == SQLITE_OK)
-        *changed = store_changes(s) == 1;
+    *changed = rc == SQLITE_OK && store_changes(s) == 1;
     return rc;
 }
 

@@ -18,20 +18,6 @@
 #include "bounds.h"
 #include "conf.h"
 
-/* Request line and headers together, in octets; more: 413 from evhttp. */
-#define ADMIN_HEADERS_MAX 8192
-/* Bodies over DD_API_BODY_MAX get our JSON 413; bodies over this never sit
- * in memory: evhttp drains them and answers 413 on its own. */
-#define ADMIN_BODY_HARD_MAX (4 * DD_API_BODY_MAX)
-/* Seconds a connection may take to send a request or read a reply. */
-#define ADMIN_TIMEOUT 30
-/* Requests waiting for the store at once; more are answered 503. */
-#define ADMIN_INFLIGHT_MAX 64
-/* Seconds a request may wait for the store before it is answered 503. */
-#define ADMIN_OP_TIMEOUT 30
-/* Messages listed by GET /v1/queue. */
-#define ADMIN_QUEUE_LIST_MAX 1000
-
 struct event_base;
 struct store;
 struct smtpd_server;

@@ -62,6 +62,19 @@
 #define DD_STR_(x) #x
 #define DD_STR(x) DD_STR_(x)
 
+/* Admin API. Request line and headers together, in octets; more: 413 from
+ * evhttp. Bodies over DD_API_BODY_MAX get our JSON 413; bodies over
+ * ADMIN_BODY_HARD_MAX never sit in memory: evhttp drains them and answers
+ * 413 on its own. A connection has ADMIN_TIMEOUT seconds to send a request
+ * or read a reply; at most ADMIN_INFLIGHT_MAX requests wait for the store
+ * at once (more: 503), each at most ADMIN_OP_TIMEOUT seconds (then 503). */
+#define ADMIN_HEADERS_MAX 8192
+#define ADMIN_BODY_HARD_MAX (4 * DD_API_BODY_MAX)
+#define ADMIN_TIMEOUT 30
+#define ADMIN_INFLIGHT_MAX 64
+#define ADMIN_OP_TIMEOUT 30
+#define ADMIN_QUEUE_LIST_MAX 1000 /* messages listed by GET /v1/queue */
+
 /* Admin API: a request body larger than this is refused with 413 (SPEC 8). */
 #define DD_API_BODY_MAX 65536
 /* Resubmit filters and destinations as the admin API takes them, in octets. */
@@ -98,6 +111,26 @@
 #define DD_DELIVERY_INFLIGHT_MAX 2048
 #define DD_DELIVERY_JOB_RCPTS_MAX 1000    /* recipients of one job; more make more jobs */
 #define DD_BOUNCE_HEADERS_MAX (64 * 1024) /* original headers quoted in a bounce */
+
+/* Host names of destinations (resolve.c): a positive answer is kept for its
+ * TTL clamped to [MIN, MAX] seconds, a failure NEG seconds; at most
+ * CACHE_MAX names, ADDRS_MAX addresses each. */
+#define RESOLVE_TTL_MIN 1
+#define RESOLVE_TTL_MAX 3600
+#define RESOLVE_NEG_TTL 5
+#define RESOLVE_CACHE_MAX 4096
+#define RESOLVE_ADDRS_MAX 16
+
+/* The queue (dumpster/store). Due rows a pick takes at most (jobs are built
+ * from these); a failed outcome write is tried again after FIRST ms,
+ * doubling up to MAX ms; outcome observers (the dumpster, resubmission). */
+#define QUEUE_PICK_ROWS 1024
+#define QUEUE_RETRY_FIRST_MS 250
+#define QUEUE_RETRY_MAX_MS 30000
+#define QUEUE_OBSERVERS_MAX 4
+/* The store: prepared statements kept; modules mirroring its state. */
+#define STORE_STMT_CACHE_MAX 160
+#define STORE_RESYNC_MAX 8
 
 /* Dumpster and resubmission. */
 #define DD_RESUBMIT_LIST_MAX 1000   /* requests in one listing */

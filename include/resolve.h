@@ -14,10 +14,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "bounds.h"
+
 struct event_base;
 struct resolver; /* opaque; one owner, resolver_free() */
-
-#define RESOLVE_ADDRS_MAX 16
 
 /* The answer: n addresses with the port set, or n = 0 and error. */
 typedef void (*resolve_fn)(void *ctx, const struct sockaddr_storage *addrs, size_t n,

@@ -30,7 +30,4 @@ void smtpd_session_resume(struct smtpd_session *s);
 /* smtpd_session_shutdown - the hub stops: 421 and close. */
 void smtpd_session_shutdown(struct smtpd_session *s);
 
-/* smtpd_session_ip - the client's address as text. */
-const char *smtpd_session_ip(const struct smtpd_session *s);
-
 #endif

@@ -20,14 +20,7 @@ static const char *const sql_chunk = "INSERT INTO message_body(msg, seq, data) V
 /* message_chunk - one chunk of content */
 int message_chunk(struct store *s, uint64_t msg, uint32_t seq, const void *data, size_t len)
 {
-    sqlite3_stmt *st = store_prep(s, sql_chunk);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
-    sqlite3_bind_int64(st, 2, seq);
-    sqlite3_bind_blob(st, 3, data, (int)len, SQLITE_STATIC);
-    return store_run(s, st);
+    return store_do(s, sql_chunk, "udb", msg, (int)seq, data, len);
 }
 
 static const char *const sql_count =
@@ -36,12 +29,11 @@ static const char *const sql_count =
 /* message_whole - every chunk the session sent is there */
 static int message_whole(struct store *s, const struct queue_msg *m)
 {
-    sqlite3_stmt *st = store_prep(s, sql_count);
+    sqlite3_stmt *st = store_bind(s, sql_count, "u", m->msg_id);
     int rc;
 
     if (st == NULL)
         return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)m->msg_id);
     if ((rc = store_step(s, st)) == SQLITE_ROW) {
         bool whole = (uint64_t)sqlite3_column_int64(st, 0) == m->nchunks &&
                      (uint64_t)sqlite3_column_int64(st, 1) == m->size;
@@ -58,47 +50,34 @@ static const char *const sql_insert =
 /* message_insert - the envelope row, once the content is whole */
 int message_insert(struct store *s, const struct queue_msg *m)
 {
-    sqlite3_stmt *st;
     int rc = message_whole(s, m);
 
-    if (rc != SQLITE_OK || (st = store_prep(s, sql_insert)) == NULL)
-        return rc != SQLITE_OK ? rc : SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)m->msg_id);
-    sqlite3_bind_text(st, 2, m->queue_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, m->sender, -1, SQLITE_STATIC);
-    store_bind_opt(st, 4, m->message_id != NULL, m->message_id);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)m->size);
-    sqlite3_bind_int64(st, 6, m->nchunks);
-    sqlite3_bind_int64(st, 7, m->received_ms);
-    sqlite3_bind_text(st, 8, m->client_ip, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 9, m->helo, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 10, m->proto, -1, SQLITE_STATIC);
-    return store_run(s, st);
+    if (rc != SQLITE_OK)
+        return rc;
+    return store_do(s, sql_insert, "uttoudittt", m->msg_id, m->queue_id, m->sender, m->message_id,
+                    m->size, (int)m->nchunks, m->received_ms, m->client_ip, m->helo, m->proto);
 }
 
 static const char *const sql_get =
     "SELECT queue_id, sender, coalesce(message_id, ''), size, received FROM message WHERE id = ?";
 
+/* message_read - the current row of sql_get */
+static int message_read(void *ctx, sqlite3_stmt *st)
+{
+    struct message_row *out = ctx;
+
+    store_col_text(st, 0, out->queue_id, sizeof(out->queue_id));
+    store_col_text(st, 1, out->sender, sizeof(out->sender));
+    store_col_text(st, 2, out->message_id, sizeof(out->message_id));
+    out->size = (uint64_t)sqlite3_column_int64(st, 3);
+    out->received_ms = sqlite3_column_int64(st, 4);
+    return SQLITE_OK;
+}
+
 /* message_get - one envelope */
 int message_get(struct store *s, uint64_t msg, struct message_row *out, bool *found)
 {
-    sqlite3_stmt *st = store_prep(s, sql_get);
-    int rc;
-
-    *found = false;
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
-    if ((rc = store_step(s, st)) == SQLITE_ROW) {
-        store_col_text(st, 0, out->queue_id, sizeof(out->queue_id));
-        store_col_text(st, 1, out->sender, sizeof(out->sender));
-        store_col_text(st, 2, out->message_id, sizeof(out->message_id));
-        out->size = (uint64_t)sqlite3_column_int64(st, 3);
-        out->received_ms = sqlite3_column_int64(st, 4);
-        *found = true;
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return store_first(s, store_bind(s, sql_get, "u", msg), message_read, out, found);
 }
 
 static const char *const sql_body = "SELECT data FROM message_body WHERE msg = ? ORDER BY seq";
@@ -111,7 +90,7 @@ int message_content(struct store *s, uint64_t msg, uint64_t size, struct evbuffe
 
     if (st == NULL || (*out = evbuffer_new()) == NULL)
         return SQLITE_NOMEM;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg); /* one parameter, then a loop of its own */
     while ((rc = store_step(s, st)) == SQLITE_ROW)
         if (evbuffer_add(*out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0)) < 0)
             break;
@@ -121,34 +100,12 @@ int message_content(struct store *s, uint64_t msg, uint64_t size, struct evbuffe
     return evbuffer_get_length(*out) == size ? SQLITE_OK : SQLITE_CORRUPT;
 }
 
-/* message_step_id - run sql bound to one id (and an optional second int) */
-static int message_step_id(struct store *s, const char *sql, uint64_t id, int64_t *out)
-{
-    sqlite3_stmt *st = store_prep(s, sql);
-    int rc;
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-    rc = store_step(s, st);
-    if (out)
-        *out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
 static const char *const sql_hold = "UPDATE message SET holds = holds + ?2 WHERE id = ?1";
 
 /* message_hold - holds += delta */
 int message_hold(struct store *s, uint64_t msg, int delta)
 {
-    sqlite3_stmt *st = store_prep(s, sql_hold);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
-    sqlite3_bind_int(st, 2, delta);
-    return store_run(s, st);
+    return store_do(s, sql_hold, "ud", msg, delta);
 }
 
 static const char *const sql_holds = "SELECT holds FROM message WHERE id = ?";
@@ -156,7 +113,7 @@ static const char *const sql_holds = "SELECT holds FROM message WHERE id = ?";
 /* message_holds - how many dumpster items keep msg */
 int message_holds(struct store *s, uint64_t msg, int64_t *holds)
 {
-    return message_step_id(s, sql_holds, msg, holds);
+    return store_get_int(s, holds, sql_holds, "u", msg);
 }
 
 static const char *const sql_del_body = "DELETE FROM message_body WHERE msg = ?";
@@ -165,15 +122,15 @@ static const char *const sql_del_msg = "DELETE FROM message WHERE id = ?";
 /* message_drop_content - chunks of a message never committed */
 int message_drop_content(struct store *s, uint64_t msg)
 {
-    return message_step_id(s, sql_del_body, msg, NULL);
+    return store_do(s, sql_del_body, "u", msg);
 }
 
 /* message_delete - envelope and content */
 int message_delete(struct store *s, uint64_t msg)
 {
-    int rc = message_step_id(s, sql_del_body, msg, NULL);
+    int rc = store_do(s, sql_del_body, "u", msg);
 
-    return rc == SQLITE_OK ? message_step_id(s, sql_del_msg, msg, NULL) : rc;
+    return rc == SQLITE_OK ? store_do(s, sql_del_msg, "u", msg) : rc;
 }
 
 static const char *const sql_orphans =
@@ -184,15 +141,12 @@ static const char *const sql_max_id = "SELECT max(coalesce((SELECT max(id) FROM 
 /* message_recover - forget uncommitted content; the next free id */
 int message_recover(struct store *s, uint64_t *next_id)
 {
-    sqlite3_stmt *st = store_prep(s, sql_orphans);
     int64_t max = 0;
-    int rc;
+    int rc = store_do(s, sql_orphans, "");
 
-    if (st == NULL || (rc = store_run(s, st)) != SQLITE_OK) {
-        log_err("store", "recovery: %s", sqlite3_errmsg(store_db(s)));
-        return st == NULL ? SQLITE_ERROR : rc;
-    }
-    if ((rc = message_step_id(s, sql_max_id, 0, &max)) == SQLITE_OK)
+    if (rc == SQLITE_OK && (rc = store_get_int(s, &max, sql_max_id, "")) == SQLITE_OK)
         *next_id = (uint64_t)max + 1;
+    else
+        log_err("store", "recovery: %s", sqlite3_errstr(rc));
     return rc;
 }

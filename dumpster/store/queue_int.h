@@ -15,7 +15,6 @@
  * records the outcome: a return other than SQLITE_OK undoes the outcome
  * with everything the observers wrote. Registered before store_start().
  */
-#define QUEUE_OBSERVERS_MAX 4
 typedef int (*queue_observer_fn)(void *ctx, struct store *s, const struct queue_outcome *o);
 void queue_observe(struct queue *q, queue_observer_fn fn, void *ctx);
 

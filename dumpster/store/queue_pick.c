@@ -23,12 +23,6 @@
 #include "queue_priv.h"
 #include "recipient.h"
 
-/* Rows taken per pick: jobs are built from these. */
-#define QUEUE_PICK_ROWS 1024
-/* Delay before the first retry of a failed outcome write, and its cap. */
-#define QUEUE_RETRY_FIRST_MS 250
-#define QUEUE_RETRY_MAX_MS 30000
-
 /* queue_job_free - a job and what it owns */
 struct queue_job *queue_job_free(struct queue_job *j)
 {

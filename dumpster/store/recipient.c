@@ -34,20 +34,27 @@ static void recipient_read(sqlite3_stmt *st, struct recipient_row *r)
         r->sg = "";
 }
 
-/* recipient_scan - hand every row of a bound statement to fn */
+struct recipient_walk {
+    recipient_row_fn fn;
+    void *ctx;
+};
+
+/* recipient_walk_row - one row of a walk to its callback */
+static int recipient_walk_row(void *ctx, sqlite3_stmt *st)
+{
+    struct recipient_walk *w = ctx;
+    struct recipient_row r;
+
+    recipient_read(st, &r);
+    return w->fn(w->ctx, &r);
+}
+
+/* recipient_scan - every row of a bound statement to fn */
 static int recipient_scan(struct store *s, sqlite3_stmt *st, recipient_row_fn fn, void *ctx)
 {
-    struct recipient_row r;
-    int rc, go = SQLITE_OK;
+    struct recipient_walk w = {fn, ctx};
 
-    while (go == SQLITE_OK && (rc = store_step(s, st)) == SQLITE_ROW) {
-        recipient_read(st, &r);
-        go = fn(ctx, &r);
-    }
-    sqlite3_reset(st);
-    if (go != SQLITE_OK && go != SQLITE_DONE)
-        return go;
-    return go == SQLITE_DONE || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return store_each(s, st, recipient_walk_row, &w);
 }
 
 static const char *const sql_insert =
@@ -58,17 +65,8 @@ static const char *const sql_insert =
 int recipient_insert(struct store *s, uint64_t msg, int64_t queued_ms,
                      const struct queue_msg_rcpt *r)
 {
-    sqlite3_stmt *st = store_prep(s, sql_insert);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
-    sqlite3_bind_text(st, 2, r->addr, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, (int)r->route);
-    sqlite3_bind_text(st, 4, r->route == RCPT_ROUTE_SG ? r->sg : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 5, RCPT_PENDING);
-    sqlite3_bind_int64(st, 6, queued_ms);
-    return store_run(s, st);
+    return store_do(s, sql_insert, "utdtdi", msg, r->addr, (int)r->route,
+                    r->route == RCPT_ROUTE_SG ? r->sg : "", RCPT_PENDING, queued_ms);
 }
 
 static const char *const sql_requeue =
@@ -79,19 +77,8 @@ static const char *const sql_requeue =
 int recipient_requeue(struct store *s, uint64_t msg, uint64_t request, const char *addr,
                       const char *sg, const char *dest, int64_t now_ms)
 {
-    sqlite3_stmt *st = store_prep(s, sql_requeue);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
-    sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, RCPT_ROUTE_SG);
-    sqlite3_bind_text(st, 4, sg, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)request);
-    store_bind_opt(st, 6, dest != NULL, dest);
-    sqlite3_bind_int(st, 7, RCPT_PENDING);
-    sqlite3_bind_int64(st, 8, now_ms);
-    return store_run(s, st);
+    return store_do(s, sql_requeue, "utdtuodi", msg, addr, RCPT_ROUTE_SG, sg, request, dest,
+                    RCPT_PENDING, now_ms);
 }
 
 static const char *const sql_due =
@@ -101,13 +88,7 @@ static const char *const sql_due =
 /* recipient_due - pending rows due now, soonest first */
 int recipient_due(struct store *s, int64_t now_ms, recipient_row_fn fn, void *ctx)
 {
-    sqlite3_stmt *st = store_prep(s, sql_due);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int(st, 1, RCPT_PENDING);
-    sqlite3_bind_int64(st, 2, now_ms);
-    return recipient_scan(s, st, fn, ctx);
+    return recipient_scan(s, store_bind(s, sql_due, "di", RCPT_PENDING, now_ms), fn, ctx);
 }
 
 static const char *const sql_of_msg =
@@ -117,14 +98,7 @@ static const char *const sql_of_msg =
 /* recipient_of_msg - the open rows of one message */
 int recipient_of_msg(struct store *s, uint64_t msg, const char *sg, recipient_row_fn fn, void *ctx)
 {
-    sqlite3_stmt *st = store_prep(s, sql_of_msg);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
-    sqlite3_bind_int(st, 2, RCPT_PENDING);
-    store_bind_opt(st, 3, sg != NULL, sg);
-    return recipient_scan(s, st, fn, ctx);
+    return recipient_scan(s, store_bind(s, sql_of_msg, "udo", msg, RCPT_PENDING, sg), fn, ctx);
 }
 
 static const char *const sql_open_msgs =
@@ -134,15 +108,12 @@ static const char *const sql_open_msgs =
 /* recipient_open_msgs - messages with an open row, lowest id first */
 int recipient_open_msgs(struct store *s, const char *sg, size_t max, uint64_t *ids, size_t *n)
 {
-    sqlite3_stmt *st = store_prep(s, sql_open_msgs);
+    sqlite3_stmt *st = store_bind(s, sql_open_msgs, "dou", RCPT_PENDING, sg, (uint64_t)max);
     int rc;
 
     *n = 0;
     if (st == NULL)
         return SQLITE_ERROR;
-    sqlite3_bind_int(st, 1, RCPT_PENDING);
-    store_bind_opt(st, 2, sg != NULL, sg);
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
     while ((rc = store_step(s, st)) == SQLITE_ROW && *n < max)
         ids[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
@@ -155,13 +126,7 @@ static const char *const sql_open = "SELECT " RECIPIENT_COLS " FROM recipient"
 /* recipient_open - every open row */
 int recipient_open(struct store *s, const char *sg, recipient_row_fn fn, void *ctx)
 {
-    sqlite3_stmt *st = store_prep(s, sql_open);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int(st, 1, RCPT_PENDING);
-    store_bind_opt(st, 2, sg != NULL, sg);
-    return recipient_scan(s, st, fn, ctx);
+    return recipient_scan(s, store_bind(s, sql_open, "do", RCPT_PENDING, sg), fn, ctx);
 }
 
 static const char *const sql_fate =
@@ -172,17 +137,12 @@ static const char *const sql_fate =
 int recipient_fate(struct store *s, uint64_t id, enum rcpt_state state, int64_t next_attempt_ms,
                    int64_t delivered_ms, const char *reply)
 {
-    sqlite3_stmt *st = store_prep(s, sql_fate);
+    sqlite3_stmt *st =
+        store_bind(s, sql_fate, "diitu", (int)state, next_attempt_ms, delivered_ms, reply, id);
 
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int(st, 1, (int)state);
-    sqlite3_bind_int64(st, 2, next_attempt_ms);
-    if (state == RCPT_DELIVERED)
-        sqlite3_bind_int64(st, 3, delivered_ms);
-    sqlite3_bind_text(st, 4, reply, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)id);
-    return store_run(s, st);
+    if (st != NULL && state != RCPT_DELIVERED)
+        sqlite3_bind_null(st, 3);
+    return st ? store_run(s, st) : SQLITE_ERROR;
 }
 
 static const char *const sql_fail_msg =
@@ -191,15 +151,7 @@ static const char *const sql_fail_msg =
 /* recipient_fail_msg - every open row of a message failed */
 int recipient_fail_msg(struct store *s, uint64_t msg, const char *reason)
 {
-    sqlite3_stmt *st = store_prep(s, sql_fail_msg);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
-    sqlite3_bind_int(st, 2, RCPT_FAILED);
-    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, RCPT_PENDING);
-    return store_run(s, st);
+    return store_do(s, sql_fail_msg, "udtd", msg, RCPT_FAILED, reason, RCPT_PENDING);
 }
 
 static const char *const sql_open_count =
@@ -208,17 +160,7 @@ static const char *const sql_open_count =
 /* recipient_open_count - open rows of a message */
 int recipient_open_count(struct store *s, uint64_t msg, int64_t *n)
 {
-    sqlite3_stmt *st = store_prep(s, sql_open_count);
-    int rc;
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
-    sqlite3_bind_int(st, 2, RCPT_PENDING);
-    rc = store_step(s, st);
-    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? SQLITE_OK : rc;
+    return store_get_int(s, n, sql_open_count, "ud", msg, RCPT_PENDING);
 }
 
 static const char *const sql_delete = "DELETE FROM recipient WHERE msg = ?";
@@ -226,12 +168,7 @@ static const char *const sql_delete = "DELETE FROM recipient WHERE msg = ?";
 /* recipient_delete_msg - every row of a message */
 int recipient_delete_msg(struct store *s, uint64_t msg)
 {
-    sqlite3_stmt *st = store_prep(s, sql_delete);
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)msg);
-    return store_run(s, st);
+    return store_do(s, sql_delete, "u", msg);
 }
 
 static const char *const sql_flush =
@@ -241,15 +178,9 @@ static const char *const sql_flush =
 /* recipient_flush - pending rows due now */
 int recipient_flush(struct store *s, const char *sg, bool smarthost, uint64_t *n)
 {
-    sqlite3_stmt *st = store_prep(s, sql_flush);
-    int rc;
+    int rc = store_do(s, sql_flush, "dod", RCPT_PENDING, smarthost ? "" : sg,
+                      smarthost ? RCPT_ROUTE_SMARTHOST : RCPT_ROUTE_SG);
 
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_int(st, 1, RCPT_PENDING);
-    store_bind_opt(st, 2, smarthost || sg != NULL, smarthost ? "" : sg);
-    sqlite3_bind_int(st, 3, smarthost ? RCPT_ROUTE_SMARTHOST : RCPT_ROUTE_SG);
-    rc = store_run(s, st);
     *n = rc == SQLITE_OK ? (uint64_t)store_changes(s) : 0;
     return rc;
 }

@@ -38,29 +38,26 @@ static struct route_op *route_op_new(void *ctx)
     return op;
 }
 
+/* route_load_row - one stored route */
+static int route_load_row(void *ctx, sqlite3_stmt *st)
+{
+    struct route_op *op = ctx;
+    struct route *r = realloc(op->rows, (op->n + 1) * sizeof(*r));
+
+    if (r == NULL)
+        return SQLITE_NOMEM;
+    op->rows = r;
+    r += op->n++;
+    store_col_text(st, 0, r->sg, sizeof(r->sg));
+    store_col_text(st, 1, r->dest, sizeof(r->dest));
+    store_col_text(st, 2, r->conf_dest, sizeof(r->conf_dest));
+    return SQLITE_OK;
+}
+
 /* route_load_work - storage thread */
 static int route_load_work(struct store *s, void *arg)
 {
-    struct route_op *op = arg;
-    sqlite3_stmt *st = store_prep(s, sql_load);
-    int rc;
-
-    if (st == NULL)
-        return SQLITE_ERROR;
-    while ((rc = store_step(s, st)) == SQLITE_ROW) {
-        struct route *r = realloc(op->rows, (op->n + 1) * sizeof(*r));
-        if (r == NULL) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-        op->rows = r;
-        r += op->n++;
-        store_col_text(st, 0, r->sg, sizeof(r->sg));
-        store_col_text(st, 1, r->dest, sizeof(r->dest));
-        store_col_text(st, 2, r->conf_dest, sizeof(r->conf_dest));
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return store_each(s, store_prep(s, sql_load), route_load_row, arg);
 }
 
 /* route_load_reply - loop */
@@ -87,16 +84,10 @@ void route_load(struct store *s,
 static int route_save_work(struct store *s, void *arg)
 {
     struct route_op *op = arg;
-    sqlite3_stmt *st = store_prep(s, op->r.dest[0] ? sql_save : sql_drop);
 
-    if (st == NULL)
-        return SQLITE_ERROR;
-    sqlite3_bind_text(st, 1, op->r.sg, -1, SQLITE_STATIC);
-    if (op->r.dest[0]) {
-        sqlite3_bind_text(st, 2, op->r.dest, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, op->r.conf_dest, -1, SQLITE_STATIC);
-    }
-    return store_run(s, st);
+    if (op->r.dest[0] == 0)
+        return store_do(s, sql_drop, "t", op->r.sg);
+    return store_do(s, sql_save, "ttt", op->r.sg, op->r.dest, op->r.conf_dest);
 }
 
 /* route_save_reply - loop */

@@ -159,15 +159,6 @@ bool store_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
     return t != NULL;
 }
 
-/* store_bind_opt - text or NULL */
-void store_bind_opt(sqlite3_stmt *st, int i, bool has, const char *v)
-{
-    if (has)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 /* store_later_free - drop one deferred entry (its batch did not commit) */
 static void store_later_free(struct store *s, struct store_later *l)
 {

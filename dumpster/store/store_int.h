@@ -24,11 +24,6 @@
 
 #include "store.h"
 
-/* Statements the work functions may keep prepared. */
-#define STORE_STMT_CACHE_MAX 160
-/* Modules that mirror store state on the loop (store_on_resync). */
-#define STORE_RESYNC_MAX 8
-
 /* On the storage thread: returns an SQLite code (SQLITE_OK, SQLITE_DONE
  * or SQLITE_ROW for success); any other code undoes the function's writes. */
 typedef int (*store_work_fn)(struct store *s, void *arg);
@@ -57,6 +52,24 @@ int store_step(struct store *s, sqlite3_stmt *st);
  * of no interest) and reset it: SQLITE_OK or the error. */
 int store_run(struct store *s, sqlite3_stmt *st);
 
+/*
+ * Statement helpers (store_sql.c). fmt has one letter per parameter: i
+ * int64_t, u uint64_t, d int, t text, o text or NULL, b blob (pointer,
+ * size_t); texts and blobs are not copied.
+ */
+/* store_bind - the cached statement of sql (a constant), bound; NULL on error */
+sqlite3_stmt *store_bind(struct store *s, const char *sql, const char *fmt, ...);
+/* store_do - bind and run; SQLITE_OK or the error */
+int store_do(struct store *s, const char *sql, const char *fmt, ...);
+/* store_get_int - the first column of the first row into *out (0: no row) */
+int store_get_int(struct store *s, int64_t *out, const char *sql, const char *fmt, ...);
+/* Called per row: SQLITE_OK goes on, SQLITE_DONE stops, else an error. */
+typedef int (*store_row_fn)(void *ctx, sqlite3_stmt *st);
+/* store_each - fn for every row of st (NULL: a failed prepare), then reset */
+int store_each(struct store *s, sqlite3_stmt *st, store_row_fn fn, void *ctx);
+/* store_first - read(out, st) for the first row, if any; *found */
+int store_first(struct store *s, sqlite3_stmt *st, store_row_fn read, void *out, bool *found);
+
 /* store_changes - rows the last statement changed. */
 int64_t store_changes(struct store *s);
 
@@ -66,9 +79,6 @@ int64_t store_last_id(struct store *s);
 /* store_col_text - copy text column i of st into dst[cap] ("" for NULL);
  * returns whether it was not NULL. */
 bool store_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap);
-
-/* store_bind_opt - bind v as text when has, else NULL. */
-void store_bind_opt(sqlite3_stmt *st, int i, bool has, const char *v);
 
 /* store_rc_of - an SQLite code as a store result. */
 enum store_rc store_rc_of(int rc);

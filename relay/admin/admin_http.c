@@ -261,6 +261,20 @@ struct admin *admin_op_admin(const struct admin_op *op)
     return op->a;
 }
 
+/* admin_op_settle - the opening of every later answer: NULL when nothing
+ * more is to be done (the admin or the client went: op freed; the store
+ * failed: answered 500) */
+struct admin *admin_op_settle(struct admin_op *op, enum store_rc rc, const char *what)
+{
+    struct admin *a = op->a;
+
+    if (a == NULL)
+        admin_op_free(op);
+    else if (rc != STORE_OK)
+        admin_op_error(op, 500, "store_error", "%s", what);
+    return a && rc == STORE_OK ? a : NULL;
+}
+
 /* admin_op_unlink - op leaves the admin for good; returns its request */
 static struct evhttp_request *admin_op_unlink(struct admin_op *op)
 {

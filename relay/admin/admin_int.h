@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "admin.h"
+#include "store.h"
 
 struct evbuffer;
 struct event;
@@ -65,6 +66,10 @@ typedef void (*admin_handler_fn)(struct admin_call *c);
 void *admin_op_new(struct admin_call *c, size_t size);
 /* admin_op_admin - the admin, or NULL when it was freed meanwhile */
 struct admin *admin_op_admin(const struct admin_op *op);
+/* admin_op_settle - at the start of a later answer: the admin, or NULL
+ * when op is done with (the client or the admin is gone: freed; rc is a
+ * store error: 500 store_error with the message what, freed) */
+struct admin *admin_op_settle(struct admin_op *op, enum store_rc rc, const char *what);
 /* admin_op_reply - answer (body: a new reference, taken) and free op */
 void admin_op_reply(struct admin_op *op, int status, json_t *body);
 /* admin_op_reply_buffer - answer with another content type, free op */
@@ -92,8 +97,6 @@ int admin_body(struct admin_call *c, const char **body, size_t *len);
  * value in out, 0 when absent, -1 after a 400 (malformed, another name,
  * repeated, too long) */
 int admin_query_param(struct admin_call *c, const char *name, char *out, size_t cap);
-/* admin_now_ms - wall clock in ms */
-int64_t admin_now_ms(void);
 
 /* JSON values that never fail on odd input: a string that is not UTF-8 has
  * its bad octets replaced with '?'; numbers past INT64_MAX are clamped. */

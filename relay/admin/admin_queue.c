@@ -72,14 +72,8 @@ static void admin_queue_listed(void *ctx, const struct queue_entry *e, size_t n,
     struct admin_queue_op *op = ctx;
     json_t *j, *arr;
 
-    if (admin_op_admin(&op->op) == NULL) {
-        admin_op_free(&op->op);
+    if (admin_op_settle(&op->op, rc, "cannot list the queue") == NULL)
         return;
-    }
-    if (rc != STORE_OK) {
-        admin_op_error(&op->op, 500, "store_error", "cannot list the queue");
-        return;
-    }
     j = json_object();
     arr = json_array();
     for (size_t i = 0; i < n; i++)
@@ -121,13 +115,11 @@ void admin_queue_list(struct admin_call *c)
 static void admin_queue_flushed(void *ctx, uint64_t n)
 {
     struct admin_queue_op *op = ctx;
-    struct admin *a = admin_op_admin(&op->op);
+    struct admin *a = admin_op_settle(&op->op, STORE_OK, "");
     json_t *j;
 
-    if (a == NULL) {
-        admin_op_free(&op->op);
+    if (a == NULL)
         return;
-    }
     delivery_kick(a->deps.delivery);
     j = json_object();
     admin_json_set(j, "storage_group", op->all ? json_null() : admin_json_str(op->sg));

@@ -31,15 +31,6 @@
 static const char admin_oom_json[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of "
                                      "memory\"}}";
 
-/* admin_now_ms - wall clock in ms */
-int64_t admin_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* admin_method_name - for the log */
 static const char *admin_method_name(enum evhttp_cmd_type m)
 {

@@ -117,11 +117,9 @@ static void admin_rs_created(void *ctx, const struct resubmit_info *info,
     struct admin_rs_op *op = ctx;
     char loc[64];
 
-    if (admin_op_admin(&op->op) == NULL)
-        admin_op_free(&op->op);
-    else if (rc != STORE_OK)
-        admin_op_error(&op->op, 500, "store_error", "cannot store the request");
-    else if (preview != NULL)
+    if (admin_op_settle(&op->op, rc, "cannot store the request") == NULL)
+        return;
+    if (preview != NULL)
         admin_op_reply(&op->op, 200, admin_rs_preview(&op->req, preview));
     else if (info != NULL) {
         snprintf(loc, sizeof(loc), "/v1/resubmit/%llu", (unsigned long long)info->id);
@@ -160,14 +158,8 @@ static void admin_rs_listed(void *ctx, const struct resubmit_info *infos, size_t
     struct admin_rs_op *op = ctx;
     json_t *j, *arr;
 
-    if (admin_op_admin(&op->op) == NULL) {
-        admin_op_free(&op->op);
+    if (admin_op_settle(&op->op, rc, "cannot list the requests") == NULL)
         return;
-    }
-    if (rc != STORE_OK) {
-        admin_op_error(&op->op, 500, "store_error", "cannot list the requests");
-        return;
-    }
     j = json_object();
     arr = json_array();
     for (size_t i = 0; i < n; i++)
@@ -200,12 +192,9 @@ static void admin_rs_got(void *ctx, const struct resubmit_info *info, enum store
     struct admin_rs_op *op = ctx;
     json_t *j;
 
-    if (admin_op_admin(&op->op) == NULL)
-        admin_op_free(&op->op);
-    else if (rc != STORE_OK)
-        admin_op_error(&op->op, 500, "store_error", "cannot read request %llu",
-                       (unsigned long long)op->id);
-    else if (info != NULL)
+    if (admin_op_settle(&op->op, rc, "cannot read the request") == NULL)
+        return;
+    if (info != NULL)
         admin_op_reply(&op->op, 200, admin_rs_info(info));
     else if (op->cancelled) { /* gone since: say what we know */
         j = json_object();
@@ -233,14 +222,11 @@ void admin_resubmit_get(struct admin_call *c)
 static void admin_rs_cancelled(void *ctx, enum resubmit_cancel_rc r, enum store_rc rc)
 {
     struct admin_rs_op *op = ctx;
-    struct admin *a = admin_op_admin(&op->op);
+    struct admin *a = admin_op_settle(&op->op, rc, "cannot cancel the request");
 
     if (a == NULL)
-        admin_op_free(&op->op);
-    else if (rc != STORE_OK)
-        admin_op_error(&op->op, 500, "store_error", "cannot cancel request %llu",
-                       (unsigned long long)op->id);
-    else if (r == RESUBMIT_NOT_FOUND)
+        return;
+    if (r == RESUBMIT_NOT_FOUND)
         admin_op_error(&op->op, 404, "unknown_request", "no request %llu",
                        (unsigned long long)op->id);
     else if (r == RESUBMIT_ALREADY_DONE)

@@ -86,13 +86,9 @@ void admin_sg_dest_get(struct admin_call *c)
 static void admin_sg_dest_stored(void *ctx, enum store_rc rc)
 {
     struct admin_dest_op *op = ctx;
-    struct admin *a = admin_op_admin(&op->op);
+    struct admin *a = admin_op_settle(&op->op, rc, "cannot store the destination");
 
-    if (a == NULL)
-        admin_op_free(&op->op);
-    else if (rc != STORE_OK)
-        admin_op_error(&op->op, 500, "store_error", "cannot store the destination");
-    else
+    if (a != NULL)
         admin_op_reply(&op->op, 200, admin_sg_dest_json(a, op->sg, op->d.dest_text));
 }
 
@@ -122,14 +118,8 @@ static void admin_sg_released(void *ctx, uint64_t copies, uint64_t items, enum s
     struct admin_repl_op *op = ctx;
     json_t *j;
 
-    if (admin_op_admin(&op->op) == NULL) {
-        admin_op_free(&op->op);
+    if (admin_op_settle(&op->op, rc, "cannot release the items") == NULL)
         return;
-    }
-    if (rc != STORE_OK) {
-        admin_op_error(&op->op, 500, "store_error", "cannot release the items");
-        return;
-    }
     j = json_object();
     admin_json_set(j, "storage_group", admin_json_str(op->sg));
     admin_json_set(j, "until", admin_json_time(op->until_ms));

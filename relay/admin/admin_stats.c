@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 
 #include "admin_int.h"
+#include "clock.h"
 #include "api_req.h"
 #include "delivery.h"
 #include "dumpster.h"
@@ -70,15 +71,13 @@ void admin_stats_healthz(struct admin_call *c)
 static void admin_metrics_counted(void *ctx, const struct queue_counts *qc)
 {
     struct admin_op *op = ctx;
-    struct admin *a = admin_op_admin(op);
+    struct admin *a = admin_op_settle(op, STORE_OK, "");
     struct metrics_snapshot m = {0};
     struct dumpster_stats *sg;
     struct evbuffer *out;
 
-    if (a == NULL) {
-        admin_op_free(op);
+    if (a == NULL)
         return;
-    }
     sg = admin_stats_all(a, NULL, &m.nsg);
     m.sg = sg;
     resubmit_counts(a->deps.resubmit, m.resubmit);
@@ -89,7 +88,7 @@ static void admin_metrics_counted(void *ctx, const struct queue_counts *qc)
         m.has_queue = true;
         m.queue = *qc;
     }
-    m.now_ms = admin_now_ms();
+    m.now_ms = clock_now_ms();
     out = evbuffer_new();
     if (out == NULL || sg == NULL || metrics_render(out, &m) < 0)
         admin_op_error(op, 500, "internal", "out of memory");
@@ -153,19 +152,14 @@ static void admin_stats_listed(void *ctx, const struct resubmit_info *infos, siz
                                enum store_rc rc)
 {
     struct admin_stats_op *op = ctx;
-    struct admin *a = admin_op_admin(&op->op);
+    struct admin *a = admin_op_settle(&op->op, rc, "cannot list the requests");
     json_t *j, *groups, *reqs;
     struct dumpster_stats *st;
-    int64_t now = admin_now_ms();
+    int64_t now = clock_now_ms();
     size_t nst;
 
-    if (a == NULL || rc != STORE_OK) {
-        if (a == NULL)
-            admin_op_free(&op->op);
-        else
-            admin_op_error(&op->op, 500, "store_error", "cannot list the requests");
+    if (a == NULL)
         return;
-    }
     j = json_object();
     groups = json_array();
     reqs = json_array();

@@ -22,6 +22,7 @@
 
 #include "conf.h"
 #include "ctl.h"
+#include "clock.h"
 #include "timefmt.h"
 
 /* Command options, as bits: what a command accepts and what it needs. */
@@ -94,15 +95,6 @@ static int ctl_bad(const char *what, const char *value, const char *why)
     return EX_DATAERR;
 }
 
-/* ctl_now_ms - wall clock in ms */
-static int64_t ctl_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ctl_time - RFC 3339, unix seconds, "now" or "-N{s,m,h,d}" */
 static int ctl_time(const char *s, int64_t *ms)
 {
@@ -113,7 +105,7 @@ static int ctl_time(const char *s, int64_t *ms)
     char *end;
 
     if (strcmp(s, "now") == 0) {
-        *ms = ctl_now_ms();
+        *ms = clock_now_ms();
         return 0;
     }
     if (s[0] == '-' && s[1] >= '0' && s[1] <= '9') {
@@ -123,7 +115,7 @@ static int ctl_time(const char *s, int64_t *ms)
         n = strtoll(s + 1, &end, 10);
         for (size_t i = 0; i < 4 && errno == 0 && n < 100000000; i++)
             if (end[0] == units[i].unit && end[1] == 0) {
-                *ms = ctl_now_ms() - n * units[i].ms;
+                *ms = clock_now_ms() - n * units[i].ms;
                 return *ms >= 0 ? 0 : -1;
             }
         return -1;
@@ -574,7 +566,7 @@ static int ctl_command(struct ctl *ctl, const struct ctl_cmd *cmd, int argc, cha
     } else if (rest != NULL)
         return ctl_usage("unexpected argument");
     if (cmd->step == ctl_step_failover) {
-        ctl->end_ms = ctl_now_ms(); /* one end for every hub */
+        ctl->end_ms = clock_now_ms(); /* one end for every hub */
         ctl->has_end = true;
     }
     if (ctl->has_start && ctl->has_end && ctl->start_ms > ctl->end_ms)

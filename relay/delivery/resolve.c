@@ -16,12 +16,8 @@
 #include <event2/event.h>
 
 #include "bounds.h"
+#include "clock.h"
 #include "resolve.h"
-
-#define RESOLVE_TTL_MIN 1
-#define RESOLVE_TTL_MAX 3600
-#define RESOLVE_NEG_TTL 5
-#define RESOLVE_CACHE_MAX 4096
 
 struct rwait {
     struct rwait *next;
@@ -48,15 +44,6 @@ struct resolver {
     struct rentry *cache;
     size_t ncache;
 };
-
-/* resolve_now_ms - monotonic ms */
-static int64_t resolve_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* resolver_new - "system" (resolv.conf) or one server at IP:PORT */
 struct resolver *resolver_new(struct event_base *base, const char *spec, char *err, size_t errlen)
@@ -105,7 +92,7 @@ static void resolve_finish(struct rentry *e)
         ttl = RESOLVE_TTL_MIN;
     if (ttl > RESOLVE_TTL_MAX)
         ttl = RESOLVE_TTL_MAX;
-    e->until_ms = resolve_now_ms() + (int64_t)ttl * 1000;
+    e->until_ms = clock_mono_ms() + (int64_t)ttl * 1000;
     while (e->waiters) {
         struct rwait *w = e->waiters;
         e->waiters = w->next;
@@ -180,7 +167,7 @@ void resolve_host(struct resolver *r, const char *host, uint16_t port, resolve_f
         fn(ctx, NULL, 0, "out of memory");
         return;
     }
-    if (e->outstanding == 0 && resolve_now_ms() < e->until_ms) {
+    if (e->outstanding == 0 && clock_mono_ms() < e->until_ms) {
         free(w);
         resolve_answer(e, fn, ctx, port);
         return;

@@ -24,28 +24,33 @@ static void smtpd_process(struct smtpd_session *s);
 static void smtpd_session_free(struct smtpd_session *s);
 static void smtpd_settle(struct smtpd_session *s);
 
-/* smtpd_reply - queue one reply line; CRLF is added */
-void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+/* smtpd_reply_v - one reply line; CRLF is added */
+static void smtpd_reply_v(struct smtpd_session *s, const char *fmt, va_list ap)
 {
     struct evbuffer *out = bufferevent_get_output(s->bev);
+
+    evbuffer_add_vprintf(out, fmt, ap);
+    evbuffer_add(out, "\r\n", 2);
+}
+
+/* smtpd_reply - queue one reply line */
+void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+{
     va_list ap;
 
     va_start(ap, fmt);
-    evbuffer_add_vprintf(out, fmt, ap);
+    smtpd_reply_v(s, fmt, ap);
     va_end(ap);
-    evbuffer_add(out, "\r\n", 2);
 }
 
 /* smtpd_reply_error - an error reply that counts toward max_errors */
 void smtpd_reply_error(struct smtpd_session *s, const char *fmt, ...)
 {
-    struct evbuffer *out = bufferevent_get_output(s->bev);
     va_list ap;
 
     va_start(ap, fmt);
-    evbuffer_add_vprintf(out, fmt, ap);
+    smtpd_reply_v(s, fmt, ap);
     va_end(ap);
-    evbuffer_add(out, "\r\n", 2);
     if (++s->errors >= s->c->smtp.max_errors && s->state != SMTPD_S_CLOSING) {
         log_warn("smtpd", "too many errors from %s", s->peer);
         smtpd_reply(s, "421 4.7.0 %s Error: too many errors", s->c->smtp.hostname);
@@ -440,10 +445,4 @@ void smtpd_session_shutdown(struct smtpd_session *s)
     evbuffer_add(out, line, (size_t)n);
     (void)bev_write_now(s->bev);
     smtpd_session_free(s);
-}
-
-/* smtpd_session_ip - the client's IP as text */
-const char *smtpd_session_ip(const struct smtpd_session *s)
-{
-    return s->ip;
 }

@@ -108,7 +108,7 @@ static void test_pick_on_a_full_disk(void **state)
 
     assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
     sf_fault(f, "UPDATE", SQLITE_FULL, -1); /* every write fails */
-    struct sf_picked p = sf_pick(f, sf_wall_ms());
+    struct sf_picked p = sf_pick(f, clock_now_ms());
     assert_int_equal(p.n, 1);
     assert_int_equal(sf_fault_hits(f), 0); /* picking wrote nothing */
     sf_free_picked(&p);
@@ -127,14 +127,14 @@ static void test_outcome_retried_never_dropped(void **state)
     int done = 0;
 
     assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
-    struct sf_picked p = sf_pick(f, sf_wall_ms());
+    struct sf_picked p = sf_pick(f, clock_now_ms());
     assert_int_equal(p.n, 1);
     /* the outcome's write and the dumpster's fail three times */
     sf_fault(f, "INSERT INTO dumpster_item", SQLITE_FULL, 3);
-    queue_done(f->q, sf_outcome(p.jobs[0], NULL, sf_wall_ms()), on_done_count, &done);
+    queue_done(f->q, sf_outcome(p.jobs[0], NULL, clock_now_ms()), on_done_count, &done);
     sf_run_ms(f, 100);
     assert_int_equal(done, 0); /* not written yet: no answer */
-    struct sf_picked again = sf_pick(f, sf_wall_ms());
+    struct sf_picked again = sf_pick(f, clock_now_ms());
     assert_int_equal(again.n, 0); /* still active: never delivered twice meanwhile */
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient WHERE state = %d", RCPT_PENDING),
                      2); /* the failed writes were undone whole */
@@ -228,7 +228,7 @@ static void test_expiry_waits_for_the_disk(void **state)
     struct rsfix *r = *state;
     struct storefix *f = r->f;
     uint64_t ids[3];
-    int64_t old = sf_wall_ms() - 8 * 86400 * 1000LL; /* older than max_age (7 days) */
+    int64_t old = clock_now_ms() - 8 * 86400 * 1000LL; /* older than max_age (7 days) */
 
     sf_fault(f, "DELETE FROM dumpster_item", SQLITE_FULL, -1);
     rs_put(r, 3, old, 1000, 100, rcpt_a, 1, ids);
@@ -237,8 +237,8 @@ static void test_expiry_waits_for_the_disk(void **state)
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_item"), 3);
     check_store(f);
     sf_fault(f, NULL, 0, 0);
-    for (int64_t end = sf_mono_ms() + 10000;
-         sf_sql_int(f, "SELECT count(*) FROM dumpster_item") > 0 && sf_mono_ms() < end;)
+    for (int64_t end = clock_mono_ms() + 10000;
+         sf_sql_int(f, "SELECT count(*) FROM dumpster_item") > 0 && clock_mono_ms() < end;)
         sf_run_ms(f, 100);
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_item"), 0);
     assert_int_equal(sf_sql_int(f, "SELECT evicted_age FROM dumpster_sg WHERE sg = 'SG1'"), 3);

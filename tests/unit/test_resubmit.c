@@ -291,8 +291,8 @@ static void test_resubmit_cancel(void **state)
     assert_int_equal(rs_cancel(r, pending.info.id), RESUBMIT_CANCELLED_OK);
     struct rs_got running = rs_create(r, &q);
     struct resubmit_info in = rs_get(r, running.info.id);
-    for (int64_t end = sf_mono_ms() + SF_WAIT_MS;
-         in.state != RESUBMIT_RUNNING && sf_mono_ms() < end;) {
+    for (int64_t end = clock_mono_ms() + SF_WAIT_MS;
+         in.state != RESUBMIT_RUNNING && clock_mono_ms() < end;) {
         sf_run_ms(f, 20);
         in = rs_get(r, running.info.id);
     }

@@ -108,7 +108,7 @@ static void test_only_the_windows_recipients(void **state)
     assert_int_equal(rs_wait_done(r, both.info.id, &saw).queued, 2);
     queued_rcpts(r, both.info.id, got, sizeof(got));
     assert_string_equal(got, "alice@x.test | bob@x.test");
-    struct sf_picked p = sf_pick(r->f, sf_wall_ms());
+    struct sf_picked p = sf_pick(r->f, clock_now_ms());
     assert_int_equal(p.n, 1); /* one message, not one per recipient */
     assert_int_equal(p.jobs[0]->msg_id, id);
     assert_int_equal(p.jobs[0]->nrcpts, 2);
@@ -153,7 +153,7 @@ static void test_quoted_comma_exact(void **state)
     assert_int_equal(rs_wait_done(r, g.info.id, &saw).queued, 2);
     queued_rcpts(r, g.info.id, got, sizeof(got));
     assert_string_equal(got, "\"a,b\"@x.test | \"c d\"@x.test");
-    struct sf_picked p = sf_pick(r->f, sf_wall_ms());
+    struct sf_picked p = sf_pick(r->f, clock_now_ms());
     assert_int_equal(p.n, 1);
     assert_int_equal(p.jobs[0]->nrcpts, 2);
     assert_string_equal(p.jobs[0]->rcpts[0].addr, "\"a,b\"@x.test");
@@ -248,11 +248,11 @@ static void test_overlapping_requests(void **state)
                                 (long long)g1.info.id, q1.dest_text, RCPT_PENDING),
                      5);
     /* request 2's copies are delivered; request 1's still wait, untouched */
-    struct sf_picked p = sf_pick(f, sf_wall_ms());
+    struct sf_picked p = sf_pick(f, clock_now_ms());
     assert_int_equal(p.n, 10);
     for (size_t i = 0; i < p.n; i++)
         if (p.jobs[i]->request == g2.info.id)
-            sf_done(f, sf_outcome(p.jobs[i], NULL, sf_wall_ms()));
+            sf_done(f, sf_outcome(p.jobs[i], NULL, clock_now_ms()));
     sf_free_picked(&p);
     struct resubmit_info i1 = rs_get(r, g1.info.id), i2 = rs_get(r, g2.info.id);
     assert_int_equal(i2.delivered, 5);

@@ -39,12 +39,12 @@ size_t rs_deliver_due(struct rsfix *r)
     size_t total = 0;
 
     for (;;) {
-        struct sf_picked p = sf_pick(r->f, sf_wall_ms());
+        struct sf_picked p = sf_pick(r->f, clock_now_ms());
         if (p.n == 0)
             return total;
         for (size_t i = 0; i < p.n; i++) {
             struct queue_job *j = p.jobs[i];
-            int64_t at = j->request ? sf_wall_ms() : j->received_ms + RS_DELAY_MS;
+            int64_t at = j->request ? clock_now_ms() : j->received_ms + RS_DELAY_MS;
             assert_true(j->msg_id < RS_MSG_IDS_MAX);
             if (j->request)
                 r->resent[j->msg_id] += (unsigned)j->nrcpts;
@@ -194,10 +194,10 @@ size_t rs_list(struct rsfix *r, bool outstanding, struct rs_got *g)
 struct resubmit_info rs_wait_done(struct rsfix *r, uint64_t id, bool *saw_running)
 {
     struct resubmit_info in = rs_get(r, id), last = in;
-    int64_t end = sf_mono_ms() + SF_WAIT_MS;
+    int64_t end = clock_mono_ms() + SF_WAIT_MS;
 
     *saw_running = false;
-    while (in.state != RESUBMIT_DONE && sf_mono_ms() < end) {
+    while (in.state != RESUBMIT_DONE && clock_mono_ms() < end) {
         assert_true(in.state == RESUBMIT_PENDING || in.state == RESUBMIT_RUNNING);
         *saw_running |= in.state == RESUBMIT_RUNNING;
         sf_run_ms(r->f, 20);
@@ -213,9 +213,9 @@ struct resubmit_info rs_wait_done(struct rsfix *r, uint64_t id, bool *saw_runnin
 struct resubmit_info rs_run_with_delivery(struct rsfix *r, uint64_t id, uint64_t min_queued)
 {
     struct resubmit_info in = rs_get(r, id);
-    int64_t end = sf_mono_ms() + SF_WAIT_MS;
+    int64_t end = clock_mono_ms() + SF_WAIT_MS;
 
-    while (in.state != RESUBMIT_DONE && in.queued < min_queued && sf_mono_ms() < end) {
+    while (in.state != RESUBMIT_DONE && in.queued < min_queued && clock_mono_ms() < end) {
         sf_run_ms(r->f, 30);
         rs_deliver_due(r);
         in = rs_get(r, id);

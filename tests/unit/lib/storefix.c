@@ -14,30 +14,13 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "clock.h"
 #include "storefix.h"
-
-/* sf_mono_ms - monotonic ms */
-int64_t sf_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* sf_wall_ms - wall clock ms, as the dumpster's timers see it */
-int64_t sf_wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* sf_base_ms - an hour ago */
 int64_t sf_base_ms(void)
 {
-    return (sf_wall_ms() / 1000 - 3600) * 1000;
+    return (clock_now_ms() / 1000 - 3600) * 1000;
 }
 
 /* sf_noop - the keepalive timer */
@@ -124,7 +107,7 @@ int sf_fault_hits(const struct storefix *f)
 void sf_open(struct storefix *f)
 {
     char err[256] = "";
-    int64_t end = sf_mono_ms() + SF_WAIT_MS;
+    int64_t end = clock_mono_ms() + SF_WAIT_MS;
 
     if ((f->st = store_open(f->dir, f->base, NULL, NULL, err, sizeof(err))) == NULL)
         fail_msg("store_open: %s", err);
@@ -138,7 +121,7 @@ void sf_open(struct storefix *f)
         fail_msg("store_start: %s", err);
     if (f->rs)
         resubmit_start(f->rs);
-    while (f->d && !dumpster_ready(f->d) && sf_mono_ms() < end)
+    while (f->d && !dumpster_ready(f->d) && clock_mono_ms() < end)
         event_base_loop(f->base, EVLOOP_ONCE);
     assert_true(f->d == NULL || dumpster_ready(f->d));
 }
@@ -181,9 +164,9 @@ void sf_teardown(struct storefix *f)
 /* sf_loop_until - run the loop until *flag reaches want */
 void sf_loop_until(struct storefix *f, const int *flag, int want)
 {
-    int64_t end = sf_mono_ms() + SF_WAIT_MS;
+    int64_t end = clock_mono_ms() + SF_WAIT_MS;
 
-    while (*flag < want && sf_mono_ms() < end)
+    while (*flag < want && clock_mono_ms() < end)
         event_base_loop(f->base, EVLOOP_ONCE);
     if (*flag < want)
         fail_msg("timed out: %d of %d", *flag, want);

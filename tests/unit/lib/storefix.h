@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "dumpster.h"
 #include "queue.h"
@@ -73,8 +74,6 @@ void sf_teardown(struct storefix *f);
 /* The loop. */
 void sf_loop_until(struct storefix *f, const int *flag, int want);
 void sf_run_ms(struct storefix *f, int ms);
-int64_t sf_mono_ms(void);
-int64_t sf_wall_ms(void);
 /* sf_base_ms - an hour ago, on whole seconds: items younger than max_age */
 int64_t sf_base_ms(void);
 
