@@ -291,10 +291,10 @@ static void ctl_resubmit_line(const char *hub, const json_t *r)
     json_t *id;
 
     if (json_is_true(json_object_get(r, "dry_run"))) {
-        printf("%s: dry run: %lld message(s), %lld bytes would be resent, %lld skipped as "
-               "duplicate(s)",
-               hub, (long long)ctl_int(r, "matched"), (long long)ctl_int(r, "bytes"),
-               (long long)ctl_int(r, "skipped_duplicate"));
+        printf("%s: dry run: %lld message(s) with %lld recipient copies, %lld bytes would be "
+               "resent, %lld copies skipped as duplicate(s)",
+               hub, (long long)ctl_int(r, "messages"), (long long)ctl_int(r, "matched"),
+               (long long)ctl_int(r, "bytes"), (long long)ctl_int(r, "skipped_duplicate"));
         json_array_foreach(json_object_get(r, "first_ids"), k, id)
             printf("%s%s", k == 0 ? "; first: " : " ", json_string_value(id));
         printf("\n");

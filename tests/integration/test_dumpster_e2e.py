@@ -128,6 +128,50 @@ def test_lossy_failover_resubmit():
             assert b.stats()["messages"] == 15, b.stats()  # nothing reached B again
 
 
+def index_rcpts(sink):
+    """Message-ID -> the recipients the sink got it for (its index.tsv)."""
+    out = {}
+    with open(os.path.join(sink.tmp, "index.tsv")) as f:
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) >= 4:
+                out[cols[1]] = sorted(cols[3].split(","))
+    return out
+
+
+def test_late_recipient_healed():
+    """alice's copy is delivered at once, bob's after a retry: a window around bob's
+    delivery finds bob's copy alone, and the resent envelope holds bob only."""
+    with Mbxsink(lmtp=True) as a, Mbxsink(lmtp=True) as b:
+        with Hub(directory=DIRECTORY, dests={"SG1": a.dest()},
+                 delivery={"retry_initial": 1, "retry_max": 1},
+                 admin={"token_hash": TOKEN_HASH}) as hub:
+            a.control("FAIL LMTP bob@example.test 451")
+            msg = ("From: s@example.net\r\nSubject: late\r\nMessage-ID: <late@example.net>"
+                   "\r\n\r\nbody\r\n")
+            with smtplib.SMTP("127.0.0.1", hub.port, timeout=30) as c:
+                c.sendmail("s@example.net", ["alice@example.test", "bob@example.test"],
+                           msg.encode())
+            wait_for(lambda: "status=deferred" in hub.log(), what="bob deferred")
+            t_bob = time.time()  # alice's copy is delivered by now, bob's is not
+            a.control("CLEAR")
+            wait_for(lambda: hub.log().count("status=sent") == 2, what="bob delivered later")
+            status, body = api(hub, "PUT", "/v1/storage-groups/SG1/destination",
+                               {"destination": b.dest()})
+            assert status == 200, (status, body)
+            window = {"storage_group": "SG1", "start": t_bob, "end": time.time() + 1}
+            status, preview = api(hub, "POST", "/v1/resubmit", dict(window, dry_run=True))
+            assert status == 200, (status, preview)
+            assert preview["matched"] == 1 and preview["messages"] == 1, preview
+            assert preview["coverage"]["complete"] is True, preview
+            status, req = api(hub, "POST", "/v1/resubmit", window)
+            assert status == 202, (status, req)
+            done = wait_request_done(hub, req["id"])
+            assert done["queued"] == 1, done
+            wait_for(lambda: b.stats()["stored"] == 1, what="bob's copy at B")
+            assert index_rcpts(b) == {"<late@example.net>": ["bob@example.test"]}, index_rcpts(b)
+
+
 def test_coverage_incomplete():
     """A group bounded to 2 messages of about 260 octets: a window over all 8 reports
     the evictions."""
@@ -156,4 +200,5 @@ if __name__ == "__main__":
     if not os.path.exists(MBXSINK):
         print("skip: %s not built" % MBXSINK)
         sys.exit(77)
-    sys.exit(1 if run([test_lossy_failover_resubmit, test_coverage_incomplete]) else 0)
+    sys.exit(1 if run([test_lossy_failover_resubmit, test_late_recipient_healed,
+                       test_coverage_incomplete]) else 0)
