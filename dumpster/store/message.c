@@ -135,10 +135,12 @@ int message_delete(struct store *s, uint64_t msg)
 
 static const char *const sql_orphans =
     "DELETE FROM message_body WHERE msg NOT IN (SELECT id FROM message)";
-static const char *const sql_max_id = "SELECT max(coalesce((SELECT max(id) FROM message), 0),"
-                                      " coalesce((SELECT max(msg) FROM message_body), 0))";
+static const char *const sql_max_id =
+    "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'message'), 0),"
+    " coalesce((SELECT max(msg) FROM message_body), 0))";
 
-/* message_recover - forget uncommitted content; the next free id */
+/* message_recover - forget uncommitted content; the next free id: past
+ * every id a message ever had (sqlite_sequence) and every chunk written */
 int message_recover(struct store *s, uint64_t *next_id)
 {
     int64_t max = 0;

@@ -26,68 +26,7 @@
 #include "log.h"
 #include "store_db.h"
 #include "store_int.h"
-
-struct store_op {
-    struct store_op *next;
-    store_work_fn work;
-    store_reply_fn reply;
-    void *arg;
-    size_t bytes;
-    bool durable;
-    enum store_rc rc;
-};
-
-/* A deferred post (to the loop) or after-commit function (this thread). */
-struct store_later {
-    struct store_later *next;
-    store_post_fn post; /* NULL for an after-commit function */
-    void *ctx;
-    void *data;
-    store_after_fn after;
-};
-
-struct store_stmt_cache {
-    const char *sql[STORE_STMT_CACHE_MAX];
-    sqlite3_stmt *st[STORE_STMT_CACHE_MAX];
-    size_t n;
-};
-
-struct store {
-    sqlite3 *db;
-    pthread_t thread;
-    bool thread_started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct store_op *pending, **pending_tail; /* loop -> thread */
-    struct store_op *done, **done_tail;       /* thread -> loop */
-    struct store_later *posts, **posts_tail;  /* thread -> loop, ahead of done */
-    bool stop;
-    _Atomic size_t backlog; /* bytes of queued work, not yet written */
-    struct event *done_ev;
-    store_drain_fn drain_fn;
-    void *ctx;
-    struct store_stmt_cache cache;           /* storage thread */
-    struct store_later *later, **later_tail; /* storage thread: this batch */
-    bool resync;                             /* storage thread: posts were dropped */
-    sqlite3_stmt *sp_begin, *sp_release, *sp_undo;
-    store_fault_fn fault;
-    void *fault_ctx;
-    struct {
-        store_post_fn fn;
-        void *ctx;
-    } resyncs[STORE_RESYNC_MAX];
-    size_t nresyncs;
-    _Atomic uint64_t n_batches, n_commits, n_fsync_batches;
-    _Atomic uint64_t commit_us_sum, batch_msgs_sum;
-    _Atomic uint64_t commit_hist[STORE_HIST_BUCKETS];
-    _Atomic uint64_t batch_hist[STORE_HIST_BUCKETS];
-};
-
-/* Upper bounds of the histogram buckets; the last bucket is +Inf. */
-const double store_commit_bounds[STORE_HIST_BUCKETS - 1] = {
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0};
-const double store_batch_bounds[STORE_HIST_BUCKETS - 1] = {1,  2,   4,   8,   16,  32,
-                                                           64, 128, 256, 512, 1024};
+#include "store_priv.h"
 
 #define STORE_BACKLOG_LOW (DD_STORE_BACKLOG_MAX / 2)
 
@@ -95,18 +34,6 @@ const double store_batch_bounds[STORE_HIST_BUCKETS - 1] = {1,  2,   4,   8,   16
 enum store_rc store_rc_of(int rc)
 {
     return rc == SQLITE_FULL ? STORE_E_FULL : STORE_E_IO;
-}
-
-/* store_ok - an SQLite code that means success */
-static bool store_ok(int rc)
-{
-    return rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW;
-}
-
-/* store_fault_check - what the fault hook says of sql (SQLITE_OK: run it) */
-static int store_fault_check(struct store *s, const char *sql)
-{
-    return s->fault ? s->fault(s->fault_ctx, sql) : SQLITE_OK;
 }
 
 /* store_exec - run SQL without results through the fault hook */
@@ -119,44 +46,6 @@ static int store_exec(struct store *s, const char *sql)
     if (rc != SQLITE_OK)
         log_err("store", "%s: %s", sql, sqlite3_errstr(rc));
     return rc;
-}
-
-/* store_step - one step, unless the fault hook says otherwise */
-int store_step(struct store *s, sqlite3_stmt *st)
-{
-    int rc = store_fault_check(s, sqlite3_sql(st));
-
-    return rc == SQLITE_OK ? sqlite3_step(st) : rc;
-}
-
-/* store_run - a statement whose rows do not matter, then reset */
-int store_run(struct store *s, sqlite3_stmt *st)
-{
-    int rc = store_step(s, st);
-
-    sqlite3_reset(st);
-    return store_ok(rc) ? SQLITE_OK : rc;
-}
-
-/* store_changes - rows changed by the last statement */
-int64_t store_changes(struct store *s)
-{
-    return sqlite3_changes64(s->db);
-}
-
-/* store_last_id - rowid of the last insert */
-int64_t store_last_id(struct store *s)
-{
-    return sqlite3_last_insert_rowid(s->db);
-}
-
-/* store_col_text - bounded copy of a text column */
-bool store_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(st, i);
-
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
-    return t != NULL;
 }
 
 /* store_later_free - drop one deferred entry (its batch did not commit) */
@@ -212,30 +101,6 @@ static int store_do_call(struct store *s, struct store_op *op)
     }
     op->rc = store_rc_of(rc);
     return SQLITE_OK; /* this work failed; the batch goes on */
-}
-
-/* store_bucket - the histogram bucket of v */
-static size_t store_bucket(const double *bounds, double v)
-{
-    size_t i = 0;
-
-    while (i < STORE_HIST_BUCKETS - 1 && v > bounds[i])
-        i++;
-    return i;
-}
-
-/* store_account - batch counters and histograms (read by the loop) */
-static void store_account(struct store *s, size_t ndurable, int64_t us)
-{
-    atomic_fetch_add(&s->n_batches, 1);
-    if (ndurable == 0)
-        return;
-    atomic_fetch_add(&s->n_fsync_batches, 1);
-    atomic_fetch_add(&s->n_commits, ndurable);
-    atomic_fetch_add(&s->commit_us_sum, (uint64_t)us);
-    atomic_fetch_add(&s->commit_hist[store_bucket(store_commit_bounds, (double)us / 1e6)], 1);
-    atomic_fetch_add(&s->batch_msgs_sum, ndurable);
-    atomic_fetch_add(&s->batch_hist[store_bucket(store_batch_bounds, (double)ndurable)], 1);
 }
 
 /* store_fail_batch - the transaction is lost: every work in it failed */
@@ -454,30 +319,6 @@ int store_run_now(struct store *s, store_work_fn work, void *arg)
     return rc;
 }
 
-/* store_prep - a cached prepared statement keyed by the address of sql */
-sqlite3_stmt *store_prep(struct store *s, const char *sql)
-{
-    struct store_stmt_cache *c = &s->cache;
-
-    for (size_t i = 0; i < c->n; i++)
-        if (c->sql[i] == sql) {
-            sqlite3_reset(c->st[i]);
-            sqlite3_clear_bindings(c->st[i]);
-            return c->st[i];
-        }
-    if (c->n == STORE_STMT_CACHE_MAX) {
-        log_err("store", "statement cache full");
-        abort();
-    }
-    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->st[c->n], NULL) !=
-        SQLITE_OK) {
-        log_err("store", "prepare %s: %s", sql, sqlite3_errmsg(s->db));
-        return NULL;
-    }
-    c->sql[c->n] = sql;
-    return c->st[c->n++];
-}
-
 /* store_defer - append an entry to this batch's deferred list */
 static void store_defer(struct store *s, struct store_later *l)
 {
@@ -563,22 +404,6 @@ void store_set_fault(struct store *s, store_fault_fn fn, void *ctx)
 {
     s->fault = fn;
     s->fault_ctx = ctx;
-}
-
-/* store_get_stats - counters of the storage thread, for metrics */
-void store_get_stats(const struct store *s, struct store_stats *st)
-{
-    memset(st, 0, sizeof(*st));
-    st->batches = atomic_load(&s->n_batches);
-    st->fsync_batches = atomic_load(&s->n_fsync_batches);
-    st->commits = atomic_load(&s->n_commits);
-    st->commit_seconds_sum = (double)atomic_load(&s->commit_us_sum) / 1e6;
-    st->batch_msgs_sum = atomic_load(&s->batch_msgs_sum);
-    for (size_t i = 0; i < STORE_HIST_BUCKETS; i++) {
-        st->commit_hist[i] = atomic_load(&s->commit_hist[i]);
-        st->batch_hist[i] = atomic_load(&s->batch_hist[i]);
-    }
-    st->backlog = atomic_load(&s->backlog);
 }
 
 /* store_backlog_high - sessions should stop reading */

@@ -140,8 +140,30 @@ static const char *const store_schema_steps[] = {
      * each with its own delivery time, taken from the recipient rows (the
      * joined rcpts text only where those are gone). dumpster_ledger: per
      * recipient. dumpster_gone: per copy, with the message. */
-    "ALTER TABLE message ADD COLUMN holds INTEGER NOT NULL DEFAULT 0;"
-    "UPDATE message SET holds = (SELECT count(*) FROM dumpster_item i WHERE i.msg = message.id);"
+    /* AUTOINCREMENT: sqlite_sequence remembers the highest id ever used, so an id
+     * that dumpster_gone still names is never handed out again after a restart */
+    "CREATE TABLE message_v4 ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  queue_id TEXT NOT NULL UNIQUE,"
+    "  sender TEXT NOT NULL,"
+    "  message_id TEXT,"
+    "  size INTEGER NOT NULL,"
+    "  nchunks INTEGER NOT NULL,"
+    "  received INTEGER NOT NULL," /* unix ms */
+    "  client_ip TEXT NOT NULL,"
+    "  helo TEXT NOT NULL,"
+    "  proto TEXT NOT NULL,"
+    "  holds INTEGER NOT NULL DEFAULT 0" /* dumpster items that keep the content */
+    ");"
+    "INSERT INTO message_v4 SELECT id, queue_id, sender, message_id, size, nchunks, received,"
+    " client_ip, helo, proto, (SELECT count(*) FROM dumpster_item i WHERE i.msg = message.id)"
+    " FROM message;"
+    "DROP TABLE message;"
+    "ALTER TABLE message_v4 RENAME TO message;"
+    "DELETE FROM sqlite_sequence WHERE name = 'message';"
+    "INSERT INTO sqlite_sequence(name, seq) SELECT 'message', max(coalesce((SELECT max(id)"
+    " FROM message), 0), coalesce((SELECT max(msg) FROM body), 0), coalesce((SELECT max(msg)"
+    " FROM resubmit_ledger), 0));"
     "ALTER TABLE body RENAME TO message_body;"
     "DROP INDEX body_msg_seq;"
     "CREATE UNIQUE INDEX message_body_seq ON message_body(msg, seq);"

@@ -2,7 +2,8 @@
  * store_sql.c - statement helpers of the work functions (store_int.h):
  * prepare and bind by a format, run, read the first value, walk the rows
  *
- * Format letters, one per parameter in order: i int64_t, u uint64_t,
+ * Stepping goes through the fault hook; prepared statements are cached by
+ * the address of their SQL text. Format letters, one per parameter in order: i int64_t, u uint64_t,
  * d int, t text (const char *, kept by the caller until the statement is
  * reset), o optional text (NULL binds NULL), b blob (const void *, size_t).
  */
@@ -12,6 +13,69 @@
 
 #include "log.h"
 #include "store_int.h"
+#include "store_priv.h"
+
+/* store_step - one step, unless the fault hook says otherwise */
+int store_step(struct store *s, sqlite3_stmt *st)
+{
+    int rc = store_fault_check(s, sqlite3_sql(st));
+
+    return rc == SQLITE_OK ? sqlite3_step(st) : rc;
+}
+
+/* store_run - a statement whose rows do not matter, then reset */
+int store_run(struct store *s, sqlite3_stmt *st)
+{
+    int rc = store_step(s, st);
+
+    sqlite3_reset(st);
+    return store_ok(rc) ? SQLITE_OK : rc;
+}
+
+/* store_changes - rows changed by the last statement */
+int64_t store_changes(struct store *s)
+{
+    return sqlite3_changes64(s->db);
+}
+
+/* store_last_id - rowid of the last insert */
+int64_t store_last_id(struct store *s)
+{
+    return sqlite3_last_insert_rowid(s->db);
+}
+
+/* store_col_text - bounded copy of a text column */
+bool store_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+    return t != NULL;
+}
+
+/* store_prep - a cached prepared statement keyed by the address of sql */
+sqlite3_stmt *store_prep(struct store *s, const char *sql)
+{
+    struct store_stmt_cache *c = &s->cache;
+
+    for (size_t i = 0; i < c->n; i++)
+        if (c->sql[i] == sql) {
+            sqlite3_reset(c->st[i]);
+            sqlite3_clear_bindings(c->st[i]);
+            return c->st[i];
+        }
+    if (c->n == STORE_STMT_CACHE_MAX) {
+        log_err("store", "statement cache full");
+        abort();
+    }
+    if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->st[c->n], NULL) !=
+        SQLITE_OK) {
+        log_err("store", "prepare %s: %s", sql, sqlite3_errmsg(s->db));
+        return NULL;
+    }
+    c->sql[c->n] = sql;
+    return c->st[c->n++];
+}
 
 /* store_bindv - bind the parameters of st by fmt */
 static void store_bindv(sqlite3_stmt *st, const char *fmt, va_list ap)

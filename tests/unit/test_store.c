@@ -331,6 +331,10 @@ static void test_migration_from_v3(void **state)
                                    " rcpt = 'dave@example.test' AND request = 1"),
                      1);
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message_body"), 4);
+    /* message ids come from past the highest ever used */
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM sqlite_sequence WHERE name = 'message'"),
+                     1);
+    assert_int_equal(sf_sql_int(f, "SELECT seq FROM sqlite_sequence WHERE name = 'message'"), 4);
     /* and the queue works on it: m3 is due */
     struct sf_picked p = sf_pick(f, SF_FAR_MS);
     assert_int_equal(p.n, 1);

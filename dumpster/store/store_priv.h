@@ -1,0 +1,87 @@
+/*
+ * store_priv.h - the storage thread's state, shared by its files: the
+ * thread and batches (store.c), statements (store_sql.c), counters
+ * (store_stats.c)
+ */
+#ifndef DD_STORE_PRIV_H
+#define DD_STORE_PRIV_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "store_int.h"
+
+struct store_op {
+    struct store_op *next;
+    store_work_fn work;
+    store_reply_fn reply;
+    void *arg;
+    size_t bytes;
+    bool durable;
+    enum store_rc rc;
+};
+
+/* A deferred post (to the loop) or after-commit function (this thread). */
+struct store_later {
+    struct store_later *next;
+    store_post_fn post; /* NULL for an after-commit function */
+    void *ctx;
+    void *data;
+    store_after_fn after;
+};
+
+struct store_stmt_cache {
+    const char *sql[STORE_STMT_CACHE_MAX];
+    sqlite3_stmt *st[STORE_STMT_CACHE_MAX];
+    size_t n;
+};
+
+struct store {
+    sqlite3 *db;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct store_op *pending, **pending_tail; /* loop -> thread */
+    struct store_op *done, **done_tail;       /* thread -> loop */
+    struct store_later *posts, **posts_tail;  /* thread -> loop, ahead of done */
+    bool stop;
+    _Atomic size_t backlog; /* bytes of queued work, not yet written */
+    struct event *done_ev;
+    store_drain_fn drain_fn;
+    void *ctx;
+    struct store_stmt_cache cache;           /* storage thread */
+    struct store_later *later, **later_tail; /* storage thread: this batch */
+    bool resync;                             /* storage thread: posts were dropped */
+    sqlite3_stmt *sp_begin, *sp_release, *sp_undo;
+    store_fault_fn fault;
+    void *fault_ctx;
+    struct {
+        store_post_fn fn;
+        void *ctx;
+    } resyncs[STORE_RESYNC_MAX];
+    size_t nresyncs;
+    _Atomic uint64_t n_batches, n_commits, n_fsync_batches;
+    _Atomic uint64_t commit_us_sum, batch_msgs_sum;
+    _Atomic uint64_t commit_hist[STORE_HIST_BUCKETS];
+    _Atomic uint64_t batch_hist[STORE_HIST_BUCKETS];
+};
+
+/* store_fault_check - what the fault hook says of sql (SQLITE_OK: run it) */
+static inline int store_fault_check(struct store *s, const char *sql)
+{
+    return s->fault ? s->fault(s->fault_ctx, sql) : SQLITE_OK;
+}
+
+/* store_ok - an SQLite code that means success */
+static inline bool store_ok(int rc)
+{
+    return rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW;
+}
+
+/* store_account - batch counters and histograms (store_stats.c) */
+void store_account(struct store *s, size_t ndurable, int64_t us);
+
+#endif
