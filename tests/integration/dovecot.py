@@ -137,7 +137,7 @@ class Dovecot:
     """One private Dovecot instance; see the module docstring."""
 
     def __init__(self, users=(), name="mx1", hostname=None, sieve_dedup=False, workdir=None,
-                 folders=("Archive",)):
+                 folders=("Archive",), extra_conf=""):
         self.name = name
         self.tmp = workdir or tempfile.mkdtemp(prefix="dovecot-%s-" % name)
         os.chmod(self.tmp, 0o755)  # the mail user walks down to its home
@@ -145,6 +145,7 @@ class Dovecot:
         self.users = list(users)
         self.sieve_dedup = sieve_dedup
         self.folders = list(folders)
+        self.extra_conf = extra_conf
         self.lmtp_port = free_port()
         self.http_port = free_port()
         self.run_dir = os.path.join(self.tmp, "run")
@@ -252,11 +253,12 @@ service doveadm {
 }
 doveadm_api_key = <%(t)s/doveadm.key
 doveadm_password = %(password)s
-%(plugins)s%(sieve)s%(single)s""" % dict(
+%(plugins)s%(sieve)s%(single)s%(extra)s""" % dict(
             name=self.name, pid=os.getpid(), t=t, hostname=self.hostname,
             internal=self.internal_user, login=self.login_user, uid=self.uid, gid=self.gid,
             folders=folders, lmtp=self.lmtp_port, http=self.http_port,
-            password=self.password, plugins=plugins, sieve=sieve, single=single)
+            password=self.password, plugins=plugins, sieve=sieve, single=single,
+            extra=self.extra_conf)
 
     def _write_files(self):
         for d in ("run", "state", "home", "sieve"):
