@@ -13,7 +13,7 @@ DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libso
 	libjansson-dev libcmocka-dev python3 sqlite3 swaks clang-format postfix \
 	prometheus curl jq dovecot-core dovecot-lmtpd dovecot-sieve
 
-.PHONY: all deps build asan run test test-unit test-asan fuzz fuzz-build format clean bench
+.PHONY: all deps build asan run demo test test-unit test-asan fuzz fuzz-build format clean bench
 
 all: build
 
@@ -37,6 +37,10 @@ asan: deps
 
 run: build
 	./$(BUILD)/dumpsterd -c $(CONF)
+
+# Two hubs, two private Dovecots, a lossy failover healed (tests/demo/demo.py). As root.
+demo: build
+	DD_BUILD_DIR=$(BUILD) python3 tests/demo/demo.py
 
 # Every test through ctest, then the same suite under ASan+UBSan.
 test: build asan

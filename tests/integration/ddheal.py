@@ -89,9 +89,9 @@ def wait_request_done(port, rid, timeout=60):
                     timeout=timeout, what="resubmit request %d to finish" % rid)
 
 
-def queue_empty(port):
+def queue_empty(port, token=TOKEN):
     """True when nothing waits for delivery on the hub (GET /v1/queue)."""
-    status, body = api(port, "GET", "/v1/queue")
+    status, body = api(port, "GET", "/v1/queue", token=token)
     assert status == 200, (status, body)
     msgs = body.get("messages", body) if isinstance(body, dict) else body
     return len(msgs) == 0

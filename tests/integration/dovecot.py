@@ -66,6 +66,12 @@ def usable():
     return None
 
 
+def version():
+    """`dovecot --version`, e.g. "2.3.19.1 (9b53102964)"."""
+    return subprocess.run([DOVECOT, "--version"], capture_output=True, text=True,
+                          timeout=30).stdout.strip()
+
+
 def in_private_netns(argv=None):
     """Re-execute this program in a new network namespace with only lo (up).
 
