@@ -173,10 +173,12 @@ class Dovecot:
             self.uid, self.gid = os.geteuid(), os.getegid()
             me = pwd.getpwuid(self.uid).pw_name
             self.internal_user = self.login_user = me
+            self.internal_group = grp.getgrgid(self.gid).gr_name
         else:
             nobody = pwd.getpwnam("nobody")
             self.uid, self.gid = nobody.pw_uid, nobody.pw_gid
             self.internal_user, self.login_user = "dovecot", "dovenull"
+            self.internal_group = "dovecot"
 
     def home(self, user):
         return os.path.join(self.tmp, "home", user)
@@ -223,6 +225,7 @@ ssl = no
 shutdown_clients = yes
 default_internal_user = %(internal)s
 default_login_user = %(login)s
+default_internal_group = %(group)s
 first_valid_uid = %(uid)d
 last_valid_uid = %(uid)d
 first_valid_gid = %(gid)d
@@ -261,7 +264,7 @@ doveadm_api_key = <%(t)s/doveadm.key
 doveadm_password = %(password)s
 %(plugins)s%(sieve)s%(single)s%(extra)s""" % dict(
             name=self.name, pid=os.getpid(), t=t, hostname=self.hostname,
-            internal=self.internal_user, login=self.login_user, uid=self.uid, gid=self.gid,
+            internal=self.internal_user, login=self.login_user, group=self.internal_group, uid=self.uid, gid=self.gid,
             folders=folders, lmtp=self.lmtp_port, http=self.http_port,
             password=self.password, plugins=plugins, sieve=sieve, single=single,
             extra=self.extra_conf)
