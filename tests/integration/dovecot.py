@@ -42,7 +42,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 from ddtest import free_port, wait_for
 
@@ -164,6 +163,12 @@ class Dovecot:
         self.proc = None
         self.single_user = os.geteuid() != 0
         self._ids()
+        self._write_key()  # now: a hub's probe_key_file may be read before Dovecot starts
+
+    def _write_key(self):
+        with open(self.key_path, "w") as f:  # no newline: `<file` keeps every byte
+            f.write(self.api_key)
+        os.chmod(self.key_path, 0o600)
 
     # -- setup --------------------------------------------------------------
 
@@ -273,9 +278,7 @@ doveadm_password = %(password)s
         for d in ("run", "state", "home", "sieve"):
             os.makedirs(os.path.join(self.tmp, d), exist_ok=True)
         os.chown(os.path.join(self.tmp, "home"), self.uid, self.gid)
-        with open(self.key_path, "w") as f:  # no newline: `<file` keeps every byte
-            f.write(self.api_key)
-        os.chmod(self.key_path, 0o600)
+        self._write_key()
         with open(os.path.join(self.tmp, "users"), "w") as f:
             for u in self.users:
                 f.write("%s:{PLAIN}%s:%d:%d::%s::\n" % (u, "pw", self.uid, self.gid, self.home(u)))

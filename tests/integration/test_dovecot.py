@@ -224,6 +224,10 @@ class Gate:
 
     def down(self):
         if self.sock:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() in serve()
+            except OSError:
+                pass
             self.sock.close()
             self.sock = None
 
