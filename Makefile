@@ -11,9 +11,9 @@ FUZZ_SECONDS ?= 60
 # Debian packages the build and the tests need.
 DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libsodium-dev \
 	libjansson-dev libcmocka-dev python3 sqlite3 swaks clang-format postfix \
-	prometheus curl jq
+	prometheus curl jq dovecot-core dovecot-lmtpd dovecot-sieve iproute2
 
-.PHONY: all deps build asan run test test-unit test-asan fuzz fuzz-build format clean bench
+.PHONY: all deps build asan run demo test test-unit test-asan fuzz fuzz-build format clean bench
 
 all: build
 
@@ -37,6 +37,10 @@ asan: deps
 
 run: build
 	./$(BUILD)/dumpsterd -c $(CONF)
+
+# Two hubs, two private Dovecots, a lossy failover healed (tests/demo/demo.py). As root.
+demo: build
+	DD_BUILD_DIR=$(BUILD) python3 tests/demo/demo.py
 
 # Every test through ctest, then the same suite under ASan+UBSan.
 test: build asan
