@@ -1,6 +1,7 @@
 /*
- * resubmit_batch.c - resubmission on the storage thread: one batch of a
- * request, the dry run, coverage, progress (resubmit_int.h)
+ * resubmit_batch.c - resubmission on the storage thread: collecting one
+ * batch of a request, applying it, the dry run, coverage, progress
+ * (resubmit_int.h)
  *
  * A batch walks the request's range after its cursor: recipient copies by
  * (delivered, msg, rcpt) for match=delivered, items by (received, msg) for
@@ -9,9 +10,13 @@
  * the first of them, so an item is never taken twice), for match=received
  * all of its recipients; a recipient filter narrows it to that recipient.
  * A copy the ledger names for this destination is skipped unless forced;
- * the others are queued as rows of this request and written to the ledger,
- * with the cursor, in one transaction.
+ * the others are candidates. Collecting writes nothing: the loop may ask
+ * the group's probe about the candidates first. Applying queues the
+ * candidates the probe did not find as rows of this request, writes the
+ * ledger and moves the cursor, in one transaction; a request cancelled or
+ * moved on meanwhile is left alone.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +41,9 @@ struct rs_walk {
     struct store *s;
     const struct resubmit_req *req;
     const char *dest_eff;
-    struct resubmit_row *row;    /* a batch: cursor and counters; NULL for a dry run */
-    struct resubmit_preview *pv; /* a dry run */
-    int64_t now_ms;
-    int seen;
-    uint64_t messages; /* envelopes queued (or that would be) */
+    struct resubmit_collect *col; /* the candidates and the request's counters */
+    struct resubmit_preview *pv;  /* a dry run: counted here too */
+    size_t cand_max;              /* candidates kept at most */
     struct rs_envelope env;
 };
 
@@ -78,72 +81,63 @@ static int rs_env_row(void *ctx, const struct dumpster_rcpt_row *r)
     return SQLITE_OK;
 }
 
-/* rs_copy - one copy of an envelope: counted, skipped or queued */
-static int rs_copy(struct rs_walk *w, const struct dumpster_item_row *it, const char *rcpt,
-                   bool *queued)
+/* rs_candidate - keep a copy to resend (or to ask the probe about) */
+static void rs_candidate(struct resubmit_collect *col, const struct dumpster_item_row *it,
+                         const char *rcpt)
 {
-    const struct resubmit_req *q = w->req;
-    bool resent = false;
-    int rc = q->force
-                 ? SQLITE_OK
-                 : dumpster_ledger_has(w->s, q->storage_group, it->msg, rcpt, w->dest_eff, &resent);
-
-    if (rc != SQLITE_OK)
-        return rc;
-    if (w->row == NULL) {
-        w->pv->matched++;
-        w->pv->skipped_duplicate += resent;
-        return SQLITE_OK;
+    if (col->n == col->cap) {
+        col->cap = col->cap ? col->cap * 2 : 64;
+        col->c = resubmit_oom(realloc(col->c, col->cap * sizeof(*col->c)));
     }
-    w->row->info.matched++;
-    if (resent) {
-        w->row->info.skipped_duplicate++;
-        return SQLITE_OK;
-    }
-    struct queue_requeue rq = {it->msg, q->storage_group, q->has_dest ? q->dest_text : NULL,
-                               w->row->info.id, w->now_ms};
-    if ((rc = queue_requeue(w->s, &rq, rcpt)) == SQLITE_OK &&
-        (rc = dumpster_ledger_add(w->s, q->storage_group, it->msg, rcpt, w->dest_eff,
-                                  w->row->info.id)) == SQLITE_OK) {
-        w->row->info.queued++;
-        *queued = true;
-    }
-    return rc;
+    struct resubmit_cand *c = &col->c[col->n++];
+    c->msg = it->msg;
+    c->rcpt = resubmit_oom(strdup(rcpt));
+    c->message_id = resubmit_oom(strdup(it->message_id));
+    snprintf(c->queue_id, sizeof(c->queue_id), "%s", it->queue_id);
 }
 
-/* rs_envelope - the envelope of one item, resent (or previewed) */
+/* rs_envelope - the envelope of one item: counted, its copies kept */
 static int rs_envelope(struct rs_walk *w, const struct dumpster_item_row *it)
 {
-    bool queued = false;
-    int rc = SQLITE_OK;
+    struct resubmit_info *in = &w->col->next.info;
+    const struct resubmit_req *q = w->req;
+    size_t kept = 0;
 
-    for (size_t i = 0; i < w->env.n && rc == SQLITE_OK; i++)
-        rc = rs_copy(w, it, w->env.r[i].rcpt, &queued);
-    if (rc != SQLITE_OK)
-        return rc;
-    if (w->row == NULL) {
-        struct resubmit_preview *pv = w->pv;
-        pv->messages++;
-        pv->bytes += it->size;
-        if (pv->nids < RESUBMIT_PREVIEW_IDS)
-            snprintf(pv->queue_ids[pv->nids++], DD_QUEUEID_LEN + 1, "%s", it->queue_id);
-    } else if (queued) {
-        w->messages++;
-        store_log(w->s, "dumpster", "%s: dumpster sg=%s resubmitted request=%llu", it->queue_id,
-                  w->req->storage_group, (unsigned long long)w->row->info.id);
+    for (size_t i = 0; i < w->env.n; i++) {
+        bool resent = false;
+        int rc = q->force ? SQLITE_OK
+                          : dumpster_ledger_has(w->s, q->storage_group, it->msg, w->env.r[i].rcpt,
+                                                w->dest_eff, &resent);
+        if (rc != SQLITE_OK)
+            return rc;
+        in->matched++;
+        in->skipped_duplicate += resent;
+        if (!resent && w->col->n < w->cand_max) {
+            rs_candidate(w->col, it, w->env.r[i].rcpt);
+            kept++;
+        } else if (!resent) {
+            w->col->unkept++;
+        }
     }
+    if (w->pv) {
+        w->pv->messages++;
+        w->pv->bytes += it->size;
+        if (w->pv->nids < RESUBMIT_PREVIEW_IDS)
+            snprintf(w->pv->queue_ids[w->pv->nids++], DD_QUEUEID_LEN + 1, "%s", it->queue_id);
+    }
+    (void)kept;
     return SQLITE_OK;
 }
 
 /* rs_cursor - the walk got here */
 static void rs_cursor(struct rs_walk *w, int64_t t, uint64_t msg, const char *rcpt)
 {
-    w->seen++;
-    if (w->row == NULL)
-        return;
-    w->row->cursor_time = t;
-    w->row->cursor_msg = (int64_t)msg;
-    snprintf(w->row->cursor_rcpt, sizeof(w->row->cursor_rcpt), "%s", rcpt);
+    struct resubmit_row *next = &w->col->next;
+
+    w->col->seen++;
+    next->cursor_time = t;
+    next->cursor_msg = (int64_t)msg;
+    snprintf(next->cursor_rcpt, sizeof(next->cursor_rcpt), "%s", rcpt);
 }
 
 /* rs_item_envelope - gather an item's copies; *ok false when it is not wanted */
@@ -209,6 +203,106 @@ static int rs_walk_range(struct rs_walk *w, int64_t t, int64_t msg, const char *
     return rc;
 }
 
+/* resubmit_collect_free - the candidates of a collected batch */
+void resubmit_collect_free(struct resubmit_collect *col)
+{
+    for (size_t i = 0; i < col->n; i++) {
+        free(col->c[i].rcpt);
+        free(col->c[i].message_id);
+    }
+    free(col->c);
+    col->c = NULL;
+    col->n = col->cap = 0;
+}
+
+/* resubmit_batch_collect - the next batch of the oldest open request,
+ * without writing anything */
+int resubmit_batch_collect(struct store *s, int limit, struct resubmit_collect *col)
+{
+    int rc = resubmit_request_next_open(s, &col->row, &col->found);
+
+    if (rc != SQLITE_OK || !col->found)
+        return rc;
+    col->next = col->row;
+    struct rs_walk w = {s, &col->row.info.req, col->row.dest_eff, col, NULL, SIZE_MAX, {0}};
+    if ((rc = rs_walk_range(&w, col->row.cursor_time, col->row.cursor_msg, col->row.cursor_rcpt,
+                            limit)) != SQLITE_OK)
+        return rc;
+    col->next.info.state = col->seen < limit ? RESUBMIT_DONE : RESUBMIT_RUNNING;
+    return SQLITE_OK;
+}
+
+/* rs_still_ours - the request is open and where the collect found it */
+static int rs_still_ours(struct store *s, const struct resubmit_collect *col, bool *ours)
+{
+    struct resubmit_row now;
+    int rc = resubmit_request_get(s, col->row.info.id, &now, ours);
+
+    *ours = *ours && (now.info.state == RESUBMIT_PENDING || now.info.state == RESUBMIT_RUNNING) &&
+            now.cursor_time == col->row.cursor_time && now.cursor_msg == col->row.cursor_msg &&
+            strcmp(now.cursor_rcpt, col->row.cursor_rcpt) == 0;
+    return rc;
+}
+
+/* rs_queue_one - one candidate queued for this request, with its ledger entry */
+static int rs_queue_one(struct store *s, struct resubmit_collect *col,
+                        const struct resubmit_cand *c, int64_t now_ms)
+{
+    const struct resubmit_req *q = &col->row.info.req;
+    struct queue_requeue rq = {c->msg, q->storage_group, q->has_dest ? q->dest_text : NULL,
+                               col->row.info.id, now_ms};
+    int rc = queue_requeue(s, &rq, c->rcpt);
+
+    if (rc == SQLITE_OK)
+        rc = dumpster_ledger_add(s, q->storage_group, c->msg, c->rcpt, col->row.dest_eff,
+                                 col->row.info.id);
+    return rc;
+}
+
+/* rs_log_done - the request's last batch */
+static void rs_log_done(struct store *s, const struct resubmit_info *in)
+{
+    store_log(s, "dumpster",
+              "resubmit request=%llu done: matched=%llu queued=%llu skipped_duplicate=%llu"
+              " skipped_present=%llu",
+              (unsigned long long)in->id, (unsigned long long)in->matched,
+              (unsigned long long)in->queued, (unsigned long long)in->skipped_duplicate,
+              (unsigned long long)in->skipped_present);
+}
+
+/* resubmit_batch_apply - queue the candidates the probe did not find
+ * (present NULL: every one), move the cursor; *msgs: messages queued */
+int resubmit_batch_apply(struct store *s, struct resubmit *rs, struct resubmit_collect *col,
+                         const enum probe_answer *answers, int64_t now_ms, uint64_t *msgs)
+{
+    struct resubmit_info *in = &col->next.info;
+    bool ours;
+    int rc = rs_still_ours(s, col, &ours);
+
+    *msgs = 0;
+    if (rc != SQLITE_OK || !ours)
+        return rc;
+    for (size_t i = 0; i < col->n && rc == SQLITE_OK; i++) {
+        if (answers && answers[i] == PROBE_PRESENT) {
+            in->skipped_present++;
+            continue;
+        }
+        if ((rc = rs_queue_one(s, col, &col->c[i], now_ms)) != SQLITE_OK)
+            break;
+        in->queued++;
+        if (i == 0 || col->c[i].msg != col->c[i - 1].msg) {
+            (*msgs)++;
+            store_log(s, "dumpster", "%s: dumpster sg=%s resubmitted request=%llu",
+                      col->c[i].queue_id, in->req.storage_group, (unsigned long long)in->id);
+        }
+    }
+    if (rc != SQLITE_OK || (rc = resubmit_request_advance(s, &col->next, now_ms)) != SQLITE_OK)
+        return rc;
+    if (in->state == RESUBMIT_DONE)
+        rs_log_done(s, in);
+    return in->state != col->row.info.state ? resubmit_batch_post_counts(s, rs) : SQLITE_OK;
+}
+
 /* resubmit_batch_post_counts - requests by state, to the loop */
 int resubmit_batch_post_counts(struct store *s, struct resubmit *rs)
 {
@@ -223,39 +317,18 @@ int resubmit_batch_post_counts(struct store *s, struct resubmit *rs)
     return SQLITE_OK;
 }
 
-/* resubmit_batch_run - the next batch of the oldest open request */
-int resubmit_batch_run(struct store *s, struct resubmit_batch *b)
-{
-    struct resubmit_row row;
-    int rc = resubmit_request_next_open(s, &row, &b->found);
-
-    if (rc != SQLITE_OK || !b->found)
-        return rc;
-    struct rs_walk w = {s, &row.info.req, row.dest_eff, &row, NULL, b->now_ms, 0, 0, {0}};
-    enum resubmit_state was = row.info.state;
-    if ((rc = rs_walk_range(&w, row.cursor_time, row.cursor_msg, row.cursor_rcpt, b->limit)) !=
-        SQLITE_OK)
-        return rc;
-    b->queued = w.messages;
-    row.info.state = w.seen < b->limit ? RESUBMIT_DONE : RESUBMIT_RUNNING;
-    if (row.info.state == RESUBMIT_DONE)
-        store_log(s, "dumpster",
-                  "resubmit request=%llu done: matched=%llu queued=%llu skipped_duplicate=%llu",
-                  (unsigned long long)row.info.id, (unsigned long long)row.info.matched,
-                  (unsigned long long)row.info.queued,
-                  (unsigned long long)row.info.skipped_duplicate);
-    if ((rc = resubmit_request_advance(s, &row, b->now_ms)) != SQLITE_OK)
-        return rc;
-    return row.info.state != was ? resubmit_batch_post_counts(s, b->rs) : SQLITE_OK;
-}
-
-/* resubmit_batch_dry - a walk of the whole range that queues nothing */
+/* resubmit_batch_dry - a walk of the whole range that queues nothing; the
+ * first DD_DRY_RUN_PROBE_MAX candidates are kept for the probe */
 int resubmit_batch_dry(struct store *s, const struct resubmit_req *r, const char *dest_eff,
-                       struct resubmit_preview *pv)
+                       struct resubmit_preview *pv, struct resubmit_collect *col)
 {
-    struct rs_walk w = {s, r, dest_eff, NULL, pv, 0, 0, 0, {0}};
+    col->next.info.req = *r;
+    struct rs_walk w = {s, r, dest_eff, col, pv, DD_DRY_RUN_PROBE_MAX, {0}};
+    int rc = rs_walk_range(&w, INT64_MIN, INT64_MIN, "", DD_DRY_RUN_SCAN_MAX);
 
-    return rs_walk_range(&w, INT64_MIN, INT64_MIN, "", DD_DRY_RUN_SCAN_MAX);
+    pv->matched = col->next.info.matched;
+    pv->skipped_duplicate = col->next.info.skipped_duplicate;
+    return rc;
 }
 
 /* resubmit_batch_coverage - items of the range already gone */

@@ -12,7 +12,7 @@
 #define REQUEST_COLS                                                                               \
     "id, sg, start, end, match, dest, dest_eff, sender, recipient, message_id, reason, force,"     \
     " state, created, updated, cursor_time, cursor_msg, cursor_rcpt, matched, queued, delivered,"  \
-    " failed, skipped_duplicate, skipped_present, cov_complete, cov_oldest, cov_evicted"
+    " failed, skipped_duplicate, skipped_present, cov_complete, cov_oldest, cov_evicted, probe"
 
 /* resubmit_request_read - the current row of a query over REQUEST_COLS */
 static int resubmit_request_read(void *ctx, sqlite3_stmt *st)
@@ -49,25 +49,27 @@ static int resubmit_request_read(void *ctx, sqlite3_stmt *st)
     in->coverage.complete = sqlite3_column_int(st, 24) != 0;
     in->coverage.oldest_available_ms = sqlite3_column_int64(st, 25);
     in->coverage.evicted_in_range = (uint64_t)sqlite3_column_int64(st, 26);
+    r->skip_probe = sqlite3_column_int(st, 27) == 0;
     return SQLITE_OK;
 }
 
 static const char *const sql_insert =
     "INSERT INTO resubmit_request(sg, start, end, match, dest, dest_eff, sender, recipient,"
     " message_id, reason, force, state, created, updated, cov_complete, cov_oldest,"
-    " cov_evicted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    " cov_evicted, probe) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /* resubmit_request_insert - the request row */
 int resubmit_request_insert(struct store *s, struct resubmit_row *row, int64_t now_ms)
 {
     struct resubmit_info *in = &row->info;
     const struct resubmit_req *r = &in->req;
-    int rc = store_do(s, sql_insert, "tiidotoootddiidiu", r->storage_group, r->start_ms, r->end_ms,
+    int rc = store_do(s, sql_insert, "tiidotoootddiidiud", r->storage_group, r->start_ms, r->end_ms,
                       (int)r->match, r->has_dest ? r->dest_text : NULL, row->dest_eff,
                       r->has_sender ? r->sender : NULL, r->has_recipient ? r->recipient : NULL,
                       r->has_message_id ? r->message_id : NULL, r->reason, (int)r->force,
                       RESUBMIT_PENDING, now_ms, now_ms, (int)in->coverage.complete,
-                      in->coverage.oldest_available_ms, in->coverage.evicted_in_range);
+                      in->coverage.oldest_available_ms, in->coverage.evicted_in_range,
+                      (int)!r->skip_probe);
 
     if (rc != SQLITE_OK)
         return rc;

@@ -132,6 +132,19 @@
 #define STORE_STMT_CACHE_MAX 160
 #define STORE_RESYNC_MAX 8
 
+/* Mailbox probes (relay/probe). Questions per HTTP request; requests at
+ * once per probe; seconds a request may take; octets of an answer; octets
+ * of the key file; a failed probe is asked again after FIRST ms, doubling
+ * up to MAX ms; copies a dry run asks about at most. */
+#define DD_PROBE_BATCH_MAX 100
+#define DD_PROBE_INFLIGHT_MAX 4
+#define DD_PROBE_TIMEOUT 30
+#define DD_PROBE_RESPONSE_MAX (4 * 1024 * 1024)
+#define DD_PROBE_KEY_MAX 1024
+#define DD_PROBE_RETRY_FIRST_MS 1000
+#define DD_PROBE_RETRY_MAX_MS 60000
+#define DD_DRY_RUN_PROBE_MAX 10000
+
 /* Dumpster and resubmission. */
 #define DD_RESUBMIT_LIST_MAX 1000   /* requests in one listing */
 #define DD_RESUBMIT_BATCH_MAX 500   /* items per batch (resubmit_rate = 0: no pacing) */

@@ -75,7 +75,11 @@ struct conf_sg {
     uint64_t max_size; /* bytes; the [dumpster] max_size when !has_max_size */
     bool has_max_age;
     uint64_t max_age; /* seconds; the [dumpster] max_age when !has_max_age */
-    unsigned line;    /* where the section starts */
+    /* The mailbox probe: "doveadm:http://IP:PORT" (canonical) or "" */
+    char probe[DD_CONF_LINE_MAX + 1];
+    struct conf_listen probe_addr;
+    char probe_key_file[DD_PATHNAME_MAX]; /* "" when not set */
+    unsigned line;                        /* where the section starts */
 };
 
 struct conf {

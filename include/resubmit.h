@@ -29,6 +29,7 @@
 
 #include "bounds.h"
 #include "conf.h"
+#include "probe_types.h"
 #include "resubmit_types.h"
 #include "store.h"
 
@@ -51,6 +52,11 @@ void resubmit_set_conf(struct resubmit *rs, const struct conf *c);
 
 /* resubmit_set_dest_fn - where a group's mail goes now. */
 void resubmit_set_dest_fn(struct resubmit *rs, resubmit_dest_fn fn, void *ctx);
+
+/* resubmit_set_prober - before a copy of a group with a probe is resent,
+ * the probe is asked; present copies are skipped (skipped_present), and a
+ * probe that cannot say makes the batch wait and run again. */
+void resubmit_set_prober(struct resubmit *rs, const struct probe_ops *ops);
 
 /* resubmit_on_queued - fn(ctx) after a batch queued mail (delivery looks). */
 void resubmit_on_queued(struct resubmit *rs, void (*fn)(void *ctx), void *ctx);

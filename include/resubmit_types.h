@@ -37,6 +37,7 @@ struct resubmit_req {
     char reason[DD_API_REASON_MAX + 1];    /* "" when absent */
     bool dry_run;
     bool force;
+    bool skip_probe; /* "probe": false: resend without asking the group's probe */
 };
 
 enum resubmit_state {
@@ -71,6 +72,10 @@ struct resubmit_preview {
     uint64_t messages; /* envelopes: one per item */
     uint64_t bytes;    /* of those messages */
     uint64_t skipped_duplicate;
+    /* what the group's probe says of the copies that would be resent (all
+     * unknown without a probe, or past DD_DRY_RUN_PROBE_MAX copies) */
+    bool probed;
+    uint64_t probe_present, probe_missing, probe_unknown;
     size_t nids;
     char queue_ids[RESUBMIT_PREVIEW_IDS][DD_QUEUEID_LEN + 1]; /* the first items */
     struct resubmit_coverage coverage;

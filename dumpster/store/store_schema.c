@@ -256,6 +256,7 @@ static const char *const store_schema_steps[] = {
     "CREATE INDEX dumpster_gone_at ON dumpster_gone(at);"
     "ALTER TABLE resubmit_request ADD COLUMN cursor_rcpt TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE resubmit_request ADD COLUMN skipped_present INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE resubmit_request ADD COLUMN probe INTEGER NOT NULL DEFAULT 1;"
     "ALTER TABLE sg_route RENAME TO route;",
 };
 

@@ -70,6 +70,7 @@ static void admin_rs_req_fields(json_t *j, const struct resubmit_req *r)
                    r->has_message_id ? admin_json_str(r->message_id) : json_null());
     admin_json_set(j, "reason", admin_json_str_or_null(r->reason));
     admin_json_set(j, "force", json_boolean(r->force));
+    admin_json_set(j, "probe", json_boolean(!r->skip_probe));
 }
 
 /* admin_rs_info - a request with its progress */
@@ -103,6 +104,10 @@ static json_t *admin_rs_preview(const struct resubmit_req *r, const struct resub
     admin_json_set(j, "messages", admin_json_u64(p->messages));
     admin_json_set(j, "bytes", admin_json_u64(p->bytes));
     admin_json_set(j, "skipped_duplicate", admin_json_u64(p->skipped_duplicate));
+    admin_json_set(j, "probe",
+                   json_pack("{s:b,s:I,s:I,s:I}", "asked", p->probed, "present",
+                             (json_int_t)p->probe_present, "missing", (json_int_t)p->probe_missing,
+                             "unknown", (json_int_t)p->probe_unknown));
     for (size_t i = 0; i < p->nids && i < RESUBMIT_PREVIEW_IDS; i++)
         json_array_append_new(ids, admin_json_str(p->queue_ids[i]));
     admin_json_set(j, "first_ids", ids);

@@ -340,6 +340,16 @@ static int rs_force(const json_t *v, const char *name, void *out, struct api_err
     return get_bool(v, name, &((struct resubmit_req *)out)->force, err);
 }
 
+/* rs_probe - false: resend without asking the group's probe */
+static int rs_probe(const json_t *v, const char *name, void *out, struct api_error *err)
+{
+    bool probe = true;
+    int rc = get_bool(v, name, &probe, err);
+
+    ((struct resubmit_req *)out)->skip_probe = !probe;
+    return rc;
+}
+
 static const struct api_field resubmit_fields[] = {
     {"storage_group", rs_sg, true},
     {"start", rs_start, true},
@@ -352,6 +362,7 @@ static const struct api_field resubmit_fields[] = {
     {"reason", rs_reason, false},
     {"dry_run", rs_dry_run, false},
     {"force", rs_force, false},
+    {"probe", rs_probe, false},
 };
 
 /* ---- PUT destination, POST replicated ---- */

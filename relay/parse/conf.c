@@ -59,6 +59,7 @@ enum conf_type {
     CT_LISTEN,   /* comma list of IPv4:PORT / [IPv6]:PORT, min..max items */
     CT_RESOLVER, /* "system" or IP:PORT */
     CT_DEST,     /* a destination, min..max addresses; text in off2 */
+    CT_PROBE,    /* "doveadm:http://IP:PORT"; the address in off2 */
 };
 
 /*
@@ -125,9 +126,13 @@ static const struct conf_key conf_sg_keys[] = {
      NULL},
     {SEC_SG, "max_size", CT_NUM, SF(max_size), SF(has_max_size), SS(max_size), 0, TIB, NULL},
     {SEC_SG, "max_age", CT_NUM, SF(max_age), SF(has_max_age), SS(max_age), 0, 365 * DAY, NULL},
+    {SEC_SG, "probe", CT_PROBE, SF(probe), SF(probe_addr), SS(probe), 0, 0, NULL},
+    {SEC_SG, "probe_key_file", CT_PATH, SF(probe_key_file), NO_OFF, SS(probe_key_file), 0, 0, NULL},
 };
 #define CONF_SG_NKEYS (sizeof(conf_sg_keys) / sizeof(conf_sg_keys[0]))
-#define CONF_SG_DEST 0 /* index of destination in conf_sg_keys[] */
+#define CONF_SG_DEST 0      /* index of destination in conf_sg_keys[] */
+#define CONF_SG_PROBE 3     /* of probe */
+#define CONF_SG_PROBE_KEY 4 /* of probe_key_file */
 
 struct conf_parse_state {
     struct conf *c;
@@ -351,6 +356,28 @@ static int conf_set_dest(char *base, const struct conf_key *k, const char *v, ch
     return 0;
 }
 
+/* conf_set_probe - "doveadm:http://IP:PORT", kept canonical */
+static int conf_set_probe(char *base, const struct conf_key *k, const char *v, char *err,
+                          size_t errlen)
+{
+    static const char scheme[] = "doveadm:http://";
+    struct conf_listen l;
+    char canon[96];
+
+    if (strncmp(v, scheme, sizeof(scheme) - 1) != 0)
+        return conf_fail(err, errlen, "\"%.*s\": expected doveadm:http://IP:PORT", CONF_QUOTE, v);
+    v += sizeof(scheme) - 1;
+    if (conf_dest_listen_parse(v, strlen(v), &l, err, errlen) < 0) {
+        size_t n = strlen(err);
+        snprintf(err + n, errlen - n, " (the probe takes an IP literal: doveadm:http://IP:PORT)");
+        return -1;
+    }
+    conf_dest_listen_format(&l, canon, sizeof(canon));
+    snprintf(base + k->off, k->size, "%s%s", scheme, canon);
+    memcpy(base + k->off2, &l, sizeof(l));
+    return 0;
+}
+
 /* conf_fmt_num - decimal */
 static void conf_fmt_num(const char *base, const struct conf_key *k, char *buf, size_t cap)
 {
@@ -394,6 +421,7 @@ static const struct conf_type_ops {
     [CT_LISTEN] = {conf_set_listen, conf_fmt_listen},
     [CT_RESOLVER] = {conf_set_resolver, conf_fmt_str},
     [CT_DEST] = {conf_set_dest, conf_fmt_str},
+    [CT_PROBE] = {conf_set_probe, conf_fmt_str},
 };
 
 /* conf_init - every default, through the setters the parser uses */
@@ -445,6 +473,14 @@ static void conf_section_end(struct conf_parse_state *st)
     if (st->sec == SEC_SG && st->sg_key_line[CONF_SG_DEST] == 0) {
         const struct conf_sg *sg = &st->c->sg[st->sg_idx];
         conf_err_at(st, sg->line, "storage group \"%s\" has no destination", sg->name);
+    }
+    if (st->sec == SEC_SG &&
+        !st->sg_key_line[CONF_SG_PROBE] != !st->sg_key_line[CONF_SG_PROBE_KEY]) {
+        unsigned line = st->sg_key_line[CONF_SG_PROBE] ? st->sg_key_line[CONF_SG_PROBE]
+                                                       : st->sg_key_line[CONF_SG_PROBE_KEY];
+        conf_err_at(st, line,
+                    "probe and probe_key_file go together (the doveadm API key is read"
+                    " from probe_key_file, never written in the configuration)");
     }
     st->sec = SEC_SKIP;
     memset(st->sg_key_line, 0, sizeof(st->sg_key_line));
@@ -712,6 +748,8 @@ void conf_print_nondefault(const struct conf *c, FILE *out)
             const struct conf_key *k = &conf_sg_keys[j];
             if (k->type == CT_NUM && !*(const bool *)((const char *)sg + k->off2))
                 continue; /* not overridden: the [dumpster] value */
+            if (k->type != CT_NUM && k->type != CT_DEST && *((const char *)sg + k->off) == 0)
+                continue; /* an optional text not given */
             conf_ops[k->type].fmt((const char *)sg, k, a, sizeof(a));
             fprintf(out, "storage_group.%s.%s = %s\n", sg->name, k->name, a);
         }

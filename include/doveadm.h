@@ -1,0 +1,46 @@
+/*
+ * doveadm.h - the doveadm HTTP API's "search" batch, written and read
+ * (pure; jansson)
+ *
+ * A batch asks, for each (user, Message-ID), whether the user's mailbox
+ * holds a message with that Message-ID in any folder: one command
+ * ["search", {"user": U, "query": ["mailbox", "*", "header", "Message-ID",
+ * MID]}, "i"] per question, tagged with its index. The answer is an array
+ * of [TYPE, RESULT, TAG]: a non-empty doveadmResponse list is present, an
+ * empty one missing, exit code 67 (EX_NOUSER) a user the server does not
+ * know; anything else, a tag that never comes back, or a body that does
+ * not parse as a whole is an error: the caller must not take it for
+ * missing.
+ */
+#ifndef DD_DOVEADM_H
+#define DD_DOVEADM_H
+
+#include <stddef.h>
+
+struct doveadm_query {
+    const char *user;       /* the recipient, as queued */
+    const char *message_id; /* with its angle brackets */
+};
+
+enum doveadm_answer {
+    DOVEADM_PRESENT = 0,
+    DOVEADM_MISSING,
+    DOVEADM_NO_USER, /* the server knows no such user */
+    DOVEADM_ERROR,   /* cannot say: ask again later */
+};
+
+/* doveadm_search_body - the JSON body of a batch of n questions, a string
+ * the caller frees; NULL when out of memory or an input is not UTF-8. */
+char *doveadm_search_body(const struct doveadm_query *q, size_t n);
+
+/* doveadm_search_parse - answers[0..n) of the batch from the response body.
+ * Returns 0 (answers filled; a question without an answer is
+ * DOVEADM_ERROR), or -1 with a message in err when the body is not a JSON
+ * array of answers (then every answer is DOVEADM_ERROR). */
+int doveadm_search_parse(const char *body, size_t len, enum doveadm_answer *answers, size_t n,
+                         char *err, size_t errlen);
+
+/* doveadm_answer_name - "present", "missing", "no_user", "error" */
+const char *doveadm_answer_name(enum doveadm_answer a);
+
+#endif

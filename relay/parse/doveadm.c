@@ -1,0 +1,122 @@
+/*
+ * doveadm.c - the doveadm HTTP API's search batch (doveadm.h; pure)
+ *
+ * The response is trusted for nothing: every element is checked for its
+ * shape, tags are read as decimal indexes below n, and a tag seen twice
+ * or any element that is not [string, value, string] makes the whole body
+ * an error, as does JSON that does not parse (Dovecot 2.3 writes invalid
+ * JSON for some errors).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "doveadm.h"
+
+/* doveadm_command - one search command, tagged i */
+static json_t *doveadm_command(const struct doveadm_query *q, size_t i)
+{
+    char tag[24];
+    json_t *query = json_pack("[ssss]", "mailbox", "*", "header", "Message-ID");
+
+    if (query == NULL || json_array_append_new(query, json_string(q->message_id)) < 0 ||
+        json_array_size(query) != 5) {
+        json_decref(query);
+        return NULL;
+    }
+    snprintf(tag, sizeof(tag), "%zu", i);
+    return json_pack("[s{s:s,s:o}s]", "search", "user", q->user, "query", query, tag);
+}
+
+/* doveadm_search_body - the batch as JSON text */
+char *doveadm_search_body(const struct doveadm_query *q, size_t n)
+{
+    json_t *batch = json_array();
+    char *body = NULL;
+    size_t i;
+
+    for (i = 0; batch && i < n; i++) {
+        json_t *cmd = doveadm_command(&q[i], i);
+        if (cmd == NULL || json_array_append_new(batch, cmd) < 0)
+            break;
+    }
+    if (batch && i == n)
+        body = json_dumps(batch, JSON_COMPACT);
+    json_decref(batch);
+    return body;
+}
+
+/* doveadm_tag - the index a tag names, or -1 */
+static long doveadm_tag(const json_t *t, size_t n)
+{
+    const char *s = json_string_value(t);
+    char *end;
+    long v;
+
+    if (s == NULL || *s < '0' || *s > '9' || strlen(s) > 9)
+        return -1;
+    v = strtol(s, &end, 10);
+    return *end == 0 && (size_t)v < n ? v : -1;
+}
+
+/* doveadm_one - the answer one element gives */
+static enum doveadm_answer doveadm_one(const char *type, const json_t *result)
+{
+    if (strcmp(type, "doveadmResponse") == 0 && json_is_array(result))
+        return json_array_size(result) > 0 ? DOVEADM_PRESENT : DOVEADM_MISSING;
+    if (strcmp(type, "error") == 0 && json_is_object(result) &&
+        json_integer_value(json_object_get(result, "exitCode")) == 67)
+        return DOVEADM_NO_USER;
+    return DOVEADM_ERROR;
+}
+
+/* doveadm_fail - every answer an error, and why */
+static int doveadm_fail(enum doveadm_answer *answers, size_t n, char *err, size_t errlen,
+                        const char *why)
+{
+    for (size_t i = 0; i < n; i++)
+        answers[i] = DOVEADM_ERROR;
+    snprintf(err, errlen, "%s", why);
+    return -1;
+}
+
+/* doveadm_search_parse - the answers of a batch */
+int doveadm_search_parse(const char *body, size_t len, enum doveadm_answer *answers, size_t n,
+                         char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je), *el;
+    unsigned char *seen = calloc(n ? n : 1, 1);
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < n; i++)
+        answers[i] = DOVEADM_ERROR;
+    if (root == NULL || !json_is_array(root) || seen == NULL)
+        rc = doveadm_fail(answers, n, err, errlen, root ? "not an array" : "not JSON");
+    json_array_foreach(rc == 0 ? root : NULL, i, el)
+    {
+        const char *type = json_string_value(json_array_get(el, 0));
+        long tag = doveadm_tag(json_array_get(el, 2), n);
+        if (!json_is_array(el) || json_array_size(el) != 3 || type == NULL || tag < 0 ||
+            seen[tag]) {
+            rc = doveadm_fail(answers, n, err, errlen, "an answer of the wrong shape");
+            break;
+        }
+        seen[tag] = 1;
+        answers[tag] = doveadm_one(type, json_array_get(el, 1));
+    }
+    free(seen);
+    json_decref(root);
+    return rc;
+}
+
+/* doveadm_answer_name - for logs, JSON and metrics */
+const char *doveadm_answer_name(enum doveadm_answer a)
+{
+    static const char *const names[] = {"present", "missing", "no_user", "error"};
+
+    return (unsigned)a <= DOVEADM_ERROR ? names[a] : "error";
+}
