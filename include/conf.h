@@ -83,6 +83,7 @@ struct conf {
     struct {
         char name[65];
         char data_dir[DD_PATHNAME_MAX];
+        char user[65]; /* started as root: run as this user (root: stay root) */
     } hub;
     struct {
         struct conf_listen listen[DD_LISTEN_MAX];

@@ -91,6 +91,7 @@ struct conf_key {
 static const struct conf_key conf_keys[] = {
     STR(SEC_HUB, hub, name, CT_NAME, "hub1"),
     STR(SEC_HUB, hub, data_dir, CT_PATH, "./var"),
+    STR(SEC_HUB, hub, user, CT_NAME, "dumpsterd"),
     LISTEN(SEC_SMTP, smtp, "127.0.0.1:2525"),
     STR(SEC_SMTP, smtp, hostname, CT_HOST, "hub1.example.test"),
     NUM(SEC_SMTP, smtp, max_message_size, 1024, 2 * GIB, "36700160"),

@@ -5,6 +5,7 @@ test ends. Waiting is done by polling a condition, never by sleeping a fixed
 time and hoping.
 """
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -33,6 +34,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+def run_user():
+    """The user running the tests, for [hub] user: root stays root, others stay themselves."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return "root" if os.geteuid() == 0 else "nobody"
+
+
 def wait_for(cond, timeout=20.0, what="condition"):
     """Poll cond() until it is true; fail the test after timeout seconds."""
     deadline = time.monotonic() + timeout
@@ -59,7 +68,8 @@ class Hub:
         self.proc = None
         smtp_lines = {"listen": "127.0.0.1:%d" % self.port, "hostname": "hub1.example.test"}
         smtp_lines.update(smtp or {})
-        hub_lines = {"name": "hub1", "data_dir": self.data_dir}
+        # as root the hub would drop to [hub] user (dumpsterd): run as whoever runs the tests
+        hub_lines = {"name": "hub1", "data_dir": self.data_dir, "user": run_user()}
         hub_lines.update(hub or {})
         with open(self.dir_path, "w") as f:
             f.write(directory)
