@@ -89,6 +89,7 @@ struct conf {
         struct conf_listen listen[DD_LISTEN_MAX];
         size_t nlisten;
         char hostname[DD_HOSTNAME_MAX + 1];
+        bool banner_version; /* the version in the Received: comment */
         uint64_t max_message_size;
         unsigned max_recipients;
         unsigned max_connections;

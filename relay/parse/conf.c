@@ -94,6 +94,7 @@ static const struct conf_key conf_keys[] = {
     STR(SEC_HUB, hub, user, CT_NAME, "dumpsterd"),
     LISTEN(SEC_SMTP, smtp, "127.0.0.1:2525"),
     STR(SEC_SMTP, smtp, hostname, CT_HOST, "hub1.example.test"),
+    STR(SEC_SMTP, smtp, banner_version, CT_BOOL, "no"),
     NUM(SEC_SMTP, smtp, max_message_size, 1024, 2 * GIB, "36700160"),
     NUM(SEC_SMTP, smtp, max_recipients, 1, 100000, "1000"),
     NUM(SEC_SMTP, smtp, max_connections, 1, 100000, "2000"),
