@@ -14,6 +14,7 @@ DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libso
 	prometheus curl jq
 
 .PHONY: all deps build asan run test test-unit test-asan fuzz fuzz-build format clean bench
+.PHONY: docs
 
 all: build
 
@@ -61,6 +62,11 @@ fuzz: fuzz-build
 # BENCH_WORKLOADS=5k:20,..., BENCH_EXTRAS=latency,rss,startup,admin,resubmit). As root.
 bench: build
 	python3 tests/bench/run.py --dumpsterd $(BUILD)/dumpsterd throughput $$(echo "$$BENCH_EXTRAS" | tr , ' ')
+
+# README's configuration table and dumpsterd.conf(5)'s key list, from the
+# parser's key table (tests/integration/test_docs.py fails when they drift).
+docs: build
+	python3 tests/tools/conf_docs.py --write $(BUILD)/confdoc
 
 format:
 	clang-format -i $$(git ls-files "*.c" "*.h")

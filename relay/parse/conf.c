@@ -398,6 +398,34 @@ static const struct conf_type_ops {
     [CT_DEST] = {conf_set_dest, conf_fmt_str},
 };
 
+/* How conf_key_info() names each type, for the generated key lists. */
+static const char *const conf_type_names[] = {
+    [CT_NUM] = "number",    [CT_BOOL] = "boolean",      [CT_NAME] = "name",
+    [CT_HOST] = "host",     [CT_PATH] = "path",         [CT_HASH] = "hash",
+    [CT_LISTEN] = "listen", [CT_RESOLVER] = "resolver", [CT_DEST] = "destination",
+};
+
+/* conf_key_info - key i of conf_keys[], then of conf_sg_keys[] */
+bool conf_key_info(size_t i, struct conf_key_info *out)
+{
+    const struct conf_key *k;
+
+    if (i < CONF_NKEYS) {
+        k = &conf_keys[i];
+        out->section = conf_sec_names[k->sec];
+    } else if (i - CONF_NKEYS < CONF_SG_NKEYS) {
+        k = &conf_sg_keys[i - CONF_NKEYS];
+        out->section = "storage_group NAME";
+    } else
+        return false;
+    out->name = k->name;
+    out->type = conf_type_names[k->type];
+    out->min = k->min;
+    out->max = k->max;
+    out->def = k->def;
+    return true;
+}
+
 /* conf_init - every default, through the setters the parser uses */
 void conf_init(struct conf *c)
 {
