@@ -16,7 +16,7 @@ DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libso
 DEB_PACKAGES += dpkg-dev file lintian systemd adduser
 
 .PHONY: all deps build asan run test test-unit test-asan fuzz fuzz-build format clean bench
-.PHONY: install package docs
+.PHONY: install package check-package docs
 
 all: build
 
@@ -84,6 +84,11 @@ package: deps
 	cmake --build $(BUILD_PKG) -j$(JOBS)
 	cd $(BUILD_PKG) && cpack -G DEB
 	lintian --info --display-info --pedantic $(BUILD_PKG)/dumpsterd_$(VERSION)_*.deb
+
+# CI, as root: the package installed with dpkg, run, removed and purged
+# (tests/pkg/package_ci.py).
+check-package: package
+	python3 tests/pkg/package_ci.py $(BUILD_PKG)/dumpsterd_$(VERSION)_$$(dpkg --print-architecture).deb
 
 # README's configuration table and dumpsterd.conf(5)'s key list, from the
 # parser's key table (tests/integration/test_docs.py fails when they drift).
