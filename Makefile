@@ -13,7 +13,7 @@ DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libso
 	libjansson-dev libcmocka-dev python3 sqlite3 swaks clang-format postfix \
 	prometheus curl jq
 # make package, its lintian run and the CI job that installs it (pkg/).
-DEB_PACKAGES += dpkg-dev file lintian systemd adduser
+DEB_PACKAGES += dpkg-dev file lintian systemd adduser man-db
 
 .PHONY: all deps build asan run test test-unit test-asan fuzz fuzz-build format clean bench
 .PHONY: install package check-package docs
