@@ -12,8 +12,11 @@ FUZZ_SECONDS ?= 60
 DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libsodium-dev \
 	libjansson-dev libcmocka-dev python3 sqlite3 swaks clang-format postfix \
 	prometheus curl jq dovecot-core dovecot-lmtpd dovecot-sieve iproute2
+# make package, its lintian run and the CI job that installs it (pkg/).
+DEB_PACKAGES += dpkg-dev file lintian systemd adduser man-db
 
 .PHONY: all deps build asan run demo test test-unit test-asan fuzz fuzz-build format clean bench
+.PHONY: install package check-package docs
 
 all: build
 
@@ -66,8 +69,38 @@ fuzz: fuzz-build
 bench: build
 	python3 tests/bench/run.py --dumpsterd $(BUILD)/dumpsterd throughput $$(echo "$$BENCH_EXTRAS" | tr , ' ')
 
+# make install [PREFIX=/usr] [DESTDIR=...]: pkg/install.cmake says what goes where;
+# an existing /etc/dumpsterd/dumpsterd.conf or directory.tsv is kept.
+PREFIX    ?= /usr
+BUILD_PKG ?= build-pkg
+VERSION   := $(shell grep -o 'VERSION [0-9.]* LANGUAGES' CMakeLists.txt | cut -d' ' -f2)
+
+install: build
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD)
+
+# make package: $(BUILD_PKG)/dumpsterd_VERSION_ARCH.deb (CPack, pkg/package.cmake),
+# built with Debian's hardening flags, then lintian on it.
+package: deps
+	CFLAGS="$$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get CFLAGS) $$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get CPPFLAGS)" \
+	LDFLAGS="$$(DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get LDFLAGS)" \
+	  cmake -S . -B $(BUILD_PKG) -DCMAKE_BUILD_TYPE=None -DDD_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	cmake --build $(BUILD_PKG) -j$(JOBS)
+	cd $(BUILD_PKG) && cpack -G DEB
+	lintian --info --display-info --pedantic $(BUILD_PKG)/dumpsterd_$(VERSION)_*.deb
+
+# CI, as root: the package installed with dpkg, run, removed and purged
+# (tests/pkg/package_ci.py).
+check-package: package
+	python3 tests/pkg/package_ci.py $(BUILD_PKG)/dumpsterd_$(VERSION)_$$(dpkg --print-architecture).deb
+
+# README's configuration table and dumpsterd.conf(5)'s key list, from the
+# parser's key table (tests/integration/test_docs.py fails when they drift).
+docs: build
+	python3 tests/tools/conf_docs.py --write $(BUILD)/confdoc
+
 format:
 	clang-format -i $$(git ls-files "*.c" "*.h")
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_FUZZ) $(BUILD_PKG)

@@ -25,6 +25,7 @@ struct delivery;
 struct dumpster;
 struct queue;
 struct resubmit;
+struct evconnlistener;
 
 /* What the handlers ask; owned by the caller, must outlive the admin. */
 struct admin_deps {
@@ -35,13 +36,18 @@ struct admin_deps {
     struct delivery *delivery;
     struct dumpster *dumpster;
     struct resubmit *resubmit;
+    /* Optional (NULL: admin_new binds the addresses itself): one idle
+     * listener per [admin] listen address, bound earlier (prebind.h);
+     * admin_new() takes every one of them, also when it fails. */
+    struct evconnlistener **listeners;
 };
 
 struct admin; /* opaque; one owner (the hub), admin_free() */
 
 /*
- * admin_new - bind every [admin] listen address of deps->conf and serve.
- * Returns NULL with a message in err when an address cannot be bound.
+ * admin_new - bind every [admin] listen address of deps->conf (or serve
+ * deps->listeners). Returns NULL with a message in err when an address
+ * cannot be bound.
  */
 struct admin *admin_new(struct event_base *base, const struct admin_deps *deps, char *err,
                         size_t errlen);

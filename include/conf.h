@@ -87,11 +87,13 @@ struct conf {
     struct {
         char name[65];
         char data_dir[DD_PATHNAME_MAX];
+        char user[65]; /* started as root: run as this user (root: stay root) */
     } hub;
     struct {
         struct conf_listen listen[DD_LISTEN_MAX];
         size_t nlisten;
         char hostname[DD_HOSTNAME_MAX + 1];
+        bool banner_version; /* the version in the Received: comment */
         uint64_t max_message_size;
         unsigned max_recipients;
         unsigned max_connections;
@@ -152,5 +154,21 @@ const struct conf_sg *conf_sg_find(const struct conf *c, const char *name);
 /* conf_print_nondefault - "section.key = value" lines that differ from the
  * defaults, and every storage group, like postconf -n. */
 void conf_print_nondefault(const struct conf *c, FILE *out);
+
+/*
+ * One key of the table the parser uses, as conf_key_info() describes it for
+ * the generated key lists (dumpsterd.conf(5), README): what it is, its hard
+ * range and its default exactly as the parser applies them.
+ */
+struct conf_key_info {
+    const char *section; /* "hub", "smtp", ..., "storage_group NAME" */
+    const char *name;
+    const char *type;  /* number, boolean, name, host, path, hash, listen, resolver, destination */
+    uint64_t min, max; /* number: the range; listen, destination: how many addresses */
+    const char *def;   /* as written in the file; NULL: none (required or inherited) */
+};
+
+/* conf_key_info - key i (0, 1, ...), storage group keys last; false past the end. */
+bool conf_key_info(size_t i, struct conf_key_info *out);
 
 #endif

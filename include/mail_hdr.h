@@ -44,6 +44,7 @@ struct mail_hdr_received {
     const char *queueid;
     const char *rcpt; /* the recipient when there is exactly one, else NULL */
     time_t when;
+    const char *version; /* [smtp] banner_version: "(dumpsterd VERSION)", else NULL */
 };
 
 /*

@@ -14,14 +14,18 @@
 #include <sysexits.h>
 
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 
 #include "admin.h"
+#include "datadir.h"
 #include "delivery.h"
 #include "directory.h"
 #include "dumpster.h"
 #include "hub.h"
 #include "log.h"
+#include "prebind.h"
+#include "privdrop.h"
 #include "queue.h"
 #include "resubmit.h"
 #include "sdnotify.h"
@@ -45,30 +49,16 @@ struct hub {
     struct resubmit *resubmit;
     struct admin *admin;
     struct event *sig_term, *sig_int, *sig_hup;
+    struct privdrop pd;                             /* who the hub runs as */
+    struct evconnlistener *admin_ls[DD_LISTEN_MAX]; /* bound as root, until admin_new */
 };
-
-/* hub_mkdirs - create data_dir and its parents (mode 0700 for the last) */
-static int hub_mkdirs(const char *dir)
-{
-    char path[DD_PATHNAME_MAX];
-
-    snprintf(path, sizeof(path), "%s", dir);
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(path, 0755) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
-}
 
 /* hub_keep_fixed - keys a reload cannot change: keep the running values */
 static void hub_keep_fixed(const struct conf *old, struct conf *nc)
 {
     bool changed = strcmp(old->hub.data_dir, nc->hub.data_dir) != 0 ||
                    strcmp(old->hub.name, nc->hub.name) != 0 ||
+                   strcmp(old->hub.user, nc->hub.user) != 0 ||
                    old->smtp.nlisten != nc->smtp.nlisten ||
                    memcmp(old->smtp.listen, nc->smtp.listen, sizeof(nc->smtp.listen)) != 0 ||
                    old->smtp.max_connections != nc->smtp.max_connections ||
@@ -77,11 +67,12 @@ static void hub_keep_fixed(const struct conf *old, struct conf *nc)
                    strcmp(old->delivery.resolver, nc->delivery.resolver) != 0;
 
     if (changed)
-        log_warn("main", "reload: hub.name, hub.data_dir, the listen addresses, "
+        log_warn("main", "reload: hub.name, hub.data_dir, hub.user, the listen addresses, "
                          "smtp.max_connections and delivery.resolver need a restart; "
                          "keeping the running values");
     memcpy(nc->hub.name, old->hub.name, sizeof(nc->hub.name));
     memcpy(nc->hub.data_dir, old->hub.data_dir, sizeof(nc->hub.data_dir));
+    memcpy(nc->hub.user, old->hub.user, sizeof(nc->hub.user));
     memcpy(nc->smtp.listen, old->smtp.listen, sizeof(nc->smtp.listen));
     nc->smtp.nlisten = old->smtp.nlisten;
     nc->smtp.max_connections = old->smtp.max_connections;
@@ -213,6 +204,34 @@ static struct hub *hub_fail(struct hub *h, int *exit_code, int code, const char 
     return hub_free(h);
 }
 
+/*
+ * hub_user - who the hub runs as ([hub] user when started as root) and its
+ * data_dir, created for that user (privdrop.h, datadir.h); an exit code
+ */
+static int hub_user(struct hub *h, char *err, size_t errlen)
+{
+    int rc = privdrop_prepare(&h->pd, h->conf->hub.user, err, errlen);
+
+    return rc != EX_OK ? rc : datadir_prepare(h->conf->hub.data_dir, &h->pd, err, errlen);
+}
+
+/*
+ * hub_drop - the admin addresses bound (the SMTP ones already are), then
+ * root dropped, before the store creates a file or a client is served
+ */
+static int hub_drop(struct hub *h, char *err, size_t errlen)
+{
+    int rc;
+
+    for (size_t i = 0; i < h->conf->admin.nlisten; i++)
+        if ((h->admin_ls[i] = prebind_listen(h->base, &h->conf->admin.listen[i], err, errlen)) ==
+            NULL)
+            return EX_OSERR;
+    if ((rc = privdrop_drop(&h->pd, err, errlen)) != EX_OK)
+        return rc;
+    return datadir_usable(h->conf->hub.data_dir, &h->pd, err, errlen);
+}
+
 /* hub_signals - signal events on the loop */
 static int hub_signals(struct hub *h)
 {
@@ -233,6 +252,7 @@ struct hub *hub_new(struct conf *c, int *exit_code)
 {
     struct conf_errors errs = {0};
     char err[512];
+    int rc;
     struct hub *h = calloc(1, sizeof(*h));
 
     if (h == NULL)
@@ -249,13 +269,15 @@ struct hub *hub_new(struct conf *c, int *exit_code)
     }
     if (sodium_init() < 0)
         return hub_fail(h, exit_code, EX_SOFTWARE, "libsodium", "cannot initialize");
-    if (hub_mkdirs(h->conf->hub.data_dir) < 0)
-        return hub_fail(h, exit_code, EX_CANTCREAT, h->conf->hub.data_dir, strerror(errno));
+    if ((rc = hub_user(h, err, sizeof(err))) != EX_OK)
+        return hub_fail(h, exit_code, rc, rc == EX_NOUSER ? "user" : "data_dir", err);
     if (evthread_use_pthreads() < 0 || (h->base = hub_event_base()) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "libevent", "cannot create the event loop");
     (void)log_batch_on(h->base); /* -1: lines go at once, as before */
     if ((h->srv = smtpd_server_new(h->base, h->conf, h->dir, err, sizeof(err))) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "smtp", err);
+    if ((rc = hub_drop(h, err, sizeof(err))) != EX_OK)
+        return hub_fail(h, exit_code, rc, rc == EX_CANTCREAT ? "data_dir" : "privileges", err);
     if ((h->store = store_open(h->conf->hub.data_dir, h->base, smtpd_server_store_drain, h->srv,
                                err, sizeof(err))) == NULL ||
         (h->queue = queue_new(h->base, h->store, err, sizeof(err))) == NULL)
@@ -285,9 +307,11 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
     if (store_start(h->store, err, sizeof(err)) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "store", err);
     resubmit_start(h->resubmit);
-    struct admin_deps deps = {h->conf,     h->store,    h->queue,   h->srv,
-                              h->delivery, h->dumpster, h->resubmit};
-    if ((h->admin = admin_new(h->base, &deps, err, sizeof(err))) == NULL)
+    struct admin_deps deps = {h->conf,     h->store,    h->queue,    h->srv,
+                              h->delivery, h->dumpster, h->resubmit, h->admin_ls};
+    h->admin = admin_new(h->base, &deps, err, sizeof(err));
+    memset(h->admin_ls, 0, sizeof(h->admin_ls)); /* the admin took them */
+    if (h->admin == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "admin", err);
     if (hub_signals(h) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "signals", "cannot set up");
@@ -315,6 +339,9 @@ struct hub *hub_free(struct hub *h)
         if (sigs[i])
             event_free(sigs[i]);
     h->admin = admin_free(h->admin);
+    for (size_t i = 0; i < DD_LISTEN_MAX; i++)
+        if (h->admin_ls[i])
+            evconnlistener_free(h->admin_ls[i]);
     if (h->srv)
         smtpd_server_shutdown(h->srv);
     resubmit_stop(h->resubmit);

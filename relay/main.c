@@ -11,15 +11,17 @@
 #include "directory.h"
 #include "hub.h"
 #include "log.h"
+#include "version.h"
 
 /* usage - the synopsis, exit 64 */
 static int usage(void)
 {
-    fprintf(stderr, "usage: dumpsterd -c FILE [-t | -n] [-s]\n"
+    fprintf(stderr, "usage: dumpsterd -c FILE [-t | -n] [-s] | -V\n"
                     "  -c FILE  configuration file\n"
                     "  -t       check the configuration and the directory, then exit\n"
                     "  -n       print the settings that differ from the defaults\n"
-                    "  -s       log to syslog (LOG_MAIL) instead of stderr\n");
+                    "  -s       log to syslog (LOG_MAIL) instead of stderr\n"
+                    "  -V       print the versions of dumpsterd and its libraries\n");
     return EX_USAGE;
 }
 
@@ -43,8 +45,11 @@ int main(int argc, char **argv)
     bool test = false, print = false, use_syslog = false;
     int opt, rc;
 
-    while ((opt = getopt(argc, argv, "c:tnsh")) != -1) {
+    while ((opt = getopt(argc, argv, "c:tnshV")) != -1) {
         switch (opt) {
+        case 'V':
+            version_print(stdout);
+            return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
         case 'c':
             file = optarg;
             break;

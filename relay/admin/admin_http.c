@@ -24,6 +24,7 @@
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include "admin_int.h"
 #include "api_req.h"
@@ -349,6 +350,28 @@ static int admin_bind(struct admin *a, const struct conf_listen *l, char *err, s
     return -1;
 }
 
+/* admin_listeners_free - the pre-bound listeners from index i on */
+static void admin_listeners_free(const struct admin_deps *deps, size_t i)
+{
+    for (; deps->listeners != NULL && i < deps->conf->admin.nlisten; i++)
+        evconnlistener_free(deps->listeners[i]);
+}
+
+/* admin_listen - bind address i, or serve its pre-bound listener; frees the rest on error */
+static int admin_listen(struct admin *a, const struct admin_deps *deps, size_t i, char *err,
+                        size_t errlen)
+{
+    if (deps->listeners == NULL) {
+        errno = 0;
+        return admin_bind(a, &deps->conf->admin.listen[i], err, errlen);
+    }
+    if (evhttp_bind_listener(a->http, deps->listeners[i]) != NULL)
+        return 0;
+    snprintf(err, errlen, "cannot serve a listener: out of memory");
+    admin_listeners_free(deps, i);
+    return -1;
+}
+
 /* admin_new - the server, bounded, on every [admin] listen address */
 struct admin *admin_new(struct event_base *base, const struct admin_deps *deps, char *err,
                         size_t errlen)
@@ -358,10 +381,13 @@ struct admin *admin_new(struct event_base *base, const struct admin_deps *deps, 
     if (deps->conf == NULL || deps->store == NULL || deps->srv == NULL || deps->delivery == NULL ||
         deps->dumpster == NULL) {
         snprintf(err, errlen, "admin: a dependency is missing");
+        if (deps->conf != NULL)
+            admin_listeners_free(deps, 0);
         return NULL;
     }
     if ((a = calloc(1, sizeof(*a))) == NULL || (a->http = evhttp_new(base)) == NULL) {
         snprintf(err, errlen, "out of memory");
+        admin_listeners_free(deps, 0);
         return admin_free(a);
     }
     a->base = base;
@@ -373,11 +399,9 @@ struct admin *admin_new(struct event_base *base, const struct admin_deps *deps, 
     /* an oversized body is read and dropped, so the client sees the 413 */
     evhttp_set_flags(a->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_gencb(a->http, admin_dispatch, a);
-    for (size_t i = 0; i < deps->conf->admin.nlisten; i++) {
-        errno = 0;
-        if (admin_bind(a, &deps->conf->admin.listen[i], err, errlen) < 0)
+    for (size_t i = 0; i < deps->conf->admin.nlisten; i++)
+        if (admin_listen(a, deps, i, err, errlen) < 0)
             return admin_free(a);
-    }
     return a;
 }
 

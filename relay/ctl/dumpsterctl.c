@@ -18,12 +18,14 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <event2/http.h>
 
 #include "conf.h"
 #include "ctl.h"
 #include "clock.h"
 #include "timefmt.h"
+#include "version.h"
 
 /* Command options, as bits: what a command accepts and what it needs. */
 enum {
@@ -77,7 +79,8 @@ static const char ctl_usage_text[] =
     "  failover --sg SG --dest D --since T [--match M] [--reason TEXT] [--force]\n"
     "  queue [--sg SG]\n"
     "  token new\n"
-    "T: RFC 3339 (2026-11-25T10:00:00Z), unix seconds, now, or -N{s,m,h,d} (ago)\n";
+    "T: RFC 3339 (2026-11-25T10:00:00Z), unix seconds, now, or -N{s,m,h,d} (ago)\n"
+    "       dumpsterctl --help | --version\n";
 
 /* ctl_usage - a usage error: 64 */
 static int ctl_usage(const char *why)
@@ -588,6 +591,10 @@ static int ctl_main(struct ctl *ctl, int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0) {
             fputs(ctl_usage_text, stdout);
             return EX_OK;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("dumpsterctl %s\nlibevent %s\n", DD_VERSION, event_get_version());
+            return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
         }
         if ((rc = ctl_global_opt(ctl, argc, argv, &i, &site)) == 1)
             return ctl_usage("unknown option");

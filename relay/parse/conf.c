@@ -92,8 +92,10 @@ struct conf_key {
 static const struct conf_key conf_keys[] = {
     STR(SEC_HUB, hub, name, CT_NAME, "hub1"),
     STR(SEC_HUB, hub, data_dir, CT_PATH, "./var"),
+    STR(SEC_HUB, hub, user, CT_NAME, "dumpsterd"),
     LISTEN(SEC_SMTP, smtp, "127.0.0.1:2525"),
     STR(SEC_SMTP, smtp, hostname, CT_HOST, "hub1.example.test"),
+    STR(SEC_SMTP, smtp, banner_version, CT_BOOL, "no"),
     NUM(SEC_SMTP, smtp, max_message_size, 1024, 2 * GIB, "36700160"),
     NUM(SEC_SMTP, smtp, max_recipients, 1, 100000, "1000"),
     NUM(SEC_SMTP, smtp, max_connections, 1, 100000, "2000"),
@@ -423,6 +425,35 @@ static const struct conf_type_ops {
     [CT_DEST] = {conf_set_dest, conf_fmt_str},
     [CT_PROBE] = {conf_set_probe, conf_fmt_str},
 };
+
+/* How conf_key_info() names each type, for the generated key lists. */
+static const char *const conf_type_names[] = {
+    [CT_NUM] = "number",    [CT_BOOL] = "boolean",      [CT_NAME] = "name",
+    [CT_HOST] = "host",     [CT_PATH] = "path",         [CT_HASH] = "hash",
+    [CT_LISTEN] = "listen", [CT_RESOLVER] = "resolver", [CT_DEST] = "destination",
+    [CT_PROBE] = "probe",
+};
+
+/* conf_key_info - key i of conf_keys[], then of conf_sg_keys[] */
+bool conf_key_info(size_t i, struct conf_key_info *out)
+{
+    const struct conf_key *k;
+
+    if (i < CONF_NKEYS) {
+        k = &conf_keys[i];
+        out->section = conf_sec_names[k->sec];
+    } else if (i - CONF_NKEYS < CONF_SG_NKEYS) {
+        k = &conf_sg_keys[i - CONF_NKEYS];
+        out->section = "storage_group NAME";
+    } else
+        return false;
+    out->name = k->name;
+    out->type = conf_type_names[k->type];
+    out->min = k->min;
+    out->max = k->max;
+    out->def = k->def;
+    return true;
+}
 
 /* conf_init - every default, through the setters the parser uses */
 void conf_init(struct conf *c)

@@ -15,6 +15,7 @@
 #include "directory.h"
 #include "log.h"
 #include "queueid.h"
+#include "version.h"
 #include "smtpd_session_int.h"
 
 /* smtpd_log_reject - Postfix's NOQUEUE/QUEUEID reject line */
@@ -179,6 +180,7 @@ void smtpd_cmd_content_begin(struct smtpd_session *s, enum smtpd_data_mode mode)
         .queueid = t->queue_id,
         .rcpt = t->nrcpts == 1 ? t->rcpts[0].addr : NULL,
         .when = time(NULL),
+        .version = s->c->smtp.banner_version ? DD_VERSION : NULL,
     };
     size_t rlen = mail_hdr_received(received, sizeof(received), &r);
 

@@ -4,6 +4,7 @@ Everything here listens on 127.0.0.1 only and is stopped by Procs.stop_all(),
 which run.py calls on a normal end, on an error and on Ctrl-C / SIGTERM.
 """
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -402,7 +403,9 @@ class Dumpsterd(Relay):
             f.write(directory or "@example.test\tSG1\n")
         smtp = {"listen": "127.0.0.1:%d" % self.port, "hostname": "hub1.example.test"}
         smtp.update(smtp_extra or {})
-        hub = {"name": "bench", "data_dir": self.data_dir}
+        # make bench runs as root: the hub stays root instead of dropping to [hub] user
+        hub = {"name": "bench", "data_dir": self.data_dir,
+               "user": "root" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name}
         hub.update(hub_extra or {})
         conf = "[hub]\n" + "".join("%s = %s\n" % kv for kv in hub.items())
         conf += "[smtp]\n" + "".join("%s = %s\n" % kv for kv in smtp.items())

@@ -5,6 +5,7 @@ test ends. Waiting is done by polling a condition, never by sleeping a fixed
 time and hoping.
 """
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -31,6 +32,14 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def run_user():
+    """The user running the tests, for [hub] user: root stays root, others stay themselves."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return "root" if os.geteuid() == 0 else "nobody"
 
 
 def wait_for(cond, timeout=20.0, what="condition"):
@@ -60,7 +69,8 @@ class Hub:
         self.proc = None
         smtp_lines = {"listen": "127.0.0.1:%d" % self.port, "hostname": "hub1.example.test"}
         smtp_lines.update(smtp or {})
-        hub_lines = {"name": "hub1", "data_dir": self.data_dir}
+        # as root the hub would drop to [hub] user (dumpsterd): run as whoever runs the tests
+        hub_lines = {"name": "hub1", "data_dir": self.data_dir, "user": run_user()}
         hub_lines.update(hub or {})
         with open(self.dir_path, "w") as f:
             f.write(directory)

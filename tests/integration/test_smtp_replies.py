@@ -178,7 +178,10 @@ def test_improper_pipelining_helo_554():
 
 def test_too_many_connections_421():
     with Hub(smtp={"max_connections": 4, "max_connections_per_ip": 3}) as hub:
+        # the start's probe connection must be gone, or it takes one of the 3 slots
+        wait_for(lambda: "disconnect from" in hub.log(), what="the probe to be gone")
         held = [Client(hub.port) for _ in range(3)]
+        assert [h.greeting[0] for h in held] == [220] * 3, [h.greeting for h in held]
         c = Client(hub.port, greet=False)  # a fourth from the same IP
         expect(c.reply(), 421, "4.7.0")
         assert c.closed()
