@@ -11,7 +11,7 @@ FUZZ_SECONDS ?= 60
 # Debian packages the build and the tests need.
 DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libsodium-dev \
 	libjansson-dev libcmocka-dev python3 sqlite3 swaks clang-format postfix \
-	prometheus curl jq
+	prometheus curl jq libssl-dev openssl libnet-ssleay-perl libio-socket-ssl-perl
 
 .PHONY: all deps build asan run test test-unit test-asan fuzz fuzz-build format clean bench
 
