@@ -15,8 +15,10 @@
 #include "conf.h"
 #include "directory.h"
 #include "store.h"
+#include "tls_policy.h"
 
 struct event_base;
+struct tls;
 struct smtpd_server; /* opaque; one owner (main), released with smtpd_server_free() */
 
 /*
@@ -25,13 +27,19 @@ struct smtpd_server; /* opaque; one owner (main), released with smtpd_server_fre
  * message in err when a listener cannot be set up.
  */
 struct smtpd_server *smtpd_server_new(struct event_base *base, const struct conf *c,
-                          const struct directory *dir, char *err, size_t errlen);
+                                      const struct directory *dir, char *err, size_t errlen);
 
 /* smtpd_server_set_store - the store that sessions write to (before traffic). */
 void smtpd_server_set_store(struct smtpd_server *srv, struct store *st);
 
 /* smtpd_server_set_directory - use a new directory from now on (SIGHUP). */
 void smtpd_server_set_directory(struct smtpd_server *srv, const struct directory *dir);
+
+/* smtpd_server_set_tls - the certificate of STARTTLS from now on (NULL:
+ * none); t must outlive its use here. Sessions in TLS keep theirs. */
+void smtpd_server_set_tls(struct smtpd_server *srv, const struct tls *t);
+/* smtpd_server_tls - the contexts set last (NULL: none) */
+const struct tls *smtpd_server_tls(const struct smtpd_server *srv);
 
 /* The store's callbacks; ctx is the server. */
 void smtpd_server_store_done(void *ctx, uint64_t cookie, enum store_rc rc);
@@ -62,8 +70,11 @@ struct smtpd_server_stats {
     uint64_t messages_rejected; /* 4xx/5xx at the end of data or commit */
     uint64_t rcpts_rejected;
     uint64_t connections_total;
-    uint64_t connections_rejected; /* 421 at accept: limits */
-    uint64_t sessions;             /* open now */
+    uint64_t connections_rejected;       /* 421 at accept: limits */
+    uint64_t sessions;                   /* open now */
+    uint64_t tls_sessions[TLS_V__COUNT]; /* STARTTLS handshakes completed, by version */
+    uint64_t tls_resumed;                /* of those, resumed sessions */
+    uint64_t tls_handshake_failures;     /* failed or timed out after the 220 */
 };
 void smtpd_server_get_stats(const struct smtpd_server *srv, struct smtpd_server_stats *st);
 /* smtpd_server_count - the counters sessions update */

@@ -162,13 +162,18 @@ size_t mail_hdr_received(char *buf, size_t cap, const struct mail_hdr_received *
 
     if (!safe_text(r->helo) || !safe_text(r->ip) || !safe_text(r->hostname) ||
         !safe_text(r->queueid) || !safe_text(proto) || (r->rcpt && !safe_text(r->rcpt)) ||
-        mail_hdr_date(date, sizeof(date), r->when) == 0) {
+        (r->tls && !safe_text(r->tls)) || mail_hdr_date(date, sizeof(date), r->when) == 0) {
         o.fail = true;
         return out_end(&o);
     }
     out_printf(&o, "Received: from %s ([%s%s])\r\n", r->helo, is_ipv6(r->ip) ? "IPv6:" : "", r->ip);
     out_check_line(&o, start);
     start = o.len;
+    if (r->tls) { /* Postfix's wording, so log and header tools read it */
+        out_printf(&o, "\t(using %s)\r\n", r->tls);
+        out_check_line(&o, start);
+        start = o.len;
+    }
     out_printf(&o, "\tby %s (dumpsterd) with %s id %s%s\r\n", r->hostname, proto, r->queueid,
                r->rcpt ? "" : ";");
     out_check_line(&o, start);

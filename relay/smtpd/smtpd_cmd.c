@@ -4,7 +4,8 @@
  * Syntax comes from smtpd_parse; here are the order rules (503), the
  * directory check that keeps the hub from ever relaying (550 / 554), the
  * limits (452, 552) and the start and end of message content. Replies use
- * enhanced status codes throughout.
+ * enhanced status codes throughout. What TLS allows is asked of
+ * tls_policy.h before a command runs; STARTTLS itself is smtpd_tls.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,12 +19,12 @@
 
 /* smtpd_log_reject - Postfix's NOQUEUE/QUEUEID reject line */
 static void smtpd_log_reject(struct smtpd_session *s, const char *cmd, const char *reply,
-                            const char *to)
+                             const char *to)
 {
     const char *qid = s->txn.queue_id[0] ? s->txn.queue_id : "NOQUEUE";
-    log_info("smtpd", "%s: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>", qid, cmd,
+    log_info("smtpd", "%s: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s%s helo=<%s>", qid, cmd,
              s->peer, reply, s->txn.active ? s->txn.mail.from.addr : "", to ? " to=<" : "",
-             to ? to : "", to ? ">" : "", s->esmtp ? "ESMTP" : "SMTP", s->helo);
+             to ? to : "", to ? ">" : "", s->esmtp ? "ESMTP" : "SMTP", s->tls ? "S" : "", s->helo);
 }
 
 /* smtpd_cmd_helo - HELO and EHLO: a fresh start */
@@ -50,6 +51,9 @@ static void smtpd_cmd_helo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
     smtpd_reply(s, "250-8BITMIME");
     smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
     smtpd_reply(s, "250-CHUNKING");
+    struct smtpd_tls_state tls = smtpd_tls_facts(s);
+    if (smtpd_tls_offer(&tls))
+        smtpd_reply(s, "250-STARTTLS");
     smtpd_reply(s, "250 SMTPUTF8");
     s->pipelining = true;
 }
@@ -155,12 +159,14 @@ static void smtpd_sink(void *ctx, uint32_t seq, void *chunk, size_t len)
     store_chunk(smtpd_server_store(s->srv), s->txn.msg_id, seq, chunk, len);
 }
 
-/* smtpd_proto - the "with" of the Received: field */
+/* smtpd_proto - the "with" of the Received: field (RFC 3848, 6531) */
 static const char *smtpd_proto(const struct smtpd_session *s)
 {
     if (s->txn.mail.smtputf8)
-        return "UTF8SMTP";
-    return s->esmtp ? "ESMTP" : "SMTP";
+        return s->tls ? "UTF8SMTPS" : "UTF8SMTP";
+    if (s->esmtp)
+        return s->tls ? "ESMTPS" : "ESMTP";
+    return s->tls ? "SMTPS" : "SMTP";
 }
 
 /* smtpd_cmd_content_begin - Received: first, then the client's octets */
@@ -177,6 +183,7 @@ void smtpd_cmd_content_begin(struct smtpd_session *s, enum smtpd_data_mode mode)
         .queueid = t->queue_id,
         .rcpt = t->nrcpts == 1 ? t->rcpts[0].addr : NULL,
         .when = time(NULL),
+        .tls = s->tls ? s->tls_desc : NULL,
     };
     size_t rlen = mail_hdr_received(received, sizeof(received), &r);
 
@@ -184,7 +191,7 @@ void smtpd_cmd_content_begin(struct smtpd_session *s, enum smtpd_data_mode mode)
     t->msg_id = store_new_msg_id(smtpd_server_store(s->srv));
     t->content_started = true;
     smtpd_content_begin(&t->content, mode, s->c->smtp.max_message_size, received, rlen, msgid,
-                       smtpd_sink, s);
+                        smtpd_sink, s);
 }
 
 /* smtpd_cmd_data - DATA: 354, then content until CRLF.CRLF */
@@ -196,7 +203,7 @@ static void smtpd_cmd_data(struct smtpd_session *s)
     }
     if (s->txn.nrcpts == 0) { /* out of order without RCPT; refused when all were */
         smtpd_reply_error(s, s->txn.rcpt_tries ? "554 5.5.1 Error: no valid recipients"
-                                              : "503 5.5.1 Error: need RCPT command");
+                                               : "503 5.5.1 Error: need RCPT command");
         return;
     }
     if (s->txn.content_started) {
@@ -282,7 +289,7 @@ void smtpd_cmd_content_done(struct smtpd_session *s)
     bool bdat = t->content.data.mode == SMTPD_DATA_BDAT;
     if (bdat && !s->bdat_last && !t->content.too_big) {
         smtpd_reply(s, "250 2.0.0 Ok: %llu octets received",
-                   (unsigned long long)t->content.client_size);
+                    (unsigned long long)t->content.client_size);
         return;
     }
     smtpd_content_end(&t->content);
@@ -301,11 +308,11 @@ static void smtpd_count(struct smtpd_session *s, enum smtpd_verb v)
 {
     struct smtpd_counts *k = &s->counts;
     unsigned *slot[] = {
-        [SMTP_UNKNOWN] = &k->unknown, [SMTP_HELO] = &k->helo,        [SMTP_EHLO] = &k->ehlo,
-        [SMTP_MAIL] = &k->mail,       [SMTP_RCPT] = &k->rcpt,        [SMTP_DATA] = &k->data,
-        [SMTP_BDAT] = &k->bdat,       [SMTP_RSET] = &k->rset,        [SMTP_NOOP] = &k->noop,
-        [SMTP_QUIT] = &k->quit,       [SMTP_VRFY] = &k->vrfy,        [SMTP_HELP] = &k->help,
-        [SMTP_EXPN] = &k->unknown,    [SMTP_STARTTLS] = &k->unknown, [SMTP_AUTH] = &k->unknown,
+        [SMTP_UNKNOWN] = &k->unknown, [SMTP_HELO] = &k->helo,         [SMTP_EHLO] = &k->ehlo,
+        [SMTP_MAIL] = &k->mail,       [SMTP_RCPT] = &k->rcpt,         [SMTP_DATA] = &k->data,
+        [SMTP_BDAT] = &k->bdat,       [SMTP_RSET] = &k->rset,         [SMTP_NOOP] = &k->noop,
+        [SMTP_QUIT] = &k->quit,       [SMTP_VRFY] = &k->vrfy,         [SMTP_HELP] = &k->help,
+        [SMTP_EXPN] = &k->unknown,    [SMTP_STARTTLS] = &k->starttls, [SMTP_AUTH] = &k->unknown,
     };
     if ((size_t)v < sizeof(slot) / sizeof(slot[0]) && slot[v])
         (*slot[v])++;
@@ -321,6 +328,16 @@ void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len)
     smtpd_count(s, e == SMTPD_P_OK ? cmd.verb : SMTP_UNKNOWN);
     if (e != SMTPD_P_OK) {
         smtpd_reply_error(s, "%s", smtpd_parse_reply(e));
+        return;
+    }
+    struct smtpd_tls_state tls = smtpd_tls_facts(s);
+    enum smtpd_tls_verdict tv = smtpd_tls_gate(&tls, cmd.verb);
+    if (tv == SMTPD_TLS_START) {
+        smtpd_tls_cmd(s);
+        return;
+    }
+    if (tv != SMTPD_TLS_GO) {
+        smtpd_reply_error(s, "%s", smtpd_tls_reply(tv));
         return;
     }
     switch (cmd.verb) {
@@ -351,7 +368,8 @@ void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len)
         smtpd_reply(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
         break;
     case SMTP_HELP:
-        smtpd_reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
+        smtpd_reply(s,
+                    "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
         break;
     case SMTP_QUIT:
         smtpd_reply(s, "221 2.0.0 Bye");

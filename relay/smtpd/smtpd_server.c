@@ -33,6 +33,7 @@ struct smtpd_server {
     struct event_base *base;
     const struct conf *c;
     const struct directory *dir;
+    const struct tls *tls;
     struct store *st;
     struct evconnlistener *ls[DD_LISTEN_MAX];
     size_t nls;
@@ -70,7 +71,7 @@ static unsigned smtpd_server_count_ip(const struct smtpd_server *srv, const unsi
 
 /* smtpd_server_refuse - answer 421 on a fresh socket and close it; never blocks */
 static void smtpd_server_refuse(struct smtpd_server *srv, evutil_socket_t fd, const char *why,
-                          const struct sockaddr *sa)
+                                const struct sockaddr *sa)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
     char line[DD_HOSTNAME_MAX + 128];
@@ -88,8 +89,8 @@ static void smtpd_server_refuse(struct smtpd_server *srv, evutil_socket_t fd, co
 }
 
 /* smtpd_server_accept_cb - a new connection: limits, then a session */
-static void smtpd_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                             int salen, void *arg)
+static void smtpd_server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+                                   struct sockaddr *sa, int salen, void *arg)
 {
     struct smtpd_server *srv = arg;
     unsigned char key[17];
@@ -158,7 +159,8 @@ static void smtpd_server_accept_error_cb(struct evconnlistener *l, void *arg)
 }
 
 /* smtpd_server_listen - bind one listen address */
-static int smtpd_server_listen(struct smtpd_server *srv, const struct conf_listen *cl, char *err, size_t errlen)
+static int smtpd_server_listen(struct smtpd_server *srv, const struct conf_listen *cl, char *err,
+                               size_t errlen)
 {
     struct sockaddr_storage ss;
     int sslen = sizeof(ss);
@@ -184,7 +186,7 @@ static int smtpd_server_listen(struct smtpd_server *srv, const struct conf_liste
 
 /* smtpd_server_new - allocate the table and bind the listeners */
 struct smtpd_server *smtpd_server_new(struct event_base *base, const struct conf *c,
-                          const struct directory *dir, char *err, size_t errlen)
+                                      const struct directory *dir, char *err, size_t errlen)
 {
     struct smtpd_server *srv = calloc(1, sizeof(*srv));
     if (srv == NULL)
@@ -277,6 +279,16 @@ void smtpd_server_set_store(struct smtpd_server *srv, struct store *st)
 void smtpd_server_set_directory(struct smtpd_server *srv, const struct directory *dir)
 {
     srv->dir = dir;
+}
+
+void smtpd_server_set_tls(struct smtpd_server *srv, const struct tls *t)
+{
+    srv->tls = t;
+}
+
+const struct tls *smtpd_server_tls(const struct smtpd_server *srv)
+{
+    return srv->tls;
 }
 
 /* smtpd_server_get_stats - the counters, and sessions open now */

@@ -19,9 +19,9 @@
 #include "bev_write.h"
 #include "log.h"
 #include "smtpd_session_int.h"
+#include "tls.h"
 
 static void smtpd_process(struct smtpd_session *s);
-static void smtpd_session_free(struct smtpd_session *s);
 static void smtpd_settle(struct smtpd_session *s);
 
 /* smtpd_reply - queue one reply line; CRLF is added */
@@ -188,7 +188,8 @@ static void smtpd_process(struct smtpd_session *s)
             smtpd_cmd_content_done(s); /* BDAT 0 */
             continue;
         }
-        if (before == 0 || st == SMTPD_S_COMMIT || st == SMTPD_S_CLOSING)
+        if (before == 0 || st == SMTPD_S_COMMIT || st == SMTPD_S_CLOSING ||
+            st == SMTPD_S_TLS_WAIT || st == SMTPD_S_TLS_HANDSHAKE)
             return;
         if (st == SMTPD_S_PREGREET) {
             log_warn("smtpd", "PREGREET from %s", s->peer);
@@ -211,7 +212,8 @@ static void smtpd_process(struct smtpd_session *s)
  * smtpd_settle - every call from the loop ends here: write the replies now,
  * and hand the loop (EV_WRITE) only what the socket refuses. A write error
  * also goes to the loop, whose write fails again and reports it. Once the
- * output is empty: close, or take up reading again. May free s.
+ * output is empty: close, start TLS after a STARTTLS, or take up reading
+ * again. May free s.
  */
 static void smtpd_settle(struct smtpd_session *s)
 {
@@ -226,6 +228,12 @@ static void smtpd_settle(struct smtpd_session *s)
             smtpd_session_free(s);
             return;
         }
+        if (s->state == SMTPD_S_TLS_WAIT) {
+            smtpd_tls_start(s);
+            return;
+        }
+        if (s->state == SMTPD_S_TLS_HANDSHAKE)
+            return;
         if (s->paused || s->state == SMTPD_S_COMMIT || (bufferevent_get_enabled(s->bev) & EV_READ))
             return;
         bufferevent_enable(s->bev, EV_READ);
@@ -236,7 +244,7 @@ static void smtpd_settle(struct smtpd_session *s)
 }
 
 /* smtpd_read_cb - bytes arrived */
-static void smtpd_read_cb(struct bufferevent *bev, void *arg)
+void smtpd_read_cb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
     smtpd_process(arg);
@@ -244,7 +252,7 @@ static void smtpd_read_cb(struct bufferevent *bev, void *arg)
 }
 
 /* smtpd_write_cb - the loop drained what the socket had refused */
-static void smtpd_write_cb(struct bufferevent *bev, void *arg)
+void smtpd_write_cb(struct bufferevent *bev, void *arg)
 {
     bufferevent_disable(bev, EV_WRITE);
     smtpd_settle(arg);
@@ -262,16 +270,21 @@ static const char *smtpd_state_name(const struct smtpd_session *s)
         return "END-OF-MESSAGE";
     case SMTPD_S_PREGREET:
         return "CONNECT";
+    case SMTPD_S_TLS_WAIT:
+    case SMTPD_S_TLS_HANDSHAKE:
+        return "STARTTLS";
     default:
         return s->txn.active ? "MAIL" : s->helo_seen ? "EHLO" : "CONNECT";
     }
 }
 
-/* smtpd_event_cb - end of file, error or timeout */
-static void smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
+/* smtpd_event_cb - end of file, error or timeout (the handshake's: smtpd_tls.c) */
+void smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct smtpd_session *s = arg;
 
+    if (smtpd_tls_event(s, what))
+        return;
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && s->state == SMTPD_S_COMMIT) {
         bufferevent_enable(bev, EV_READ); /* the client waits for us: no timeout */
         return;
@@ -314,7 +327,7 @@ static void smtpd_peer_name(struct smtpd_session *s, const struct sockaddr *sa)
 
 /* smtpd_session_new - a session on an accepted socket */
 struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, uint64_t id, int fd,
-                                      const struct sockaddr *sa, socklen_t salen)
+                                        const struct sockaddr *sa, socklen_t salen)
 {
     struct smtpd_session *s = calloc(1, sizeof(*s));
     (void)salen;
@@ -326,7 +339,8 @@ struct smtpd_session *smtpd_session_new(struct smtpd_server *srv, uint64_t id, i
     s->srv = srv;
     s->c = smtpd_server_conf_hold(srv);
     smtpd_peer_name(s, sa);
-    s->bev = bufferevent_socket_new(smtpd_server_base(srv), fd, BEV_OPT_CLOSE_ON_FREE);
+    s->fd = fd; /* not the bufferevent's: STARTTLS replaces it on the same socket */
+    s->bev = bufferevent_socket_new(smtpd_server_base(srv), fd, 0);
     if (s->bev == NULL) {
         evutil_closesocket(fd);
         smtpd_server_conf_release(s->c);
@@ -367,9 +381,11 @@ static void smtpd_log_disconnect(const struct smtpd_session *s)
     const struct {
         const char *name;
         unsigned v;
-    } items[] = {{"helo", k->helo}, {"ehlo", k->ehlo}, {"mail", k->mail}, {"rcpt", k->rcpt},
-                 {"data", k->data}, {"bdat", k->bdat}, {"rset", k->rset}, {"noop", k->noop},
-                 {"vrfy", k->vrfy}, {"help", k->help}, {"quit", k->quit}, {"unknown", k->unknown}};
+    } items[] = {{"helo", k->helo},      {"ehlo", k->ehlo}, {"starttls", k->starttls},
+                 {"mail", k->mail},      {"rcpt", k->rcpt}, {"data", k->data},
+                 {"bdat", k->bdat},      {"rset", k->rset}, {"noop", k->noop},
+                 {"vrfy", k->vrfy},      {"help", k->help}, {"quit", k->quit},
+                 {"unknown", k->unknown}};
 
     buf[0] = 0;
     for (size_t i = 0; i < sizeof(items) / sizeof(items[0]) && n < sizeof(buf); i++)
@@ -379,13 +395,17 @@ static void smtpd_log_disconnect(const struct smtpd_session *s)
 }
 
 /* smtpd_session_free - close the connection and release everything */
-static void smtpd_session_free(struct smtpd_session *s)
+void smtpd_session_free(struct smtpd_session *s)
 {
     smtpd_log_disconnect(s);
     smtpd_txn_reset(s);
     if (s->greet_ev)
         event_free(s->greet_ev);
-    bufferevent_free(s->bev);
+    if (s->tls && s->state == SMTPD_S_CLOSING)
+        tls_bev_close_notify(s->bev);
+    bufferevent_free(s->bev); /* a TLS one closes the socket itself */
+    if (s->fd >= 0)
+        evutil_closesocket(s->fd);
     smtpd_server_session_gone(s->srv, s->id);
     smtpd_server_conf_release(s->c);
     free(s);
@@ -436,8 +456,10 @@ void smtpd_session_shutdown(struct smtpd_session *s)
     int n =
         snprintf(line, sizeof(line), "421 4.3.2 %s Service shutting down\r\n", s->c->smtp.hostname);
 
-    evbuffer_add(out, line, (size_t)n);
-    (void)bev_write_now(s->bev);
+    if (!smtpd_tls_bye(s, line, (size_t)n)) {
+        evbuffer_add(out, line, (size_t)n);
+        (void)bev_write_now(s->bev);
+    }
     smtpd_session_free(s);
 }
 
