@@ -339,7 +339,8 @@ static bool run_until(struct event_base *base, const bool *flag, int secs)
 static void h_connect(struct harness *h, enum mta_client_proto proto, const struct sockaddr *addr,
                       socklen_t addrlen, unsigned reply_timeout)
 {
-    struct mta_client_cfg cfg = {proto, addr, addrlen, "client.test", 5, reply_timeout, "test"};
+    struct mta_client_cfg cfg = {proto, addr,          addrlen, "client.test",
+                                 5,     reply_timeout, "test",  {TLS_OUT_NONE, NULL, NULL, NULL}};
     struct mta_client_cb cb = {h_ready, h_done, h_closed, h};
 
     h->c = mta_client_connect(h->base, &cfg, &cb);
@@ -963,7 +964,8 @@ static void test_greeting_timeout(void **state)
     static const char *const script[] = {"", NULL};
     struct fixture *f = *state;
     struct harness *h = &f->h;
-    struct mta_client_cfg cfg = {MTA_CLIENT_SMTP, NULL, 0, "client.test", 1, 30, "test"};
+    struct mta_client_cfg cfg = {
+        MTA_CLIENT_SMTP, NULL, 0, "client.test", 1, 30, "test", {TLS_OUT_NONE, NULL, NULL, NULL}};
     struct mta_client_cb cb = {h_ready, h_done, h_closed, h};
 
     f->srv = srv_new(f->base, script, NULL);
