@@ -25,6 +25,7 @@
 #include "sdnotify.h"
 #include "smtpd_server.h"
 #include "store.h"
+#include "tls.h"
 
 /* Confs replaced by a reload, kept while sessions still read them. */
 #define HUB_RETIRED_MAX 64
@@ -34,6 +35,7 @@ struct hub {
     struct conf *retired[HUB_RETIRED_MAX];
     size_t nretired;
     struct directory *dir;
+    struct tls *tls; /* the OpenSSL contexts of conf */
     struct event_base *base;
     struct smtpd_server *srv;
     struct store *store;
@@ -119,12 +121,26 @@ static void hub_reload_errors(const struct conf_errors *errs, const char *what)
                  errs->e[i].line, errs->e[i].msg);
 }
 
-/* hub_reload - SIGHUP: the configuration and the directory, both or neither */
+/* hub_set_tls - every TLS user takes t (a reload keeps the old t on error) */
+static void hub_set_tls(struct hub *h, struct tls *t)
+{
+    smtpd_server_set_tls(h->srv, t);
+    delivery_set_tls(h->delivery, t);
+    admin_set_tls(h->admin, t);
+    if (h->tls != t)
+        tls_free(h->tls);
+    h->tls = t;
+    tls_conf_warnings(h->conf, NULL);
+}
+
+/* hub_reload - SIGHUP: the configuration, the directory and the TLS
+ * certificates and keys, all or nothing */
 static void hub_reload(struct hub *h)
 {
     struct conf_errors errs = {0};
     struct conf *nc = calloc(1, sizeof(*nc));
     struct directory *d;
+    struct tls *t;
 
     if (nc == NULL)
         return;
@@ -140,6 +156,13 @@ static void hub_reload(struct hub *h)
         free(nc);
         return;
     }
+    if ((t = tls_new(nc, &errs)) == NULL) {
+        hub_reload_errors(&errs, "configuration");
+        directory_free(d);
+        conf_free(nc);
+        free(nc);
+        return;
+    }
     hub_keep_fixed(h->conf, nc);
     smtpd_server_set_conf(h->srv, nc);
     smtpd_server_set_directory(h->srv, d);
@@ -151,6 +174,7 @@ static void hub_reload(struct hub *h)
     h->dir = d;
     hub_retire(h, h->conf);
     h->conf = nc;
+    hub_set_tls(h, t);
     log_info("main", "reload: %s, %zu storage groups; directory %s, %zu entries", nc->file, nc->nsg,
              nc->directory.file, directory_count(d));
 }
@@ -240,6 +264,11 @@ struct hub *hub_new(struct conf *c, int *exit_code)
         *exit_code = EX_CONFIG;
         return hub_free(h);
     }
+    if ((h->tls = tls_new(h->conf, &errs)) == NULL) {
+        conf_errors_print(&errs, stderr);
+        *exit_code = EX_CONFIG;
+        return hub_free(h);
+    }
     if (sodium_init() < 0)
         return hub_fail(h, exit_code, EX_SOFTWARE, "libsodium", "cannot initialize");
     if (hub_mkdirs(h->conf->hub.data_dir) < 0)
@@ -266,6 +295,7 @@ struct hub *hub_new(struct conf *c, int *exit_code)
     struct admin_deps deps = {h->conf, h->store, h->srv, h->delivery, h->dumpster};
     if ((h->admin = admin_new(h->base, &deps, err, sizeof(err))) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "admin", err);
+    hub_set_tls(h, h->tls);
     if (hub_signals(h) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "signals", "cannot set up");
     return h;
@@ -304,6 +334,7 @@ struct hub *hub_free(struct hub *h)
     if (h->base)
         event_base_free(h->base);
     h->dir = directory_free(h->dir);
+    h->tls = tls_free(h->tls);
     for (size_t i = 0; i < h->nretired; i++) {
         conf_free(h->retired[i]);
         free(h->retired[i]);
