@@ -11,6 +11,7 @@
 #include "directory.h"
 #include "hub.h"
 #include "log.h"
+#include "tls.h"
 
 /* usage - the synopsis, exit 64 */
 static int usage(void)
@@ -23,14 +24,16 @@ static int usage(void)
     return EX_USAGE;
 }
 
-/* check - -t: the configuration and the directory both parse */
+/* check - -t: the configuration and the directory both parse, and every
+ * TLS file loads */
 static int check(struct conf *c)
 {
     struct conf_errors errs = {0};
     struct directory *d = directory_load(c->directory.file, c, &errs);
 
-    if (d == NULL) {
+    if (d == NULL || tls_check(c, &errs) < 0) {
         conf_errors_print(&errs, stderr);
+        directory_free(d);
         return EX_CONFIG;
     }
     directory_free(d);

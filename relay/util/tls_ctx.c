@@ -33,17 +33,25 @@ struct tls {
     size_t nclients;
 };
 
-/* tls_ssl_errors - OpenSSL's error queue as one line, emptied */
+/* tls_ssl_errors - OpenSSL's error queue as one line, emptied; a system
+ * error by its errno text, a reason said once */
 void tls_ssl_errors(char *buf, size_t cap)
 {
+    const char *last = NULL;
     size_t n = 0;
     unsigned long e;
 
     buf[0] = 0;
     while ((e = ERR_get_error()) != 0) {
-        const char *r = ERR_reason_error_string(e);
+        const char *r =
+            ERR_SYSTEM_ERROR(e) ? strerror(ERR_GET_REASON(e)) : ERR_reason_error_string(e);
+        size_t rl = r != NULL ? strlen(r) : 0;
+        if (r == NULL || (last != NULL && strcmp(r, last) == 0) ||
+            (rl > 4 && strcmp(r + rl - 4, " lib") == 0)) /* "system lib": no news */
+            continue;
         if (n < cap)
-            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", r ? r : "error");
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", r);
+        last = r;
     }
     if (n == 0)
         snprintf(buf, cap, "unknown error");
@@ -89,7 +97,7 @@ static SSL_CTX *tls_server_new(const struct conf *c, struct conf_errors *errs, c
         tls_fail(c, errs, cline, "tls_cert_file", cert, "load the certificate from");
     else if (SSL_CTX_use_PrivateKey_file(ctx, kfile, SSL_FILETYPE_PEM) != 1)
         tls_fail(c, errs, kline, key[0] ? "tls_key_file" : "tls_cert_file", kfile,
-                 "load the private key from");
+                 "use the private key in");
     else if (SSL_CTX_check_private_key(ctx) != 1)
         tls_fail(c, errs, kline, key[0] ? "tls_key_file" : "tls_cert_file", kfile,
                  "match the certificate with the key in");
@@ -142,7 +150,7 @@ static int tls_client_files(SSL_CTX *ctx, const struct conf *c, const struct con
         return tls_fail(c, errs, TLS_LINE("tls_client_cert_file"), "tls_client_cert_file",
                         p->tls_client_cert_file, "load the certificate from");
     if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-        return tls_fail(c, errs, TLS_LINE(kname), kname, key, "load the private key from");
+        return tls_fail(c, errs, TLS_LINE(kname), kname, key, "use the private key in");
     if (SSL_CTX_check_private_key(ctx) != 1)
         return tls_fail(c, errs, TLS_LINE(kname), kname, key,
                         "match the certificate with the key in");
