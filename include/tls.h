@@ -74,10 +74,12 @@ void tls_bev_error(struct bufferevent *bev, char *buf, size_t cap);
  * an error. NULL (fd left open) when out of memory. */
 struct bufferevent *tls_bev_new(struct event_base *base, int fd, SSL_CTX *ctx, bool server);
 
-/* tls_bev_close_notify - a clean end of an OpenSSL bufferevent: one
- * non-blocking close_notify, which also keeps the session resumable. A
- * no-op for a plain bufferevent. */
-void tls_bev_close_notify(struct bufferevent *bev);
+/* tls_bev_close_notify - the clean end of an OpenSSL bufferevent: one
+ * non-blocking close_notify when ours (we end it: QUIT, 221) or when the
+ * peer sent its own. OpenSSL forgets the session of a connection freed
+ * without it, so this keeps sessions resumable. A no-op for a plain
+ * bufferevent or an unfinished handshake. */
+void tls_bev_close_notify(struct bufferevent *bev, bool ours);
 
 /* A client's session cache: the last session a peer gave, so the next
  * connection to the same peer resumes it instead of a full handshake. */

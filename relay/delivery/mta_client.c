@@ -158,10 +158,10 @@ static void client_drop(struct mta_client *c)
 {
     SSL *ssl = c->bev != NULL ? bufferevent_openssl_get_ssl(c->bev) : NULL;
 
-    if (ssl != NULL && c->st == C_QUIT)
-        tls_bev_close_notify(c->bev);
-    if (ssl != NULL)
+    if (ssl != NULL) {
+        tls_bev_close_notify(c->bev, c->st == C_QUIT);
         tls_cache_detach(ssl);
+    }
     if (c->bev != NULL)
         bufferevent_free(c->bev);
     if (c->fd >= 0)

@@ -401,8 +401,8 @@ void smtpd_session_free(struct smtpd_session *s)
     smtpd_txn_reset(s);
     if (s->greet_ev)
         event_free(s->greet_ev);
-    if (s->tls && s->state == SMTPD_S_CLOSING)
-        tls_bev_close_notify(s->bev);
+    if (s->tls)
+        tls_bev_close_notify(s->bev, s->state == SMTPD_S_CLOSING);
     bufferevent_free(s->bev); /* a TLS one closes the socket itself */
     if (s->fd >= 0)
         evutil_closesocket(s->fd);

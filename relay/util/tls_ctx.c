@@ -97,7 +97,7 @@ static SSL_CTX *tls_server_new(const struct conf *c, struct conf_errors *errs, c
         tls_fail(c, errs, cline, "tls_cert_file", cert, "load the certificate from");
     else if (SSL_CTX_use_PrivateKey_file(ctx, kfile, SSL_FILETYPE_PEM) != 1)
         tls_fail(c, errs, kline, key[0] ? "tls_key_file" : "tls_cert_file", kfile,
-                 "use the private key in");
+                 key[0] ? "use the private key in" : "find the private key (no tls_key_file) in");
     else if (SSL_CTX_check_private_key(ctx) != 1)
         tls_fail(c, errs, kline, key[0] ? "tls_key_file" : "tls_cert_file", kfile,
                  "match the certificate with the key in");

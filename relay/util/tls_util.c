@@ -131,13 +131,15 @@ struct bufferevent *tls_bev_new(struct event_base *base, int fd, SSL_CTX *ctx, b
     return bev;
 }
 
-/* tls_bev_close_notify - SSL_shutdown once; OpenSSL forgets sessions of
- * connections that end without it */
-void tls_bev_close_notify(struct bufferevent *bev)
+/* tls_bev_close_notify - SSL_shutdown once; it marks the session as
+ * ended cleanly even when the write fails */
+void tls_bev_close_notify(struct bufferevent *bev, bool ours)
 {
     SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
-    if (ssl != NULL && SSL_is_init_finished(ssl)) {
+    if (ssl == NULL || !SSL_is_init_finished(ssl))
+        return;
+    if (ours || (SSL_get_shutdown(ssl) & SSL_RECEIVED_SHUTDOWN)) {
         (void)SSL_shutdown(ssl);
         ERR_clear_error();
     }

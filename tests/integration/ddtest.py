@@ -49,7 +49,8 @@ class Hub:
     """One dumpsterd process with its own config, directory and data_dir."""
 
     def __init__(self, smtp=None, hub=None, extra="", directory=DEFAULT_DIRECTORY,
-                 workdir=None, data_dir=None, dests=None, delivery=None, admin=None):
+                 workdir=None, data_dir=None, dests=None, delivery=None, admin=None,
+                 sg_keys=None):
         self.tmp = workdir or tempfile.mkdtemp(prefix="ddtest-")
         self.port = free_port()
         self.data_dir = data_dir or os.path.join(self.tmp, "var")
@@ -78,6 +79,7 @@ class Hub:
             conf += "[delivery]\n" + "".join("%s = %s\n" % kv for kv in delivery.items())
         for name, dest in sg_dests.items():
             conf += "[storage_group %s]\ndestination = %s\n" % (name, dest)
+            conf += "".join("%s = %s\n" % kv for kv in (sg_keys or {}).get(name, {}).items())
         conf += extra
         self.conf_text = conf
         with open(self.conf_path, "w") as f:
