@@ -714,17 +714,19 @@ static void conf_tls_check(struct conf_parse_state *st)
     if (line && c->smtp.tls == TLS_IN_ENCRYPT && c->smtp.tls_cert_file[0] == 0)
         conf_err_at(st, line, "tls = encrypt needs tls_cert_file in [smtp]");
     line = conf_line_of(st, SEC_SMTP, "tls_key_file");
-    if (line && c->smtp.tls_cert_file[0] == 0)
+    if (line && c->smtp.tls_key_file[0] && c->smtp.tls_cert_file[0] == 0)
         conf_err_at(st, line, "tls_key_file without tls_cert_file in [smtp]");
     line = conf_line_of(st, SEC_ADMIN, "tls_key_file");
-    if (line && c->admin.tls_cert_file[0] == 0)
+    if (line && c->admin.tls_key_file[0] && c->admin.tls_cert_file[0] == 0)
         conf_err_at(st, line, "tls_key_file without tls_cert_file in [admin]");
     line = conf_line_of(st, SEC_DELIVERY, "tls_client_key_file");
-    if (line && c->delivery.tls.tls_client_cert_file[0] == 0)
+    if (line && c->delivery.tls.tls_client_key_file[0] &&
+        c->delivery.tls.tls_client_cert_file[0] == 0)
         conf_err_at(st, line, "tls_client_key_file without tls_client_cert_file in [delivery]");
     for (size_t i = 0; i < c->nsg; i++) {
         const struct conf_sg *sg = &c->sg[i];
-        if (sg->has_tls_client_key_file && sg->tls.tls_client_cert_file[0] == 0)
+        if (sg->has_tls_client_key_file && sg->tls.tls_client_key_file[0] &&
+            sg->tls.tls_client_cert_file[0] == 0)
             conf_err_at(st, conf_sg_key_line(c, sg, "tls_client_key_file"),
                         "tls_client_key_file without tls_client_cert_file in [storage_group %s]",
                         sg->name);
