@@ -245,6 +245,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     client_enter(c);
+    if (c->st == C_TLS)
+        c->tinfo.result = MTA_CLIENT_TLS_HANDSHAKE;
     if (c->st != C_CLOSED)
         mta_client_fail(c, "conversation with %s timed out while %s", c->peer_name,
                         mta_client_what(c));

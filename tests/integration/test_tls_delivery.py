@@ -15,6 +15,7 @@ plaintext, under encrypt it defers. Log lines and metrics are checked.
 import os
 import shutil
 import smtplib
+import ssl
 import tempfile
 import urllib.request
 
@@ -218,6 +219,31 @@ def test_lmtp_starttls_and_unix_never():
         shutil.rmtree(sockdir, ignore_errors=True)
 
 
+def test_big_message_in_tls_both_ways():
+    """4 MiB in TLS from the client and in TLS to the mailbox: watermarks, refills."""
+    line = "".join(chr(33 + i % 90) for i in range(76))
+    body = "".join("%06d %s\r\n" % (i, line) for i in range(4 * 1024 * 1024 // 84))
+    msg = "From: s@example.net\r\nSubject: big\r\n\r\n" + body + ".leading dot\r\n"
+    with TlsSink(CERTS.server, CERTS.server_key) as sink:
+        hub = tls_hub({"SGA": sink.dest()}, {"SGA": {"tls": "encrypt"}},
+                      smtp={"tls_cert_file": CERTS.server, "tls_key_file": CERTS.server_key,
+                            "tls": "encrypt"}).start()
+        try:
+            ctx = ssl.create_default_context(cafile=CERTS.ca)
+            with smtplib.SMTP("127.0.0.1", hub.port, timeout=60) as s:
+                s.starttls(context=ctx)
+                s.sendmail("s@example.net", ["x@a.test"], msg.encode())
+            wait_for(lambda: len(sink.messages) == 1, timeout=60, what="the big message")
+            m = sink.messages[0]
+            assert m.tls is not None
+            got = m.data.decode()
+            head, rest = got.split("\r\n\r\n", 1)
+            assert rest == body + ".leading dot\r\n", (len(rest), len(body))
+            assert "\r\nSubject: big\r\n" in head and "with ESMTPS" in head, head
+        finally:
+            finish(hub)
+
+
 def test_broken_handshake():
     """may: plaintext at once on the next connection; encrypt: deferred."""
     with TlsSink(CERTS.server, CERTS.server_key, garbage=True) as may, \
@@ -245,6 +271,7 @@ if __name__ == "__main__":
             test_verify_host_name_from_dns,
             test_client_certificate_and_resumption,
             test_lmtp_starttls_and_unix_never,
+            test_big_message_in_tls_both_ways,
             test_broken_handshake,
         ]) else 0)
     finally:
