@@ -281,11 +281,13 @@ void smtpd_server_set_directory(struct smtpd_server *srv, const struct directory
     srv->dir = dir;
 }
 
+/* smtpd_server_set_tls - the contexts STARTTLS uses from now on */
 void smtpd_server_set_tls(struct smtpd_server *srv, const struct tls *t)
 {
     srv->tls = t;
 }
 
+/* smtpd_server_tls - for sessions: the certificate of their STARTTLS */
 const struct tls *smtpd_server_tls(const struct smtpd_server *srv)
 {
     return srv->tls;

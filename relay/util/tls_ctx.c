@@ -229,11 +229,13 @@ struct tls *tls_free(struct tls *t)
     return NULL;
 }
 
+/* tls_smtpd_ctx - STARTTLS's server context, or NULL */
 SSL_CTX *tls_smtpd_ctx(const struct tls *t)
 {
     return t ? t->smtpd : NULL;
 }
 
+/* tls_admin_ctx - HTTPS's server context, or NULL */
 SSL_CTX *tls_admin_ctx(const struct tls *t)
 {
     return t ? t->admin : NULL;

@@ -183,6 +183,7 @@ void tls_cache_setup(SSL_CTX *ctx)
     SSL_CTX_sess_set_new_cb(ctx, tls_cache_new_cb);
 }
 
+/* tls_cache_new - empty: the first connection pays a full handshake */
 struct tls_cache *tls_cache_new(void)
 {
     return calloc(1, sizeof(struct tls_cache));
