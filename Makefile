@@ -11,7 +11,8 @@ FUZZ_SECONDS ?= 60
 # Debian packages the build and the tests need.
 DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libsodium-dev \
 	libjansson-dev libcmocka-dev python3 sqlite3 swaks clang-format postfix \
-	prometheus curl jq dovecot-core dovecot-lmtpd dovecot-sieve iproute2
+	prometheus curl jq dovecot-core dovecot-lmtpd dovecot-sieve iproute2 \
+	libssl-dev openssl libnet-ssleay-perl libio-socket-ssl-perl
 # make package, its lintian run and the CI job that installs it (pkg/).
 DEB_PACKAGES += dpkg-dev file lintian systemd adduser man-db
 

@@ -56,6 +56,11 @@ struct admin *admin_new(struct event_base *base, const struct admin_deps *deps, 
  * apply to the next request (the listen addresses stay). */
 void admin_set_conf(struct admin *a, const struct conf *c);
 
+struct tls;
+/* admin_set_tls - HTTPS with t's [admin] context for the next connections
+ * (none: plain HTTP); t must outlive its use here (admin_tls.c). */
+void admin_set_tls(struct admin *a, const struct tls *t);
+
 /* admin_free - close the listeners and every connection; answers still
  * owed are dropped. Call before the dumpster and the store go. Returns
  * NULL. */

@@ -4,7 +4,8 @@
  * A socket bufferevent writes only from its EV_WRITE callback, so every
  * reply would cost an epoll_ctl to arm EV_WRITE and one to disarm it. The
  * callers keep EV_WRITE disabled, write here at the end of each call from
- * the loop, and enable EV_WRITE only for what the socket refuses.
+ * the loop, and enable EV_WRITE only for what the socket refuses. An
+ * OpenSSL bufferevent writes its own output: for it, everything waits.
  */
 #ifndef DD_BEV_WRITE_H
 #define DD_BEV_WRITE_H

@@ -36,6 +36,10 @@
 #define DD_LISTEN_MAX 16           /* addresses in one listen list */
 #define DD_HOSTNAME_MAX 255
 #define DD_PATHNAME_MAX 4096
+/* TLS: certificate, key and CA file names (kept per storage group, so
+ * shorter than DD_PATHNAME_MAX), and an OpenSSL cipher list. */
+#define DD_TLS_PATH_MAX 255
+#define DD_TLS_CIPHERS_MAX 512
 
 /* Directory (address -> storage group). */
 #define DD_DIRECTORY_FILE_MAX (256 << 20)
@@ -106,6 +110,9 @@
 /* Delivery. */
 #define DD_DELIVERY_REPLY_TIMEOUT 300 /* seconds for each reply (RFC 5321 4.5.3.2) */
 #define DD_DELIVERY_IDLE_SECONDS 5    /* an idle pooled connection is closed after */
+/* tls = may: after a failed TLS handshake a pool speaks plaintext to its
+ * destination this long (Postfix retries without TLS too). */
+#define DD_DELIVERY_TLS_FALLBACK_SECONDS 600
 /* Jobs taken from the queue, not yet done. Their content is read only when a
  * connection is ready for them: memory is bounded by connections, not jobs. */
 #define DD_DELIVERY_INFLIGHT_MAX 2048

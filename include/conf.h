@@ -67,6 +67,20 @@ int conf_dest_parse(const char *s, struct dest *out, char *err, size_t errlen);
 /* conf_dest_format - the canonical text of a destination, as parsed. */
 void conf_dest_format(const struct dest *d, char *buf, size_t cap);
 
+/* Keys of one section whose line conf_key_line() can tell. */
+#define CONF_KEYS_MAX 64
+#define CONF_SG_KEYS_MAX 16
+
+/* Outbound TLS of a storage group, or the [delivery] default of them all
+ * (and of the smarthost). level: enum tls_out_level (tls_policy.h). */
+struct conf_tls_out {
+    unsigned tls;
+    char tls_ca_file[DD_TLS_PATH_MAX + 1];          /* "": the system's CAs */
+    char tls_verify_name[DD_HOSTNAME_MAX + 1];      /* "": the destination's host */
+    char tls_client_cert_file[DD_TLS_PATH_MAX + 1]; /* "": no client certificate */
+    char tls_client_key_file[DD_TLS_PATH_MAX + 1];  /* "": in tls_client_cert_file */
+};
+
 struct conf_sg {
     char name[DD_SG_NAME_MAX + 1];
     struct dest dest;
@@ -80,6 +94,11 @@ struct conf_sg {
     struct conf_listen probe_addr;
     char probe_key_file[DD_PATHNAME_MAX]; /* "" when not set */
     unsigned line;                        /* where the section starts */
+    /* TLS: each key not set is the [delivery] one */
+    struct conf_tls_out tls;
+    bool has_tls, has_tls_ca_file, has_tls_verify_name, has_tls_client_cert_file,
+        has_tls_client_key_file;
+    unsigned key_line[CONF_SG_KEYS_MAX]; /* not parsed: where each key was set */
 };
 
 struct conf {
@@ -102,12 +121,20 @@ struct conf {
         unsigned max_errors;
         unsigned greet_pause_ms;
         unsigned max_received_headers;
+        unsigned tls;                             /* enum tls_in_level */
+        char tls_cert_file[DD_TLS_PATH_MAX + 1];  /* PEM, the chain after the certificate */
+        char tls_key_file[DD_TLS_PATH_MAX + 1];   /* "": the key is in tls_cert_file */
+        unsigned tls_min_protocol;                /* enum tls_version */
+        char tls_ciphers[DD_TLS_CIPHERS_MAX + 1]; /* "": OpenSSL's defaults */
+        unsigned tls_handshake_timeout;           /* seconds */
     } smtp;
     struct {
         struct conf_listen listen[DD_LISTEN_MAX];
         size_t nlisten;
         char token_hash[65]; /* lowercase hex BLAKE2b-256, or "" */
         bool public_reads;
+        char tls_cert_file[DD_TLS_PATH_MAX + 1]; /* "": plain HTTP */
+        char tls_key_file[DD_TLS_PATH_MAX + 1];
     } admin;
     struct {
         unsigned concurrency_per_destination;
@@ -117,6 +144,7 @@ struct conf {
         unsigned connect_timeout;             /* seconds */
         char smarthost[DD_CONF_LINE_MAX + 1]; /* destination text or "" */
         char resolver[64];                    /* "system" or IP:PORT */
+        struct conf_tls_out tls;              /* default of every storage group */
     } delivery;
     struct {
         uint64_t max_age;       /* seconds */
@@ -128,7 +156,8 @@ struct conf {
     } directory;
     struct conf_sg *sg; /* owned; conf_free() releases */
     size_t nsg;
-    unsigned refs; /* not parsed: sessions holding this conf after a reload */
+    unsigned refs;                    /* not parsed: sessions holding this conf after a reload */
+    unsigned key_line[CONF_KEYS_MAX]; /* not parsed: where each global key was set */
 };
 
 /* conf_init - fill c with every default (SPEC section 3); no storage groups. */
@@ -151,6 +180,14 @@ void conf_free(struct conf *c);
 /* conf_sg_find - the storage group named `name` (exact, case-sensitive). */
 const struct conf_sg *conf_sg_find(const struct conf *c, const char *name);
 
+/* conf_key_line - the line of file that set section.key, 0 when the key
+ * kept its default (or is unknown). */
+unsigned conf_key_line(const struct conf *c, const char *section, const char *key);
+
+/* conf_sg_key_line - the line that set key in sg's section, else the line
+ * of the [delivery] key it inherits (TLS keys), else 0. */
+unsigned conf_sg_key_line(const struct conf *c, const struct conf_sg *sg, const char *key);
+
 /* conf_print_nondefault - "section.key = value" lines that differ from the
  * defaults, and every storage group, like postconf -n. */
 void conf_print_nondefault(const struct conf *c, FILE *out);
@@ -166,6 +203,7 @@ struct conf_key_info {
     const char *type;  /* number, boolean, name, host, path, hash, listen, resolver, destination */
     uint64_t min, max; /* number: the range; listen, destination: how many addresses */
     const char *def;   /* as written in the file; NULL: none (required or inherited) */
+    const char *const *names; /* enum: the values, NULL-terminated; else NULL */
 };
 
 /* conf_key_info - key i (0, 1, ...), storage group keys last; false past the end. */

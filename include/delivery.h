@@ -18,9 +18,11 @@
 #include "conf.h"
 #include "directory.h"
 #include "store.h"
+#include "tls_policy.h"
 
 struct event_base;
 struct queue;
+struct tls;
 struct delivery; /* opaque; one owner (the hub), delivery_free() */
 
 /* delivery_new - c and dir stay owned by the caller and must outlive the
@@ -49,11 +51,28 @@ void delivery_route_set(struct delivery *d, const char *sg, const char *dest_tex
  * for a storage group that is not configured. */
 const char *delivery_route_get(const struct delivery *d, const char *sg);
 
+/* delivery_set_tls - the client contexts of connections made from now on
+ * (delivery_tls.c); t must outlive its use here. */
+void delivery_set_tls(struct delivery *d, const struct tls *t);
+
+/* Why outbound TLS was required and not had (dumpsterd_delivery_tls_policy_failures_total). */
+enum delivery_tls_failure {
+    DELIVERY_TLS_NOT_OFFERED,  /* STARTTLS not in the EHLO reply */
+    DELIVERY_TLS_REFUSED,      /* STARTTLS answered other than 220 */
+    DELIVERY_TLS_NOT_VERIFIED, /* verify: the certificate did not verify */
+    DELIVERY_TLS_FAILURE__COUNT
+};
+
 struct delivery_stats {
     uint64_t attempts_delivered, attempts_deferred, attempts_failed; /* per recipient */
     uint64_t bounces;
     uint64_t connections;
     uint64_t inflight_jobs;
+    uint64_t tls_sessions[TLS_TRUST__COUNT][TLS_V__COUNT]; /* established, by trust and version */
+    uint64_t tls_resumed;                                  /* of those, resumed sessions */
+    uint64_t tls_handshake_failures;
+    uint64_t tls_failures[DELIVERY_TLS_FAILURE__COUNT];
+    uint64_t tls_plaintext; /* may: not offered or refused, delivered in plaintext */
 };
 void delivery_get_stats(const struct delivery *d, struct delivery_stats *st);
 

@@ -40,11 +40,12 @@ struct mail_hdr_received {
     const char *helo;     /* as the client gave it (already validated) */
     const char *ip;       /* client IP literal */
     const char *hostname; /* ours */
-    const char *proto;    /* "SMTP", "ESMTP", "UTF8SMTP" */
+    const char *proto;    /* "SMTP", "ESMTP", "UTF8SMTP", with "S" after TLS (RFC 3848) */
     const char *queueid;
     const char *rcpt; /* the recipient when there is exactly one, else NULL */
     time_t when;
     const char *version; /* [smtp] banner_version: "(dumpsterd VERSION)", else NULL */
+    const char *tls; /* "TLSv1.3 with cipher ... (256/256 bits)" after STARTTLS, else NULL */
 };
 
 /*

@@ -13,6 +13,14 @@
  * Every wait has a timeout (connect, each reply); a reply that breaks the
  * grammar or its bounds (smtpd_reply.h) ends the connection. The client never
  * blocks and never resolves names: the caller gives it an address.
+ *
+ * TLS (RFC 3207, mta_tls.c): after the EHLO (LHLO) reply the client starts
+ * TLS as the level says (tls_policy.h), checks the peer's certificate,
+ * logs Postfix's "Verified/Trusted/Untrusted TLS connection established
+ * to ..." line and says EHLO again before it is ready. When TLS is
+ * required and cannot be had, the connection closes before ready() with a
+ * reason in closed(); mta_client_tls() tells what happened. A unix socket
+ * never uses TLS.
  */
 #ifndef DD_SMTP_CLIENT_H
 #define DD_SMTP_CLIENT_H
@@ -21,8 +29,12 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "tls_policy.h"
+
 struct event_base;
 struct evbuffer;
+struct ssl_ctx_st;
+struct tls_cache;
 struct mta_client; /* opaque; owned by whoever called mta_client_connect() */
 
 enum mta_client_proto { MTA_CLIENT_SMTP, MTA_CLIENT_LMTP };
@@ -72,14 +84,41 @@ struct mta_client_cb {
     void *ctx;
 };
 
+/* TLS of one connection. */
+struct mta_client_tls {
+    enum tls_out_level level; /* TLS_OUT_NONE: never */
+    struct ssl_ctx_st *ctx;   /* the client context (tls.h); NULL: TLS cannot be had */
+    const char *verify_name;  /* the name the certificate must carry (host or IP) */
+    struct tls_cache *cache;  /* sessions to resume; NULL: none (must outlive the client) */
+};
+
 struct mta_client_cfg {
     enum mta_client_proto proto;
     const struct sockaddr *addr; /* IPv4/IPv6 with port, or AF_UNIX */
     socklen_t addrlen;
     const char *helo_name;    /* our hostname, for EHLO/LHLO/HELO */
-    unsigned connect_timeout; /* seconds: TCP connect and the greeting */
+    unsigned connect_timeout; /* seconds: TCP connect and the greeting; the TLS handshake */
     unsigned reply_timeout;   /* seconds: each later reply (end of data: 10 min max) */
     const char *peer_name;    /* for logs: "127.0.0.1[127.0.0.1]:2424" */
+    struct mta_client_tls tls;
+};
+
+/* What became of TLS on a connection. */
+enum mta_client_tls_result {
+    MTA_CLIENT_TLS_NONE,         /* not tried: level none, a unix socket, not yet */
+    MTA_CLIENT_TLS_PLAIN,        /* may: not offered or refused, plaintext */
+    MTA_CLIENT_TLS_OK,           /* established */
+    MTA_CLIENT_TLS_NOT_OFFERED,  /* required, STARTTLS not offered: closed */
+    MTA_CLIENT_TLS_REFUSED,      /* required, STARTTLS refused: closed */
+    MTA_CLIENT_TLS_HANDSHAKE,    /* the handshake failed or timed out: closed */
+    MTA_CLIENT_TLS_NOT_VERIFIED, /* verify: the certificate did not verify: closed */
+};
+
+struct mta_client_tls_info {
+    enum mta_client_tls_result result;
+    enum tls_version version; /* OK: the protocol */
+    enum tls_trust trust;     /* OK, NOT_VERIFIED: what the certificate proved */
+    bool resumed;             /* OK: an earlier session was resumed */
 };
 
 /* mta_client_connect - start connecting; NULL only when out of memory or
@@ -103,6 +142,9 @@ void mta_client_quit(struct mta_client *c);
 
 /* mta_client_peer - the peer_name given at connect */
 const char *mta_client_peer(const struct mta_client *c);
+
+/* mta_client_tls - what became of TLS so far (valid until the free) */
+const struct mta_client_tls_info *mta_client_tls(const struct mta_client *c);
 
 /* mta_client_free - close at once (no QUIT) and release; no callback
  * follows. Returns NULL. Safe from inside any callback of c. */

@@ -35,13 +35,14 @@ enum mta_reply_status {
     MTA_R__COUNT
 };
 
-/* EHLO/LHLO extensions (RFC 2920, 1870, 6152, 2034, 3030, 6531). */
+/* EHLO/LHLO extensions (RFC 2920, 1870, 6152, 2034, 3030, 6531, 3207). */
 #define SMTP_EXT_PIPELINING 0x01u
 #define SMTP_EXT_SIZE 0x02u
 #define SMTP_EXT_8BITMIME 0x04u
 #define SMTP_EXT_ENHANCEDSTATUSCODES 0x08u
 #define SMTP_EXT_CHUNKING 0x10u
 #define SMTP_EXT_SMTPUTF8 0x20u
+#define SMTP_EXT_STARTTLS 0x40u
 
 /* One reply being assembled. Owned by the caller; no heap memory. */
 struct mta_reply {

@@ -15,6 +15,7 @@
 #include "directory.h"
 #include "queue.h"
 #include "store.h"
+#include "tls.h"
 
 struct event_base;
 
@@ -24,8 +25,11 @@ struct smtpd_stats {
     uint64_t messages_rejected; /* 4xx/5xx at the end of data or commit */
     uint64_t rcpts_rejected;
     uint64_t connections_total;
-    uint64_t connections_rejected; /* 421 at accept: limits */
-    uint64_t sessions;             /* open now */
+    uint64_t connections_rejected;       /* 421 at accept: limits */
+    uint64_t sessions;                   /* open now */
+    uint64_t tls_sessions[TLS_V__COUNT]; /* STARTTLS handshakes completed, by version */
+    uint64_t tls_resumed;                /* of those, resumed sessions */
+    uint64_t tls_handshake_failures;     /* failed or timed out after the 220 */
 };
 
 struct smtpd_env {
@@ -34,6 +38,7 @@ struct smtpd_env {
     struct queue *q;             /* where mail goes */
     const struct conf *c;        /* for new sessions; a session holds its own (refs) */
     const struct directory *dir; /* the current directory (replaced on SIGHUP) */
+    const struct tls *tls; /* the contexts of STARTTLS now (NULL: none) */
     struct smtpd_stats *stats;
     void *ctx;                                  /* the server: the callbacks' first argument */
     void (*gone)(void *ctx, uint64_t id);       /* the session with this id closed */

@@ -37,7 +37,7 @@ enum smtpd_perr {
     SMTPD_P_OK = 0,
     SMTPD_P_UNKNOWN,         /* 500 5.5.1 command unrecognized */
     SMTPD_P_SYNTAX,          /* 501 5.5.4 syntax error in parameters */
-    SMTPD_P_NOT_IMPLEMENTED, /* 502 5.5.1 (EXPN, STARTTLS, AUTH) */
+    SMTPD_P_NOT_IMPLEMENTED, /* 502 5.5.1 (EXPN, AUTH) */
     SMTPD_P_BAD_CHARS,       /* 500 5.5.2 NUL / 8-bit / control octet in a command */
     SMTPD_P_HELO_SYNTAX,     /* 501 5.5.4 HELO/EHLO needs a domain or literal */
     SMTPD_P_BAD_SENDER,      /* 501 5.1.7 bad sender address syntax */

@@ -17,8 +17,10 @@
 #include "queue.h"
 #include "smtpd_env.h"
 #include "store.h"
+#include "tls_policy.h"
 
 struct event_base;
+struct tls;
 struct smtpd_server; /* opaque; one owner (main), released with smtpd_server_free() */
 
 /*
@@ -35,6 +37,12 @@ void smtpd_server_set_store(struct smtpd_server *srv, struct store *st, struct q
 
 /* smtpd_server_set_directory - use a new directory from now on (SIGHUP). */
 void smtpd_server_set_directory(struct smtpd_server *srv, const struct directory *dir);
+
+/* smtpd_server_set_tls - the certificate of STARTTLS from now on (NULL:
+ * none); t must outlive its use here. Sessions in TLS keep theirs. */
+void smtpd_server_set_tls(struct smtpd_server *srv, const struct tls *t);
+/* smtpd_server_tls - the contexts set last (NULL: none) */
+const struct tls *smtpd_server_tls(const struct smtpd_server *srv);
 
 /* smtpd_server_store_drain - the store's drain callback (ctx: the server):
  * sessions paused for the backlog read again. */

@@ -25,12 +25,14 @@
 #include "hub.h"
 #include "log.h"
 #include "prebind.h"
+#include "probe.h"
 #include "privdrop.h"
 #include "queue.h"
 #include "resubmit.h"
 #include "sdnotify.h"
 #include "smtpd_server.h"
 #include "store.h"
+#include "tls.h"
 
 /* Confs replaced by a reload, kept while sessions still read them. */
 #define HUB_RETIRED_MAX 64
@@ -40,6 +42,7 @@ struct hub {
     struct conf *retired[HUB_RETIRED_MAX];
     size_t nretired;
     struct directory *dir;
+    struct tls *tls; /* the OpenSSL contexts of conf */
     struct event_base *base;
     struct smtpd_server *srv;
     struct store *store;
@@ -47,6 +50,7 @@ struct hub {
     struct delivery *delivery;
     struct dumpster *dumpster;
     struct resubmit *resubmit;
+    struct probes *probes; /* the mailbox probes of the groups */
     struct admin *admin;
     struct event *sig_term, *sig_int, *sig_hup;
     struct privdrop pd;                             /* who the hub runs as */
@@ -114,12 +118,27 @@ static void hub_reload_errors(const struct conf_errors *errs, const char *what)
                  errs->e[i].line, errs->e[i].msg);
 }
 
-/* hub_reload - SIGHUP: the configuration and the directory, both or neither */
+/* hub_set_tls - every TLS user takes t (a reload keeps the old t on error) */
+static void hub_set_tls(struct hub *h, struct tls *t)
+{
+    smtpd_server_set_tls(h->srv, t);
+    delivery_set_tls(h->delivery, t);
+    admin_set_tls(h->admin, t);
+    if (h->tls != t)
+        tls_free(h->tls);
+    h->tls = t;
+    tls_conf_warnings(h->conf, NULL);
+}
+
+/* hub_reload - SIGHUP: the configuration, the directory and the TLS
+ * certificates and keys, all or nothing */
 static void hub_reload(struct hub *h)
 {
     struct conf_errors errs = {0};
     struct conf *nc = calloc(1, sizeof(*nc));
     struct directory *d;
+    struct tls *t;
+    char err[512];
 
     if (nc == NULL)
         return;
@@ -135,7 +154,22 @@ static void hub_reload(struct hub *h)
         free(nc);
         return;
     }
+    if ((t = tls_new(nc, &errs)) == NULL) {
+        hub_reload_errors(&errs, "configuration");
+        directory_free(d);
+        conf_free(nc);
+        free(nc);
+        return;
+    }
     hub_keep_fixed(h->conf, nc);
+    if (probes_set_conf(h->probes, nc, err, sizeof(err)) < 0) {
+        log_warn("main", "configuration reload failed, keeping the old one: %s", err);
+        tls_free(t);
+        directory_free(d);
+        conf_free(nc);
+        free(nc);
+        return;
+    }
     smtpd_server_set_conf(h->srv, nc);
     smtpd_server_set_directory(h->srv, d);
     delivery_set_conf(h->delivery, nc);
@@ -147,6 +181,7 @@ static void hub_reload(struct hub *h)
     h->dir = d;
     hub_retire(h, h->conf);
     h->conf = nc;
+    hub_set_tls(h, t);
     log_info("main", "reload: %s, %zu storage groups; directory %s, %zu entries", nc->file, nc->nsg,
              nc->directory.file, directory_count(d));
 }
@@ -179,7 +214,6 @@ static void hub_signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(h->base, NULL);
 }
 
-/* hub_fail - print a startup error; returns NULL for the caller */
 /*
  * hub_event_base - the loop, with epoll's change list: a reply that enables
  * EV_WRITE and the drain that disables it again within one pass cost no
@@ -196,6 +230,7 @@ static struct event_base *hub_event_base(void)
     return base;
 }
 
+/* hub_fail - print a startup error; returns NULL for the caller */
 static struct hub *hub_fail(struct hub *h, int *exit_code, int code, const char *what,
                             const char *why)
 {
@@ -267,6 +302,11 @@ struct hub *hub_new(struct conf *c, int *exit_code)
         *exit_code = EX_CONFIG;
         return hub_free(h);
     }
+    if ((h->tls = tls_new(h->conf, &errs)) == NULL) {
+        conf_errors_print(&errs, stderr);
+        *exit_code = EX_CONFIG;
+        return hub_free(h);
+    }
     if (sodium_init() < 0)
         return hub_fail(h, exit_code, EX_SOFTWARE, "libsodium", "cannot initialize");
     if ((rc = hub_user(h, err, sizeof(err))) != EX_OK)
@@ -274,6 +314,8 @@ struct hub *hub_new(struct conf *c, int *exit_code)
     if (evthread_use_pthreads() < 0 || (h->base = hub_event_base()) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "libevent", "cannot create the event loop");
     (void)log_batch_on(h->base); /* -1: lines go at once, as before */
+    if ((h->probes = probes_new(h->base, h->conf, err, sizeof(err))) == NULL)
+        return hub_fail(h, exit_code, EX_CONFIG, "probe", err); /* key files read as root */
     if ((h->srv = smtpd_server_new(h->base, h->conf, h->dir, err, sizeof(err))) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "smtp", err);
     if ((rc = hub_drop(h, err, sizeof(err))) != EX_OK)
@@ -303,6 +345,8 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
         NULL)
         return hub_fail(h, exit_code, EX_OSERR, "resubmit", err);
     resubmit_set_dest_fn(h->resubmit, hub_dest_of, h->delivery);
+    struct probe_ops pops = probes_ops(h->probes);
+    resubmit_set_prober(h->resubmit, &pops);
     resubmit_on_queued(h->resubmit, hub_committed, h->delivery);
     if (store_start(h->store, err, sizeof(err)) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "store", err);
@@ -313,6 +357,7 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
     memset(h->admin_ls, 0, sizeof(h->admin_ls)); /* the admin took them */
     if (h->admin == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "admin", err);
+    hub_set_tls(h, h->tls);
     if (hub_signals(h) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "signals", "cannot set up");
     return h;
@@ -345,11 +390,13 @@ struct hub *hub_free(struct hub *h)
     if (h->srv)
         smtpd_server_shutdown(h->srv);
     resubmit_stop(h->resubmit);
+    probes_stop(h->probes); /* resubmission is stopping: it resends nothing on the errors */
     dumpster_stop(h->dumpster);
     delivery_stop(h->delivery);
     queue_stop(h->queue);
     h->store = store_close(h->store);
     h->resubmit = resubmit_free(h->resubmit);
+    h->probes = probes_free(h->probes);
     h->dumpster = dumpster_free(h->dumpster);
     h->delivery = delivery_free(h->delivery);
     h->queue = queue_free(h->queue);
@@ -358,6 +405,7 @@ struct hub *hub_free(struct hub *h)
     if (h->base)
         event_base_free(h->base);
     h->dir = directory_free(h->dir);
+    h->tls = tls_free(h->tls);
     for (size_t i = 0; i < h->nretired; i++) {
         conf_free(h->retired[i]);
         free(h->retired[i]);

@@ -11,6 +11,8 @@
 #include "directory.h"
 #include "hub.h"
 #include "log.h"
+#include "probe.h"
+#include "tls.h"
 #include "version.h"
 
 /* usage - the synopsis, exit 64 */
@@ -25,17 +27,24 @@ static int usage(void)
     return EX_USAGE;
 }
 
-/* check - -t: the configuration and the directory both parse */
+/* check - -t: the configuration and the directory both parse, every
+ * TLS file loads and every probe key file reads */
 static int check(struct conf *c)
 {
     struct conf_errors errs = {0};
     struct directory *d = directory_load(c->directory.file, c, &errs);
+    char err[512];
 
-    if (d == NULL) {
+    if (d == NULL || tls_check(c, &errs) < 0) {
         conf_errors_print(&errs, stderr);
+        directory_free(d);
         return EX_CONFIG;
     }
     directory_free(d);
+    if (probes_check(c, err, sizeof(err)) < 0) {
+        fprintf(stderr, "dumpsterd: %s\n", err);
+        return EX_CONFIG;
+    }
     return EX_OK;
 }
 

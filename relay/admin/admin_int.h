@@ -34,7 +34,8 @@ struct admin {
     struct event_base *base;
     struct admin_deps deps;
     struct evhttp *http;
-    struct admin_op *ops; /* waiting for the store, doubly linked */
+    const struct tls *tls; /* HTTPS when it has an [admin] context */
+    struct admin_op *ops;  /* waiting for the store, doubly linked */
     size_t nops;
 };
 

@@ -253,6 +253,57 @@ static int metrics_smtp(struct evbuffer *out, const struct smtpd_stats *s)
     return rc;
 }
 
+/* metrics_smtp_tls - inbound STARTTLS by protocol, resumed, failed */
+static int metrics_smtp_tls(struct evbuffer *out, const struct smtpd_stats *s)
+{
+    const char *labels[TLS_V__COUNT];
+    int rc = 0;
+
+    for (int v = 0; v < TLS_V__COUNT; v++)
+        labels[v] = tls_version_label((enum tls_version)v);
+    rc |= metrics_labelled(out, "dumpsterd_smtp_tls_sessions_total", "counter",
+                           "Inbound STARTTLS handshakes completed, by protocol.", "protocol",
+                           labels, s->tls_sessions, TLS_V__COUNT);
+    rc |= metrics_u64(out, "dumpsterd_smtp_tls_resumed_total", "counter",
+                      "Inbound TLS sessions that resumed an earlier one.", s->tls_resumed);
+    rc |= metrics_u64(out, "dumpsterd_smtp_tls_handshake_failures_total", "counter",
+                      "Inbound TLS handshakes that failed or timed out after the 220.",
+                      s->tls_handshake_failures);
+    return rc;
+}
+
+/* metrics_delivery_tls - outbound TLS by trust and protocol, and what failed */
+static int metrics_delivery_tls(struct evbuffer *out, const struct delivery_stats *d)
+{
+    static const char *const trust[] = {"untrusted", "trusted", "verified"};
+    static const char *const reasons[] = {"not_offered", "refused", "not_verified"};
+    const char *name = "dumpsterd_delivery_tls_sessions_total";
+    int rc = metrics_family(out, name, "counter",
+                            "Outbound TLS connections established, by what the server's "
+                            "certificate proved and by protocol.");
+
+    for (int t = 0; t < TLS_TRUST__COUNT && rc == 0; t++)
+        for (int v = 0; v < TLS_V__COUNT && rc == 0; v++)
+            if (evbuffer_add_printf(out, "%s{result=\"%s\",protocol=\"%s\"} %" PRIu64 "\n", name,
+                                    trust[t], tls_version_label((enum tls_version)v),
+                                    d->tls_sessions[t][v]) < 0)
+                rc = -1;
+    rc |= metrics_u64(out, "dumpsterd_delivery_tls_resumed_total", "counter",
+                      "Outbound TLS connections that resumed a session of their pool.",
+                      d->tls_resumed);
+    rc |=
+        metrics_u64(out, "dumpsterd_delivery_tls_handshake_failures_total", "counter",
+                    "Outbound TLS handshakes that failed or timed out.", d->tls_handshake_failures);
+    rc |= metrics_labelled(out, "dumpsterd_delivery_tls_policy_failures_total", "counter",
+                           "Connections closed because TLS was required and not had, by reason.",
+                           "reason", reasons, d->tls_failures, DELIVERY_TLS_FAILURE__COUNT);
+    rc |= metrics_u64(out, "dumpsterd_delivery_tls_plaintext_total", "counter",
+                      "Connections under tls = may that went on in plaintext (not offered or "
+                      "refused).",
+                      d->tls_plaintext);
+    return rc;
+}
+
 /* metrics_delivery - the queue and the delivery client */
 static int metrics_delivery(struct evbuffer *out, const struct metrics_snapshot *m)
 {
@@ -307,7 +358,9 @@ int metrics_render(struct evbuffer *out, const struct metrics_snapshot *m)
 
     rc |= metrics_dumpster(out, m);
     rc |= metrics_smtp(out, &m->smtp);
+    rc |= metrics_smtp_tls(out, &m->smtp);
     rc |= metrics_delivery(out, m);
+    rc |= metrics_delivery_tls(out, &m->delivery);
     rc |= metrics_store(out, &m->store);
     return rc != 0 ? -1 : 0;
 }

@@ -4,7 +4,8 @@
  *
  * dumpsterctl.c reads the command line and the site file, ctl_http.c asks
  * every hub at once (a hub that does not answer is reported, never fatal
- * to the others), ctl_show.c prints the answers: Exchange-style summary
+ * to the others), ctl_tls.c makes the verified TLS connection of an
+ * https:// hub, ctl_show.c prints the answers: Exchange-style summary
  * lines, then a readable table, or JSON with --json.
  */
 #ifndef DD_CTL_H
@@ -38,8 +39,10 @@ struct ctl_answer {
 struct ctl_hub {
     char name[CTL_NAME_MAX + 1];
     char url[CTL_URL_MAX + 1];
-    char host[256];    /* without brackets */
-    char hosthdr[270]; /* Host: header */
+    bool https;
+    char cafile[DD_PATHNAME_MAX]; /* the site file's CA column, "" when none */
+    char host[256];               /* without brackets */
+    char hosthdr[270];            /* Host: header */
     uint16_t port;
     char base[CTL_URL_MAX + 1]; /* path prefix, "" or "/x" (no trailing '/') */
     struct ctl_answer ans[CTL_STEPS_MAX];
@@ -58,6 +61,7 @@ struct ctl {
     struct ctl_hub *hubs;
     size_t nhubs;
     char token[AUTH_TOKEN_MAX + 1]; /* "" without --token-file */
+    char cacert[DD_PATHNAME_MAX];   /* --cacert, "" when none: the system's CAs */
     bool json;
     int timeout;
     /* command options */
@@ -78,9 +82,28 @@ struct ctl {
  * filled, or 0 when the hub is done. */
 typedef int (*ctl_step_fn)(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_call *call);
 
+/* The TLS of one https:// hub's connection. */
+struct ctl_tls {
+    struct ssl_ctx_st *ctx;
+    struct bufferevent *bev; /* owned by its evhttp connection */
+    long verify_error;       /* the first X509_V_ERR_* of the handshake, 0: none */
+};
+
+/* ---- ctl_tls.c ---- */
+
+struct event_base;
+/* ctl_tls_bev - an OpenSSL bufferevent for h (not connected yet), verifying
+ * against h's CA file, else cacert, else the system's; NULL with why */
+struct bufferevent *ctl_tls_bev(struct ctl_tls *t, struct event_base *base, const struct ctl_hub *h,
+                                const char *cacert, char *why, size_t cap);
+/* ctl_tls_error - 1 and why TLS failed into out, or 0 when it did not */
+int ctl_tls_error(struct ctl_tls *t, char *out, size_t cap);
+/* ctl_tls_free - after the connection is freed */
+void ctl_tls_free(struct ctl_tls *t);
+
 /* ---- ctl_http.c ---- */
 
-/* ctl_url_parse - http://host[:port][/base] into h; 0, or -1 with why */
+/* ctl_url_parse - http[s]://host[:port][/base] into h; 0, or -1 with why */
 int ctl_url_parse(const char *url, struct ctl_hub *h, char *why, size_t cap);
 /* ctl_http_run - every hub in parallel, step by step; 0, or -1 when the
  * event loop cannot start */

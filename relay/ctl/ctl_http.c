@@ -6,7 +6,9 @@
  * bounded by the --timeout and by CTL_REPLY_MAX octets of answer. A hub
  * that cannot be reached, times out or closes gets an answer with status
  * 0 and the reason; the others go on. The next request of a hub is sent
- * from a fresh callback, never from inside evhttp's.
+ * from a fresh callback, never from inside evhttp's. An https:// hub is
+ * asked over a verified TLS connection (ctl_tls.c); when TLS fails, the
+ * answer says why.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@ struct ctl_conn {
     struct ctl_hub *h;
     struct evhttp_connection *evcon;
     int error; /* enum evhttp_request_error + 1, 0: none */
+    struct ctl_tls tls;
 };
 
 struct ctl_run {
@@ -60,7 +63,7 @@ static int ctl_url_host(const struct evhttp_uri *u, struct ctl_hub *h, char *why
     }
     memcpy(h->host, host, n);
     h->host[n] = 0;
-    h->port = port < 0 ? 80 : (uint16_t)port;
+    h->port = port < 0 ? (h->https ? 443 : 80) : (uint16_t)port;
     if (port == 0 || port > 65535) {
         snprintf(why, cap, "bad port");
         return -1;
@@ -70,7 +73,7 @@ static int ctl_url_host(const struct evhttp_uri *u, struct ctl_hub *h, char *why
     return 0;
 }
 
-/* ctl_url_parse - http://host[:port][/base] */
+/* ctl_url_parse - http[s]://host[:port][/base] */
 int ctl_url_parse(const char *url, struct ctl_hub *h, char *why, size_t cap)
 {
     struct evhttp_uri *u;
@@ -87,8 +90,10 @@ int ctl_url_parse(const char *url, struct ctl_hub *h, char *why, size_t cap)
         return -1;
     }
     path = evhttp_uri_get_path(u);
-    if (evhttp_uri_get_scheme(u) == NULL || strcmp(evhttp_uri_get_scheme(u), "http") != 0)
-        snprintf(why, cap, "only http:// URLs are supported");
+    h->https = evhttp_uri_get_scheme(u) != NULL && strcmp(evhttp_uri_get_scheme(u), "https") == 0;
+    if (evhttp_uri_get_scheme(u) == NULL ||
+        (strcmp(evhttp_uri_get_scheme(u), "http") != 0 && !h->https))
+        snprintf(why, cap, "only http:// and https:// URLs are supported");
     else if (evhttp_uri_get_query(u) != NULL || evhttp_uri_get_fragment(u) != NULL ||
              evhttp_uri_get_userinfo(u) != NULL)
         snprintf(why, cap, "no user, query or fragment allowed");
@@ -174,7 +179,8 @@ static void ctl_http_done(struct evhttp_request *req, void *arg)
         ctl_answer_read(req, a);
     else {
         a->status = 0;
-        ctl_error_text(c->error, saved, a->error, sizeof(a->error));
+        if (!c->h->https || !ctl_tls_error(&c->tls, a->error, sizeof(a->error)))
+            ctl_error_text(c->error, saved, a->error, sizeof(a->error));
     }
     c->error = 0;
     if (event_base_once(c->run->base, -1, EV_TIMEOUT, ctl_conn_later, c, &now) < 0) {
@@ -231,25 +237,49 @@ static void ctl_conn_next(struct ctl_conn *c)
         event_base_loopbreak(run->base);
 }
 
+/* ctl_conn_new - the connection of c's hub, plain or TLS; 0, 1 when TLS
+ * cannot be set up (the hub's answer says why), -1 out of memory */
+static int ctl_conn_new(struct ctl_run *run, struct ctl_conn *c)
+{
+    struct ctl_answer *a = &c->h->ans[0];
+    struct bufferevent *bev = NULL;
+
+    if (c->h->https) {
+        bev = ctl_tls_bev(&c->tls, run->base, c->h, run->ctl->cacert, a->error, sizeof(a->error));
+        if (bev == NULL) {
+            c->h->nans = 1;
+            return 1;
+        }
+    }
+    c->evcon =
+        evhttp_connection_base_bufferevent_new(run->base, run->dns, bev, c->h->host, c->h->port);
+    if (c->evcon == NULL)
+        return -1;
+    evhttp_connection_set_timeout(c->evcon, run->ctl->timeout);
+    evhttp_connection_set_max_body_size(c->evcon, CTL_REPLY_MAX);
+    return 0;
+}
+
 /* ctl_run_start - a connection per hub, each with its first request */
 static int ctl_run_start(struct ctl_run *run)
 {
     struct ctl *ctl = run->ctl;
+    int rc;
 
+    run->pending = ctl->nhubs;
     for (size_t i = 0; i < ctl->nhubs; i++) {
         struct ctl_conn *c = &run->conns[i];
 
         c->run = run;
         c->h = &ctl->hubs[i];
-        c->evcon = evhttp_connection_base_new(run->base, run->dns, c->h->host, c->h->port);
-        if (c->evcon == NULL)
+        if ((rc = ctl_conn_new(run, c)) < 0)
             return -1;
-        evhttp_connection_set_timeout(c->evcon, ctl->timeout);
-        evhttp_connection_set_max_body_size(c->evcon, CTL_REPLY_MAX);
+        if (rc > 0) /* no connection: this hub is done */
+            run->pending--;
     }
-    run->pending = ctl->nhubs;
     for (size_t i = 0; i < ctl->nhubs; i++)
-        ctl_conn_next(&run->conns[i]);
+        if (run->conns[i].evcon != NULL)
+            ctl_conn_next(&run->conns[i]);
     return 0;
 }
 
@@ -269,9 +299,11 @@ int ctl_http_run(struct ctl *ctl, ctl_step_fn step)
             event_base_dispatch(run.base);
         rc = 0;
     }
-    for (size_t i = 0; run.conns != NULL && i < ctl->nhubs; i++)
+    for (size_t i = 0; run.conns != NULL && i < ctl->nhubs; i++) {
         if (run.conns[i].evcon != NULL)
             evhttp_connection_free(run.conns[i].evcon);
+        ctl_tls_free(&run.conns[i].tls);
+    }
     free(run.conns);
     if (run.dns != NULL)
         evdns_base_free(run.dns, 0);

@@ -3,7 +3,8 @@
  * a site (SPEC section 9)
  *
  * Global options pick the hubs (--hub URL, repeatable, or --site FILE with
- * "NAME URL" lines), the token (--token-file) and the output (--json);
+ * "NAME URL [CAFILE]" lines), the CA of https:// hubs (--cacert, or the
+ * site file's third column), the token (--token-file) and the output (--json);
  * then one command with its options. Values are checked here before any
  * hub is asked (a storage group name, a time, a destination), so a typo is
  * a usage (64) or data (65) error, not a request every hub refuses. Each
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -68,7 +70,7 @@ struct ctl_cmd {
 
 static const char ctl_usage_text[] =
     "usage: dumpsterctl [--hub URL]... | [--site FILE] [--token-file F] [--json]\n"
-    "                   [--timeout SECONDS] COMMAND\n"
+    "                   [--cacert FILE] [--timeout SECONDS] COMMAND\n"
     "  stats [--sg SG]\n"
     "  requests [--all]\n"
     "  resubmit --sg SG --start T --end T [--match delivered|received] [--dest D]\n"
@@ -406,18 +408,48 @@ static int ctl_hub_add(struct ctl *ctl, const char *name, const char *url, const
     return 0;
 }
 
-/* ctl_site_line - "NAME URL" (comments and blank lines are skipped) */
-static int ctl_site_line(struct ctl *ctl, char *line, const char *where)
+/* ctl_readable - a file dumpsterctl must read: 0, or EX_NOINPUT said */
+static int ctl_readable(const char *path, const char *where)
 {
-    char *save = NULL, *name, *url;
+    if (access(path, R_OK) == 0)
+        return 0;
+    fprintf(stderr, "dumpsterctl: %s: %s: %s\n", where, path, strerror(errno));
+    return EX_NOINPUT;
+}
+
+/* ctl_site_ca - the CA column, relative to the site file's directory */
+static int ctl_site_ca(struct ctl_hub *h, const char *ca, const char *site, const char *where)
+{
+    const char *slash = strrchr(site, '/');
+    int n = ca[0] == '/' || slash == NULL
+                ? snprintf(h->cafile, sizeof(h->cafile), "%s", ca)
+                : snprintf(h->cafile, sizeof(h->cafile), "%.*s/%s", (int)(slash - site), site, ca);
+
+    if (n < 0 || (size_t)n >= sizeof(h->cafile)) {
+        fprintf(stderr, "dumpsterctl: %s: CA file name too long\n", where);
+        return EX_DATAERR;
+    }
+    if (!h->https) {
+        fprintf(stderr, "dumpsterctl: %s: a CA file for a hub that is not https://\n", where);
+        return EX_DATAERR;
+    }
+    return ctl_readable(h->cafile, where);
+}
+
+/* ctl_site_line - "NAME URL [CAFILE]" (comments and blank lines are skipped) */
+static int ctl_site_line(struct ctl *ctl, char *line, const char *site, const char *where)
+{
+    char *save = NULL, *name, *url, *ca;
     size_t n;
+    int rc;
 
     line[strcspn(line, "#")] = 0;
     if ((name = strtok_r(line, " \t\r\n", &save)) == NULL)
         return 0;
     url = strtok_r(NULL, " \t\r\n", &save);
+    ca = url != NULL ? strtok_r(NULL, " \t\r\n", &save) : NULL;
     if (url == NULL || strtok_r(NULL, " \t\r\n", &save) != NULL) {
-        fprintf(stderr, "dumpsterctl: %s: expected NAME URL\n", where);
+        fprintf(stderr, "dumpsterctl: %s: expected NAME URL [CAFILE]\n", where);
         return EX_DATAERR;
     }
     n = strlen(name);
@@ -427,7 +459,9 @@ static int ctl_site_line(struct ctl *ctl, char *line, const char *where)
                 CTL_NAME_MAX);
         return EX_DATAERR;
     }
-    return ctl_hub_add(ctl, name, url, where);
+    if ((rc = ctl_hub_add(ctl, name, url, where)) != 0 || ca == NULL)
+        return rc;
+    return ctl_site_ca(&ctl->hubs[ctl->nhubs - 1], ca, site, where);
 }
 
 /* ctl_site_load - every hub of a site file */
@@ -448,7 +482,7 @@ static int ctl_site_load(struct ctl *ctl, const char *path)
             fprintf(stderr, "dumpsterctl: %s: line over %d octets\n", where, DD_CONF_LINE_MAX);
             rc = EX_DATAERR;
         } else
-            rc = ctl_site_line(ctl, line, where);
+            rc = ctl_site_line(ctl, line, path, where);
     }
     fclose(f);
     if (rc == 0 && ctl->nhubs == 0) {
@@ -515,7 +549,7 @@ static int ctl_global_opt(struct ctl *ctl, int argc, char **argv, int *i, const 
         return 0;
     }
     if (strcmp(a, "--hub") != 0 && strcmp(a, "--site") != 0 && strcmp(a, "--token-file") != 0 &&
-        strcmp(a, "--timeout") != 0)
+        strcmp(a, "--timeout") != 0 && strcmp(a, "--cacert") != 0)
         return 1;
     if (v == NULL)
         return ctl_usage("an option needs a value");
@@ -528,6 +562,12 @@ static int ctl_global_opt(struct ctl *ctl, int argc, char **argv, int *i, const 
     }
     if (strcmp(a, "--token-file") == 0)
         return ctl_token_load(ctl, v);
+    if (strcmp(a, "--cacert") == 0) {
+        if (strlen(v) >= sizeof(ctl->cacert))
+            return ctl_bad("CA file", v, "too long");
+        snprintf(ctl->cacert, sizeof(ctl->cacert), "%s", v);
+        return ctl_readable(v, "--cacert");
+    }
     ctl->timeout = strspn(v, "0123456789") == strlen(v) && strlen(v) <= 4 ? atoi(v) : 0;
     return ctl->timeout > 0 && ctl->timeout <= 3600 ? 0 : ctl_bad("timeout", v, "1..3600 s");
 }

@@ -186,7 +186,7 @@ static struct dpool *delivery_route(struct delivery *d, struct djob *j, char *wh
         snprintf(why, cap, "bad destination %s: %s", text, err);
         return NULL;
     }
-    struct dpool *p = dpool_get(d, text, &dest);
+    struct dpool *p = dpool_get(d, text, &dest, j->q->sg);
     if (p == NULL)
         snprintf(why, cap, "out of memory");
     return p;

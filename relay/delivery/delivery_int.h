@@ -63,12 +63,21 @@ LIST_HEAD(dconn_list, dconn);
 
 #define DPOOL_ADDRS_MAX (DD_DEST_ADDRS_MAX * RESOLVE_ADDRS_MAX)
 
-/* The connections and waiting jobs of one destination. */
+/* The TLS of a pool: its storage group's policy (or [delivery]'s), the
+ * sessions to resume, and the plaintext fallback of may (delivery_tls.c). */
+struct dpool_tls {
+    struct conf_tls_out p;
+    struct tls_cache *cache;
+    int64_t plain_until_ms; /* may, after a failed handshake: plaintext until then */
+};
+
+/* The connections and waiting jobs of one destination and TLS policy. */
 struct dpool {
     struct dpool *next; /* hash chain */
     struct delivery *d;
     char text[DD_CONF_LINE_MAX + 1];
     struct dest dest;
+    struct dpool_tls tls;
     struct djob_list jobs; /* waiting for a connection */
     size_t njobs;
     struct dconn_list conns;
@@ -89,6 +98,7 @@ struct dpool {
 struct delivery {
     struct event_base *base;
     const struct conf *c;
+    const struct tls *tls; /* client contexts (delivery_set_tls) */
     const struct directory *dir;
     struct store *st; /* routes */
     struct queue *q;
@@ -103,8 +113,9 @@ struct delivery {
     struct delivery_stats stats;
 };
 
-/* delivery_pool.c */
-struct dpool *dpool_get(struct delivery *d, const char *text, const struct dest *dest);
+/* delivery_pool.c: the pool of a destination for storage group sg's TLS policy */
+struct dpool *dpool_get(struct delivery *d, const char *text, const struct dest *dest,
+                        const char *sg);
 void dpool_enqueue(struct dpool *p, struct djob *j);
 void dpool_free_all(struct delivery *d);
 
@@ -118,6 +129,21 @@ void delivery_job_free(struct djob *j);
 /* delivery_job_fail - every recipient of j gets why (connection-level) */
 void delivery_job_fail(struct delivery *d, struct djob *j, const char *peer,
                        const struct mta_client_reply *why);
+
+/* delivery_tls.c */
+/* dpool_tls_init - sg's policy (or [delivery]'s) for a new pool; -1 out of memory */
+int dpool_tls_init(struct dpool_tls *t, const struct conf *c, const char *sg);
+/* dpool_tls_same - a pool's policy is sg's */
+bool dpool_tls_same(const struct dpool_tls *t, const struct conf *c, const char *sg);
+/* dpool_tls_cfg - the TLS of a connection to a; name: room for the name to verify */
+struct mta_client_tls dpool_tls_cfg(struct dpool *p, const struct daddr *a, char *name, size_t cap);
+/* dpool_tls_ready - count what became of TLS on a ready connection */
+void dpool_tls_ready(struct dpool *p, const struct mta_client *c);
+/* dpool_tls_closed - count a TLS failure before ready; true when may falls
+ * back to plaintext and the next connection should go at once */
+bool dpool_tls_closed(struct dpool *p, const struct mta_client *c);
+/* dpool_tls_free - what the pool's TLS holds */
+void dpool_tls_free(struct dpool_tls *t);
 
 /* bounce.c: tell the sender of j that recipients failed */
 struct queue_outcome;

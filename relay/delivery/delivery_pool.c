@@ -8,7 +8,8 @@
  * ready moves the pool to the next address; when every address failed in a
  * row and no connection is left, the waiting jobs are deferred. While no
  * connection has succeeded, only one connect is in flight, so a dead
- * mailbox server does not get a burst of them.
+ * mailbox server does not get a burst of them. A pool is one destination
+ * under one TLS policy (delivery_tls.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,19 +39,24 @@ static size_t dpool_hash(const char *s)
     return h % DELIVERY_POOL_SLOTS;
 }
 
-/* dpool_get - the pool of a destination, made on first use */
-struct dpool *dpool_get(struct delivery *d, const char *text, const struct dest *dest)
+/* dpool_get - the pool of a destination and sg's TLS policy, made on first use */
+struct dpool *dpool_get(struct delivery *d, const char *text, const struct dest *dest,
+                        const char *sg)
 {
     size_t h = dpool_hash(text);
 
     if (d->pools == NULL && (d->pools = calloc(DELIVERY_POOL_SLOTS, sizeof(*d->pools))) == NULL)
         return NULL;
     for (struct dpool *p = d->pools[h]; p; p = p->next)
-        if (strcmp(p->text, text) == 0)
+        if (strcmp(p->text, text) == 0 && dpool_tls_same(&p->tls, d->c, sg))
             return p;
     struct dpool *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return NULL;
+    if (dpool_tls_init(&p->tls, d->c, sg) < 0) {
+        free(p);
+        return NULL;
+    }
     p->d = d;
     snprintf(p->text, sizeof(p->text), "%s", text);
     p->dest = *dest;
@@ -308,6 +314,7 @@ static void dpool_connect(struct dpool *p)
     const struct daddr *a = &p->addrs[p->next_addr];
     const struct conf *c = p->d->c;
     struct dconn *cn = calloc(1, sizeof(*cn));
+    char name[DD_HOSTNAME_MAX + 1];
 
     if (cn == NULL || (cn->idle_ev = evtimer_new(p->d->base, dpool_idle_cb, cn)) == NULL) {
         free(cn);
@@ -321,6 +328,7 @@ static void dpool_connect(struct dpool *p)
         .connect_timeout = c->delivery.connect_timeout,
         .reply_timeout = DD_DELIVERY_REPLY_TIMEOUT,
         .peer_name = a->name,
+        .tls = dpool_tls_cfg(p, a, name, sizeof(name)),
     };
     struct mta_client_cb cb = {dpool_on_ready, dpool_on_done, dpool_on_closed, cn};
     cn->pool = p;
@@ -378,7 +386,7 @@ static void dpool_on_ready(void *ctx, struct mta_client *c)
     struct dconn *cn = ctx;
     struct dpool *p = cn->pool;
 
-    (void)c;
+    dpool_tls_ready(p, c);
     cn->ready = true;
     p->nconnecting--;
     p->nready++;
@@ -414,6 +422,7 @@ static void dpool_on_closed(void *ctx, struct mta_client *c, const struct mta_cl
     struct dconn *cn = ctx;
     struct dpool *p = cn->pool;
     bool failed = !cn->ready;
+    bool plain_now = failed && dpool_tls_closed(p, c); /* may: plaintext at once */
 
     if (cn->job != NULL) { /* done() should have come; never lose the job */
         struct djob *j = cn->job;
@@ -429,7 +438,7 @@ static void dpool_on_closed(void *ctx, struct mta_client *c, const struct mta_cl
         log_info("smtp", "%s", p->last_err);
     }
     dpool_conn_free(cn);
-    if (failed && p->naddrs > 0) {
+    if (failed && !plain_now && p->naddrs > 0) {
         p->next_addr = (p->next_addr + 1) % p->naddrs;
         if (++p->failed_run >= p->naddrs && p->nready == 0 && p->nconnecting == 0)
             dpool_fail_waiting(p);
@@ -459,6 +468,7 @@ void dpool_free_all(struct delivery *d)
             }
             for (size_t i = 0; i < DD_DEST_ADDRS_MAX; i++)
                 free(p->fresh[i]);
+            dpool_tls_free(&p->tls);
             free(p);
         }
     }

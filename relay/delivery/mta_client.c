@@ -27,11 +27,13 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
 #include "bev_write.h"
 #include "mta_client_int.h"
+#include "tls.h"
 
 static void client_release(struct mta_client *c);
 
@@ -59,8 +61,8 @@ static void client_leave(struct mta_client *c)
  */
 void mta_client_flush(struct mta_client *c)
 {
-    if (c->dead || c->bev == NULL || !c->connected || c->depth > 0)
-        return;
+    if (c->dead || c->bev == NULL || !c->connected || c->depth > 0 || c->st == C_TLS)
+        return; /* the handshake drives its own reads and writes */
     struct evbuffer *out = bufferevent_get_output(c->bev);
     c->depth++;
     for (;;) {
@@ -103,9 +105,13 @@ void mta_client_set_timer(struct mta_client *c)
     switch (c->st) {
     case C_EHLO:
     case C_HELO:
+    case C_STARTTLS:
     case C_TXN:
     case C_QUIT:
         secs = c->reply_timeout;
+        break;
+    case C_TLS: /* the handshake: like connect and greeting */
+        secs = c->connect_timeout;
         break;
     case C_DOT: /* RFC 5321 4.5.3.2.6 waits 10 minutes; we wait no longer */
         secs = c->reply_timeout < DOT_TIMEOUT_MAX ? c->reply_timeout : DOT_TIMEOUT_MAX;
@@ -130,6 +136,10 @@ const char *mta_client_what(const struct mta_client *c)
         return c->proto == MTA_CLIENT_LMTP ? "sending LHLO" : "sending EHLO";
     case C_HELO:
         return "sending HELO";
+    case C_STARTTLS:
+        return "sending STARTTLS";
+    case C_TLS:
+        return "performing the TLS handshake";
     case C_TXN:
         return mta_client_txn_what(c);
     case C_CONTENT:
@@ -143,12 +153,27 @@ const char *mta_client_what(const struct mta_client *c)
     }
 }
 
+/* client_drop - the bufferevent, and the socket when it is not its own */
+static void client_drop(struct mta_client *c)
+{
+    SSL *ssl = c->bev != NULL ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+
+    if (ssl != NULL) {
+        tls_bev_close_notify(c->bev, c->st == C_QUIT);
+        tls_cache_detach(ssl);
+    }
+    if (c->bev != NULL)
+        bufferevent_free(c->bev);
+    if (c->fd >= 0)
+        evutil_closesocket(c->fd);
+    c->bev = NULL;
+    c->fd = -1;
+}
+
 /* client_close - drop the connection; the client waits for its free */
 static void client_close(struct mta_client *c)
 {
-    if (c->bev != NULL)
-        bufferevent_free(c->bev);
-    c->bev = NULL;
+    client_drop(c);
     evtimer_del(c->timer);
     event_del(c->later);
     c->st = C_CLOSED;
@@ -220,6 +245,8 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     client_enter(c);
+    if (c->st == C_TLS)
+        c->tinfo.result = MTA_CLIENT_TLS_HANDSHAKE;
     if (c->st != C_CLOSED)
         mta_client_fail(c, "conversation with %s timed out while %s", c->peer_name,
                         mta_client_what(c));
@@ -245,13 +272,20 @@ static void on_greeting(struct mta_client *c, const struct mta_client_reply *r)
     c->st = C_EHLO;
 }
 
-/* on_hello - the EHLO/LHLO/HELO reply: ready, HELO, or the end */
+/* mta_client_ready - idle: the caller may send a job */
+void mta_client_ready(struct mta_client *c)
+{
+    c->st = C_IDLE;
+    c->cb.ready(c->cb.ctx, c);
+}
+
+/* on_hello - the EHLO/LHLO/HELO reply: TLS, ready, HELO, or the end */
 static void on_hello(struct mta_client *c, const struct mta_client_reply *r)
 {
     if (r->code / 100 == 2) {
         c->ext = c->st == C_EHLO ? c->reply.ext : 0;
-        c->st = C_IDLE;
-        c->cb.ready(c->cb.ctx, c);
+        if (!mta_tls_hello(c))
+            mta_client_ready(c);
         return;
     }
     if (c->st == C_EHLO && c->proto == MTA_CLIENT_SMTP && r->code / 100 == 5) {
@@ -279,6 +313,9 @@ static void on_reply(struct mta_client *c)
     case C_EHLO:
     case C_HELO:
         on_hello(c, &r);
+        break;
+    case C_STARTTLS:
+        mta_tls_reply(c, &r);
         break;
     case C_TXN:
         mta_client_txn_reply(c, &r);
@@ -368,8 +405,12 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 
     (void)bev;
     client_enter(c);
-    if (what & BEV_EVENT_CONNECTED) {
+    if ((what & BEV_EVENT_CONNECTED) && c->st == C_TLS) {
+        mta_tls_connected(c);
+    } else if (what & BEV_EVENT_CONNECTED) {
         c->connected = true;
+    } else if (c->st == C_TLS) {
+        mta_tls_failed(c, what);
     } else if (what & BEV_EVENT_TIMEOUT) {
         mta_client_fail(c, "conversation with %s timed out while %s", c->peer_name,
                         mta_client_what(c));
@@ -399,12 +440,17 @@ static int client_setup(struct mta_client *c, struct event_base *base,
         errno = ENOMEM;
         return -1;
     }
+    if (cfg->tls.verify_name != NULL &&
+        (c->tls.verify_name = strdup(cfg->tls.verify_name)) == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
     fd = socket(cfg->addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->fd = fd; /* not the bufferevent's: STARTTLS replaces it on the same socket */
+    c->bev = bufferevent_socket_new(base, fd, 0);
     if (c->bev == NULL) {
-        evutil_closesocket(fd);
         errno = ENOMEM;
         return -1;
     }
@@ -425,7 +471,11 @@ struct mta_client *mta_client_connect(struct event_base *base, const struct mta_
     if (c == NULL)
         return NULL;
     c->cb = *cb;
+    c->fd = -1;
     c->proto = cfg->proto;
+    c->local = cfg->addr->sa_family == AF_UNIX;
+    c->tls = cfg->tls;
+    c->tls.verify_name = NULL; /* client_setup() copies it */
     c->connect_timeout = cfg->connect_timeout;
     c->reply_timeout = cfg->reply_timeout;
     c->st = C_CONNECT;
@@ -468,11 +518,27 @@ const char *mta_client_peer(const struct mta_client *c)
     return c->peer_name;
 }
 
+/* mta_client_tls - what became of TLS */
+const struct mta_client_tls_info *mta_client_tls(const struct mta_client *c)
+{
+    return &c->tinfo;
+}
+
+/* mta_client_set_bev - the new bufferevent, with the client's callbacks */
+void mta_client_set_bev(struct mta_client *c, struct bufferevent *bev)
+{
+    if (c->bev != NULL)
+        bufferevent_free(c->bev); /* its input goes too: nothing read in clear counts */
+    c->bev = bev;
+    c->fd = -1;
+    bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
+    bufferevent_enable(bev, EV_READ);
+}
+
 /* client_release - the memory, at last */
 static void client_release(struct mta_client *c)
 {
-    if (c->bev != NULL)
-        bufferevent_free(c->bev);
+    client_drop(c);
     if (c->timer != NULL)
         event_free(c->timer);
     if (c->later != NULL)
@@ -480,6 +546,7 @@ static void client_release(struct mta_client *c)
     mta_client_txn_free(c);
     free(c->helo_name);
     free(c->peer_name);
+    free((char *)c->tls.verify_name);
     free(c);
 }
 

@@ -22,6 +22,7 @@
 
 #include "conf.h"
 #include "conf_int.h"
+#include "tls_policy.h"
 
 #define NO_OFF ((size_t)-1)
 #define MIB (1024ULL * 1024)
@@ -60,12 +61,17 @@ enum conf_type {
     CT_RESOLVER, /* "system" or IP:PORT */
     CT_DEST,     /* a destination, min..max addresses; text in off2 */
     CT_PROBE,    /* "doveadm:http://IP:PORT"; the address in off2 */
+    CT_ENUM,     /* one of names[], stored as its index (unsigned) */
+    CT_OPTPATH,  /* "" or a path */
+    CT_OPTHOST,  /* "" or a DNS name */
+    CT_TEXT,     /* printable text, "" allowed (an OpenSSL cipher list) */
 };
 
 /*
  * One key. off: the value; off2: the count (CT_LISTEN), the text (CT_DEST)
- * or the "has" flag of a storage group override (CT_NUM); size: the buffer
- * or integer size; def: the default as it would be written in the file.
+ * or the "has" flag of a storage group override (other types); size: the
+ * buffer or integer size; def: the default as it would be written in the
+ * file; names: the values of a CT_ENUM.
  */
 struct conf_key {
     enum conf_sec sec;
@@ -77,6 +83,7 @@ struct conf_key {
     uint64_t min;
     uint64_t max;
     const char *def;
+    const char *const *names;
 };
 
 #define CF(m) offsetof(struct conf, m)
@@ -84,9 +91,12 @@ struct conf_key {
 #define SF(m) offsetof(struct conf_sg, m)
 #define SS(m) sizeof(((struct conf_sg *)0)->m)
 /* clang-format off */
-#define NUM(S, s, f, lo, hi, d) {S, #f, CT_NUM, CF(s.f), NO_OFF, CS(s.f), lo, hi, d}
-#define STR(S, s, f, t, d) {S, #f, t, CF(s.f), NO_OFF, CS(s.f), 0, 0, d}
-#define LISTEN(S, s, d) {S, "listen", CT_LISTEN, CF(s.listen), CF(s.nlisten), 0, 1, DD_LISTEN_MAX, d}
+#define NUM(S, s, f, lo, hi, d) {S, #f, CT_NUM, CF(s.f), NO_OFF, CS(s.f), lo, hi, d, NULL}
+#define STR(S, s, f, t, d) {S, #f, t, CF(s.f), NO_OFF, CS(s.f), 0, 0, d, NULL}
+#define LISTEN(S, s, d) {S, "listen", CT_LISTEN, CF(s.listen), CF(s.nlisten), 0, 1, DD_LISTEN_MAX, d, NULL}
+#define ENUM(S, s, f, n, d) {S, #f, CT_ENUM, CF(s.f), NO_OFF, CS(s.f), 0, 0, d, n}
+#define DTLS(f, t, d) {SEC_DELIVERY, #f, t, CF(delivery.tls.f), NO_OFF, CS(delivery.tls.f), 0, 0, d, NULL}
+#define SGTLS(f, t) {SEC_SG, #f, t, SF(tls.f), SF(has_##f), SS(tls.f), 0, 0, NULL, NULL}
 /* clang-format on */
 
 static const struct conf_key conf_keys[] = {
@@ -104,37 +114,62 @@ static const struct conf_key conf_keys[] = {
     NUM(SEC_SMTP, smtp, max_errors, 1, 1000, "10"),
     NUM(SEC_SMTP, smtp, greet_pause_ms, 0, 60000, "0"),
     NUM(SEC_SMTP, smtp, max_received_headers, 1, 1000, "50"),
+    ENUM(SEC_SMTP, smtp, tls, tls_in_level_names, "may"),
+    STR(SEC_SMTP, smtp, tls_cert_file, CT_OPTPATH, ""),
+    STR(SEC_SMTP, smtp, tls_key_file, CT_OPTPATH, ""),
+    ENUM(SEC_SMTP, smtp, tls_min_protocol, tls_version_names, "TLSv1.2"),
+    STR(SEC_SMTP, smtp, tls_ciphers, CT_TEXT, ""),
+    NUM(SEC_SMTP, smtp, tls_handshake_timeout, 1, 3600, "30"),
     LISTEN(SEC_ADMIN, admin, "127.0.0.1:8025"),
     STR(SEC_ADMIN, admin, token_hash, CT_HASH, ""),
     STR(SEC_ADMIN, admin, public_reads, CT_BOOL, "yes"),
+    STR(SEC_ADMIN, admin, tls_cert_file, CT_OPTPATH, ""),
+    STR(SEC_ADMIN, admin, tls_key_file, CT_OPTPATH, ""),
     NUM(SEC_DELIVERY, delivery, concurrency_per_destination, 1, 10000, "20"),
     NUM(SEC_DELIVERY, delivery, retry_initial, 1, DAY, "30"),
     NUM(SEC_DELIVERY, delivery, retry_max, 1, 7 * DAY, "900"),
     NUM(SEC_DELIVERY, delivery, max_queue_lifetime, 1, 30 * DAY, "172800"),
     NUM(SEC_DELIVERY, delivery, connect_timeout, 1, 3600, "30"),
     {SEC_DELIVERY, "smarthost", CT_DEST, NO_OFF, CF(delivery.smarthost), CS(delivery.smarthost), 0,
-     DD_DEST_ADDRS_MAX, ""},
+     DD_DEST_ADDRS_MAX, "", NULL},
     STR(SEC_DELIVERY, delivery, resolver, CT_RESOLVER, "system"),
+    {SEC_DELIVERY, "tls", CT_ENUM, CF(delivery.tls.tls), NO_OFF, CS(delivery.tls.tls), 0, 0, "may",
+     tls_out_level_names},
+    DTLS(tls_ca_file, CT_OPTPATH, ""),
+    DTLS(tls_verify_name, CT_OPTHOST, ""),
+    DTLS(tls_client_cert_file, CT_OPTPATH, ""),
+    DTLS(tls_client_key_file, CT_OPTPATH, ""),
     NUM(SEC_DUMPSTER, dumpster, max_age, 0, 365 * DAY, "604800"),
     NUM(SEC_DUMPSTER, dumpster, max_size, 0, TIB, "18874368"),
     NUM(SEC_DUMPSTER, dumpster, resubmit_rate, 0, 1000000, "1000"),
     STR(SEC_DIRECTORY, directory, file, CT_PATH, "conf/directory.tsv"),
 };
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+_Static_assert(CONF_NKEYS <= CONF_KEYS_MAX, "struct conf key_line[] is too small");
 
-/* [storage_group NAME]: max_size and max_age default to the [dumpster] ones. */
+/* [storage_group NAME]: max_size and max_age default to the [dumpster]
+ * ones, the TLS keys to the [delivery] ones. */
 static const struct conf_key conf_sg_keys[] = {
     {SEC_SG, "destination", CT_DEST, SF(dest), SF(dest_text), SS(dest_text), 1, DD_DEST_ADDRS_MAX,
+     NULL, NULL},
+    {SEC_SG, "max_size", CT_NUM, SF(max_size), SF(has_max_size), SS(max_size), 0, TIB, NULL, NULL},
+    {SEC_SG, "max_age", CT_NUM, SF(max_age), SF(has_max_age), SS(max_age), 0, 365 * DAY, NULL,
      NULL},
-    {SEC_SG, "max_size", CT_NUM, SF(max_size), SF(has_max_size), SS(max_size), 0, TIB, NULL},
-    {SEC_SG, "max_age", CT_NUM, SF(max_age), SF(has_max_age), SS(max_age), 0, 365 * DAY, NULL},
-    {SEC_SG, "probe", CT_PROBE, SF(probe), SF(probe_addr), SS(probe), 0, 0, NULL},
-    {SEC_SG, "probe_key_file", CT_PATH, SF(probe_key_file), NO_OFF, SS(probe_key_file), 0, 0, NULL},
+    {SEC_SG, "probe", CT_PROBE, SF(probe), SF(probe_addr), SS(probe), 0, 0, NULL, NULL},
+    {SEC_SG, "probe_key_file", CT_PATH, SF(probe_key_file), NO_OFF, SS(probe_key_file), 0, 0,
+     NULL, NULL},
+    {SEC_SG, "tls", CT_ENUM, SF(tls.tls), SF(has_tls), SS(tls.tls), 0, 0, NULL,
+     tls_out_level_names},
+    SGTLS(tls_ca_file, CT_OPTPATH),
+    SGTLS(tls_verify_name, CT_OPTHOST),
+    SGTLS(tls_client_cert_file, CT_OPTPATH),
+    SGTLS(tls_client_key_file, CT_OPTPATH),
 };
 #define CONF_SG_NKEYS (sizeof(conf_sg_keys) / sizeof(conf_sg_keys[0]))
 #define CONF_SG_DEST 0      /* index of destination in conf_sg_keys[] */
 #define CONF_SG_PROBE 3     /* of probe */
 #define CONF_SG_PROBE_KEY 4 /* of probe_key_file */
+_Static_assert(CONF_SG_NKEYS <= CONF_SG_KEYS_MAX, "struct conf_sg key_line[] is too small");
 
 struct conf_parse_state {
     struct conf *c;
@@ -227,9 +262,26 @@ static int conf_set_num(char *base, const struct conf_key *k, const char *v, cha
         *(unsigned *)(base + k->off) = (unsigned)n;
     else
         *(uint64_t *)(base + k->off) = n;
-    if (k->off2 != NO_OFF)
-        *(bool *)(base + k->off2) = true;
     return 0;
+}
+
+/* conf_set_enum - one of the key's names, exactly */
+static int conf_set_enum(char *base, const struct conf_key *k, const char *v, char *err,
+                         size_t errlen)
+{
+    char list[128];
+    size_t n = 0;
+
+    list[0] = 0;
+    for (unsigned i = 0; k->names[i] != NULL; i++) {
+        if (strcmp(v, k->names[i]) == 0) {
+            *(unsigned *)(base + k->off) = i;
+            return 0;
+        }
+        n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s%s",
+                              i ? ", " : "", k->names[i]);
+    }
+    return conf_fail(err, errlen, "\"%.*s\" is not one of %s", CONF_QUOTE, v, list);
 }
 
 /* conf_set_bool - the eight spellings, lowercase */
@@ -281,6 +333,15 @@ static int conf_str_check(const struct conf_key *k, const char *v, char *err, si
     case CT_HASH:
         if (n != 0 && (n != 64 || strspn(v, "0123456789abcdef") != 64))
             return conf_fail(err, errlen, "expected empty or 64 lowercase hex digits");
+        break;
+    case CT_OPTHOST:
+        if (n != 0 && !conf_dest_dns_name_ok(v, n))
+            return conf_fail(err, errlen, "\"%.*s\" is not a valid domain name", q, v);
+        break;
+    case CT_TEXT:
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)v[i] >= 0x7f)
+                return conf_fail(err, errlen, "only printable ASCII is allowed");
         break;
     default:
         break;
@@ -394,6 +455,12 @@ static void conf_fmt_bool(const char *base, const struct conf_key *k, char *buf,
     snprintf(buf, cap, "%s", *(const bool *)(base + k->off) ? "yes" : "no");
 }
 
+/* conf_fmt_enum - the name */
+static void conf_fmt_enum(const char *base, const struct conf_key *k, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", k->names[*(const unsigned *)(base + k->off)]);
+}
+
 /* conf_fmt_str - as stored */
 static void conf_fmt_str(const char *base, const struct conf_key *k, char *buf, size_t cap)
 {
@@ -424,14 +491,26 @@ static const struct conf_type_ops {
     [CT_RESOLVER] = {conf_set_resolver, conf_fmt_str},
     [CT_DEST] = {conf_set_dest, conf_fmt_str},
     [CT_PROBE] = {conf_set_probe, conf_fmt_str},
+    [CT_ENUM] = {conf_set_enum, conf_fmt_enum},
+    [CT_OPTPATH] = {conf_set_str, conf_fmt_str},
+    [CT_OPTHOST] = {conf_set_str, conf_fmt_str},
+    [CT_TEXT] = {conf_set_str, conf_fmt_str},
 };
+
+/* conf_key_has_flag - off2 is the "set in this section" flag of an override */
+static bool conf_key_has_flag(const struct conf_key *k)
+{
+    return k->off2 != NO_OFF && k->type != CT_DEST && k->type != CT_LISTEN &&
+           k->type != CT_PROBE;
+}
 
 /* How conf_key_info() names each type, for the generated key lists. */
 static const char *const conf_type_names[] = {
     [CT_NUM] = "number",    [CT_BOOL] = "boolean",      [CT_NAME] = "name",
     [CT_HOST] = "host",     [CT_PATH] = "path",         [CT_HASH] = "hash",
     [CT_LISTEN] = "listen", [CT_RESOLVER] = "resolver", [CT_DEST] = "destination",
-    [CT_PROBE] = "probe",
+    [CT_PROBE] = "probe",   [CT_ENUM] = "enum",         [CT_OPTPATH] = "optional path",
+    [CT_OPTHOST] = "optional host", [CT_TEXT] = "text",
 };
 
 /* conf_key_info - key i of conf_keys[], then of conf_sg_keys[] */
@@ -452,6 +531,7 @@ bool conf_key_info(size_t i, struct conf_key_info *out)
     out->min = k->min;
     out->max = k->max;
     out->def = k->def;
+    out->names = k->type == CT_ENUM ? k->names : NULL;
     return true;
 }
 
@@ -501,9 +581,11 @@ static const char *conf_sec_label(const struct conf_parse_state *st, char *buf, 
 /* conf_section_end - a storage group must have said where its mail goes */
 static void conf_section_end(struct conf_parse_state *st)
 {
-    if (st->sec == SEC_SG && st->sg_key_line[CONF_SG_DEST] == 0) {
-        const struct conf_sg *sg = &st->c->sg[st->sg_idx];
-        conf_err_at(st, sg->line, "storage group \"%s\" has no destination", sg->name);
+    if (st->sec == SEC_SG) {
+        struct conf_sg *sg = &st->c->sg[st->sg_idx];
+        memcpy(sg->key_line, st->sg_key_line, sizeof(st->sg_key_line));
+        if (st->sg_key_line[CONF_SG_DEST] == 0)
+            conf_err_at(st, sg->line, "storage group \"%s\" has no destination", sg->name);
     }
     if (st->sec == SEC_SG &&
         !st->sg_key_line[CONF_SG_PROBE] != !st->sg_key_line[CONF_SG_PROBE_KEY]) {
@@ -628,6 +710,8 @@ static int conf_keyval(struct conf_parse_state *st, char *s)
         *bad = true;
         return conf_err(st, "%s: %s", k->name, err);
     }
+    if (conf_key_has_flag(k))
+        *(bool *)(base + k->off2) = true;
     return 0;
 }
 
@@ -682,6 +766,66 @@ static const struct conf_listen *conf_listen_overlap(const struct conf *c)
     return NULL;
 }
 
+/* conf_line_of - where a global key was set, 0 when it was not (or is bad) */
+static unsigned conf_line_of(const struct conf_parse_state *st, enum conf_sec sec, const char *k)
+{
+    size_t i = conf_key_index(sec, k);
+
+    return st->key_bad[i] ? 0 : st->key_line[i];
+}
+
+/* conf_tls_check - TLS keys that need others: encrypt needs a certificate,
+ * a key file needs its certificate file */
+static void conf_tls_check(struct conf_parse_state *st)
+{
+    const struct conf *c = st->c;
+    unsigned line;
+
+    line = conf_line_of(st, SEC_SMTP, "tls");
+    if (line && c->smtp.tls == TLS_IN_ENCRYPT && c->smtp.tls_cert_file[0] == 0)
+        conf_err_at(st, line, "tls = encrypt needs tls_cert_file in [smtp]");
+    line = conf_line_of(st, SEC_SMTP, "tls_key_file");
+    if (line && c->smtp.tls_key_file[0] && c->smtp.tls_cert_file[0] == 0)
+        conf_err_at(st, line, "tls_key_file without tls_cert_file in [smtp]");
+    line = conf_line_of(st, SEC_ADMIN, "tls_key_file");
+    if (line && c->admin.tls_key_file[0] && c->admin.tls_cert_file[0] == 0)
+        conf_err_at(st, line, "tls_key_file without tls_cert_file in [admin]");
+    line = conf_line_of(st, SEC_DELIVERY, "tls_client_key_file");
+    if (line && c->delivery.tls.tls_client_key_file[0] &&
+        c->delivery.tls.tls_client_cert_file[0] == 0)
+        conf_err_at(st, line, "tls_client_key_file without tls_client_cert_file in [delivery]");
+    for (size_t i = 0; i < c->nsg; i++) {
+        const struct conf_sg *sg = &c->sg[i];
+        if (sg->has_tls_client_key_file && sg->tls.tls_client_key_file[0] &&
+            sg->tls.tls_client_cert_file[0] == 0)
+            conf_err_at(st, conf_sg_key_line(c, sg, "tls_client_key_file"),
+                        "tls_client_key_file without tls_client_cert_file in [storage_group %s]",
+                        sg->name);
+    }
+}
+
+/* conf_sg_inherit - the [dumpster] and [delivery] values an SG did not set */
+static void conf_sg_inherit(struct conf *c, struct conf_sg *sg)
+{
+    const struct conf_tls_out *d = &c->delivery.tls;
+
+    if (!sg->has_max_size)
+        sg->max_size = c->dumpster.max_size;
+    if (!sg->has_max_age)
+        sg->max_age = c->dumpster.max_age;
+    if (!sg->has_tls)
+        sg->tls.tls = d->tls;
+    if (!sg->has_tls_ca_file)
+        memcpy(sg->tls.tls_ca_file, d->tls_ca_file, sizeof(d->tls_ca_file));
+    if (!sg->has_tls_verify_name)
+        memcpy(sg->tls.tls_verify_name, d->tls_verify_name, sizeof(d->tls_verify_name));
+    if (!sg->has_tls_client_cert_file)
+        memcpy(sg->tls.tls_client_cert_file, d->tls_client_cert_file,
+               sizeof(d->tls_client_cert_file));
+    if (!sg->has_tls_client_key_file)
+        memcpy(sg->tls.tls_client_key_file, d->tls_client_key_file, sizeof(d->tls_client_key_file));
+}
+
 /* conf_cross_check - pairs of keys that must agree; the error is at the later one */
 static void conf_cross_check(struct conf_parse_state *st)
 {
@@ -707,6 +851,7 @@ static void conf_cross_check(struct conf_parse_state *st)
         conf_dest_listen_format(l, buf, sizeof(buf));
         conf_err_at(st, line, "%s is both an [smtp] and an [admin] listen address", buf);
     }
+    conf_tls_check(st);
 }
 
 /* conf_parse - line by line, then the checks that need the whole file */
@@ -734,12 +879,9 @@ int conf_parse(struct conf *c, const char *file, const char *buf, size_t len,
         pos += adv;
     }
     conf_section_end(&st);
-    for (size_t i = 0; i < c->nsg; i++) {
-        if (!c->sg[i].has_max_size)
-            c->sg[i].max_size = c->dumpster.max_size;
-        if (!c->sg[i].has_max_age)
-            c->sg[i].max_age = c->dumpster.max_age;
-    }
+    memcpy(c->key_line, st.key_line, sizeof(st.key_line));
+    for (size_t i = 0; i < c->nsg; i++)
+        conf_sg_inherit(c, &c->sg[i]);
     conf_cross_check(&st);
     return errs->n + errs->dropped > nerr ? -1 : 0;
 }
@@ -757,6 +899,25 @@ int conf_load(struct conf *c, const char *path, struct conf_errors *errs)
     int rc = conf_parse(c, path, buf, len, errs);
     free(buf);
     return rc;
+}
+
+/* conf_key_line - where the file set a global key */
+unsigned conf_key_line(const struct conf *c, const char *section, const char *key)
+{
+    for (size_t i = 0; i < CONF_NKEYS; i++)
+        if (strcmp(conf_sec_names[conf_keys[i].sec], section) == 0 &&
+            strcmp(conf_keys[i].name, key) == 0)
+            return c->key_line[i];
+    return 0;
+}
+
+/* conf_sg_key_line - the group's own line, else the inherited [delivery] one */
+unsigned conf_sg_key_line(const struct conf *c, const struct conf_sg *sg, const char *key)
+{
+    for (size_t i = 0; i < CONF_SG_NKEYS; i++)
+        if (strcmp(conf_sg_keys[i].name, key) == 0 && sg->key_line[i] != 0)
+            return sg->key_line[i];
+    return strncmp(key, "tls", 3) == 0 ? conf_key_line(c, "delivery", key) : 0;
 }
 
 /* conf_print_nondefault - like postconf -n: what the file changed, then the groups */
@@ -777,9 +938,10 @@ void conf_print_nondefault(const struct conf *c, FILE *out)
         const struct conf_sg *sg = &c->sg[i];
         for (size_t j = 0; j < CONF_SG_NKEYS; j++) {
             const struct conf_key *k = &conf_sg_keys[j];
-            if (k->type == CT_NUM && !*(const bool *)((const char *)sg + k->off2))
-                continue; /* not overridden: the [dumpster] value */
-            if (k->type != CT_NUM && k->type != CT_DEST && *((const char *)sg + k->off) == 0)
+            if (conf_key_has_flag(k) && !*(const bool *)((const char *)sg + k->off2))
+                continue; /* not overridden: the [dumpster] or [delivery] value */
+            if ((k->type == CT_PROBE || (k->type == CT_PATH && k->off2 == NO_OFF)) &&
+                *((const char *)sg + k->off) == 0)
                 continue; /* an optional text not given */
             conf_ops[k->type].fmt((const char *)sg, k, a, sizeof(a));
             fprintf(out, "storage_group.%s.%s = %s\n", sg->name, k->name, a);

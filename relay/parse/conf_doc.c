@@ -47,9 +47,20 @@ static const struct conf_doc conf_docs[] = {
     {"smtp", "max_errors", NULL, NULL, NULL, "then 421 4.7.0 and close"},
     {"smtp", "greet_pause_ms", "ms", NULL, NULL, "> 0: wait before the 220"},
     {"smtp", "max_received_headers", NULL, NULL, NULL, "more: 554 5.4.6"},
+    {"smtp", "tls", NULL, NULL, NULL,
+     "may: STARTTLS offered when a certificate is set; encrypt: 530 5.7.0 before it"},
+    {"smtp", "tls_cert_file", NULL, NULL, NULL,
+     "PEM: the certificate, then its chain; empty: no STARTTLS"},
+    {"smtp", "tls_key_file", NULL, NULL, NULL, "PEM; empty: the key is in tls_cert_file"},
+    {"smtp", "tls_min_protocol", NULL, NULL, NULL, "the oldest protocol accepted"},
+    {"smtp", "tls_ciphers", NULL, NULL, NULL,
+     "an OpenSSL cipher list for TLS up to 1.2; empty: OpenSSL's defaults"},
+    {"smtp", "tls_handshake_timeout", "s", NULL, NULL, "then the connection is closed"},
     {"admin", "listen", NULL, "no address shared with smtp.listen", NULL, "admin HTTP API"},
     {"admin", "token_hash", NULL, NULL, NULL, "empty: writes refused"},
     {"admin", "public_reads", NULL, NULL, NULL, "GET /metrics and /v1/stats without a token"},
+    {"admin", "tls_cert_file", NULL, NULL, NULL, "HTTPS with this certificate; empty: plain HTTP"},
+    {"admin", "tls_key_file", NULL, NULL, NULL, "PEM; empty: the key is in tls_cert_file"},
     {"delivery", "concurrency_per_destination", NULL, NULL, NULL, "connections per destination"},
     {"delivery", "retry_initial", "s", "≤ max_queue_lifetime", NULL, "first retry delay"},
     {"delivery", "retry_max", "s", "≥ retry_initial", NULL, "backoff cap"},
@@ -57,6 +68,14 @@ static const struct conf_doc conf_docs[] = {
     {"delivery", "connect_timeout", "s", NULL, NULL, "connect and greeting"},
     {"delivery", "smarthost", NULL, NULL, NULL, "bounces to non-local senders"},
     {"delivery", "resolver", NULL, NULL, NULL, "DNS for HOST destinations"},
+    {"delivery", "tls", NULL, NULL, NULL,
+     "outbound TLS of the smarthost and every SG's default: may: STARTTLS when offered; "
+     "encrypt: never in plaintext; verify: and the certificate checked"},
+    {"delivery", "tls_ca_file", NULL, NULL, NULL, "verify: the CAs; empty: the system's"},
+    {"delivery", "tls_verify_name", NULL, NULL, NULL,
+     "verify: the name the certificate must carry; empty: the destination's host or IP"},
+    {"delivery", "tls_client_cert_file", NULL, NULL, NULL, "a client certificate to present"},
+    {"delivery", "tls_client_key_file", NULL, NULL, NULL, "its key"},
     {"dumpster", "max_age", "s", NULL, NULL, "per SG default; 0 keeps nothing"},
     {"dumpster", "max_size", "bytes", NULL, NULL, "per SG default; 0 keeps nothing"},
     {"dumpster", "resubmit_rate", "messages/s", NULL, NULL, "0: no limit"},
@@ -64,6 +83,14 @@ static const struct conf_doc conf_docs[] = {
     {"storage_group NAME", "destination", NULL, NULL, "required", "where the SG's mail goes"},
     {"storage_group NAME", "max_size", "bytes", NULL, "[dumpster] max_size", "override"},
     {"storage_group NAME", "max_age", "s", NULL, "[dumpster] max_age", "override"},
+    {"storage_group NAME", "tls", NULL, NULL, "[delivery] tls", "override"},
+    {"storage_group NAME", "tls_ca_file", NULL, NULL, "[delivery] tls_ca_file", "override"},
+    {"storage_group NAME", "tls_verify_name", NULL, NULL, "[delivery] tls_verify_name",
+     "override"},
+    {"storage_group NAME", "tls_client_cert_file", NULL, NULL, "[delivery] tls_client_cert_file",
+     "override"},
+    {"storage_group NAME", "tls_client_key_file", NULL, NULL, "[delivery] tls_client_key_file",
+     "override"},
     {"storage_group NAME", "probe", NULL, "with probe_key_file", "(none)",
      "the mailbox probe asked before a copy is resent (Dovecot's doveadm HTTP API)"},
     {"storage_group NAME", "probe_key_file", NULL, "with probe", "(none)",
@@ -137,6 +164,15 @@ static void conf_doc_type(const struct conf_key_info *k, char *buf, size_t cap)
         snprintf(buf, cap, "%" PRIu64 "..%" PRIu64 " addresses", k->min, k->max);
     else if (strcmp(k->type, "probe") == 0)
         snprintf(buf, cap, "`doveadm:http://IP:PORT`");
+    else if (strcmp(k->type, "enum") == 0 && k->names != NULL) {
+        size_t n = 0;
+        buf[0] = 0;
+        for (size_t i = 0; k->names[i] && n < cap; i++)
+            n += (size_t)snprintf(buf + n, cap - n, "%s`%s`", i ? ", " : "", k->names[i]);
+    } else if (strcmp(k->type, "optional path") == 0)
+        snprintf(buf, cap, "empty or a path");
+    else if (strcmp(k->type, "optional host") == 0)
+        snprintf(buf, cap, "empty or a domain name");
     else
         snprintf(buf, cap, "%s", k->type); /* boolean, path */
 }

@@ -162,13 +162,19 @@ size_t mail_hdr_received(char *buf, size_t cap, const struct mail_hdr_received *
 
     if (!safe_text(r->helo) || !safe_text(r->ip) || !safe_text(r->hostname) ||
         !safe_text(r->queueid) || !safe_text(proto) || (r->rcpt && !safe_text(r->rcpt)) ||
-        (r->version && !safe_text(r->version)) || mail_hdr_date(date, sizeof(date), r->when) == 0) {
+        (r->version && !safe_text(r->version)) || (r->tls && !safe_text(r->tls)) ||
+        mail_hdr_date(date, sizeof(date), r->when) == 0) {
         o.fail = true;
         return out_end(&o);
     }
     out_printf(&o, "Received: from %s ([%s%s])\r\n", r->helo, is_ipv6(r->ip) ? "IPv6:" : "", r->ip);
     out_check_line(&o, start);
     start = o.len;
+    if (r->tls) { /* Postfix's wording, so log and header tools read it */
+        out_printf(&o, "\t(using %s)\r\n", r->tls);
+        out_check_line(&o, start);
+        start = o.len;
+    }
     out_printf(&o, "\tby %s (dumpsterd%s%s) with %s id %s%s\r\n", r->hostname,
                r->version ? " " : "", r->version ? r->version : "", proto, r->queueid,
                r->rcpt ? "" : ";");

@@ -6,8 +6,10 @@
  * parsers take the argument it found. Every error maps to one reply line
  * (smtpd_parse_reply), so the session never builds SMTP error text itself.
  *
- * Commands we do not offer (EXPN, STARTTLS, AUTH) are recognised, their verb
- * is set, and smtpd_cmd_parse() returns SMTPD_P_NOT_IMPLEMENTED for them.
+ * Commands we do not offer (EXPN, AUTH) are recognised, their verb is set,
+ * and smtpd_cmd_parse() returns SMTPD_P_NOT_IMPLEMENTED for them. STARTTLS
+ * takes no argument; whether it is offered is the session's business
+ * (tls_policy.h).
  */
 #include <string.h>
 
@@ -38,7 +40,7 @@ static const struct verb_info {
     {"VRFY", SMTP_VRFY, 0},
     {"HELP", SMTP_HELP, 0},
     {"EXPN", SMTP_EXPN, V_NOTIMPL},
-    {"STARTTLS", SMTP_STARTTLS, V_NOTIMPL},
+    {"STARTTLS", SMTP_STARTTLS, V_NOARG},
     {"AUTH", SMTP_AUTH, V_NOTIMPL},
 };
 

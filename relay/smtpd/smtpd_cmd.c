@@ -4,7 +4,8 @@
  * Syntax comes from smtpd_parse; here are the order rules (503), the
  * directory check that keeps the hub from ever relaying (550 / 554), the
  * limits (452, 552) and the start and end of message content. Replies use
- * enhanced status codes throughout.
+ * enhanced status codes throughout. What TLS allows is asked of
+ * tls_policy.h before a command runs; STARTTLS itself is smtpd_tls.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,9 @@ static void smtpd_log_reject(struct smtpd_session *s, const char *cmd, const cha
                              const char *to)
 {
     const char *qid = s->txn.queue_id[0] ? s->txn.queue_id : "NOQUEUE";
-    log_info("smtpd", "%s: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>", qid, cmd,
+    log_info("smtpd", "%s: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s%s helo=<%s>", qid, cmd,
              s->peer, reply, s->txn.active ? s->txn.mail.from.addr : "", to ? " to=<" : "",
-             to ? to : "", to ? ">" : "", s->esmtp ? "ESMTP" : "SMTP", s->helo);
+             to ? to : "", to ? ">" : "", s->esmtp ? "ESMTP" : "SMTP", s->tls ? "S" : "", s->helo);
 }
 
 /* smtpd_cmd_helo - HELO and EHLO: a fresh start */
@@ -52,6 +53,9 @@ static void smtpd_cmd_helo(struct smtpd_session *s, const struct smtpd_cmd *cmd)
     smtpd_reply(s, "250-8BITMIME");
     smtpd_reply(s, "250-ENHANCEDSTATUSCODES");
     smtpd_reply(s, "250-CHUNKING");
+    struct smtpd_tls_state tls = smtpd_tls_facts(s);
+    if (smtpd_tls_offer(&tls))
+        smtpd_reply(s, "250-STARTTLS");
     smtpd_reply(s, "250 SMTPUTF8");
     s->pipelining = true;
 }
@@ -158,12 +162,14 @@ static void smtpd_sink(void *ctx, uint32_t seq, void *chunk, size_t len)
     queue_chunk(s->env->q, s->txn.msg_id, seq, chunk, len);
 }
 
-/* smtpd_proto - the "with" of the Received: field */
+/* smtpd_proto - the "with" of the Received: field (RFC 3848, 6531) */
 static const char *smtpd_proto(const struct smtpd_session *s)
 {
     if (s->txn.mail.smtputf8)
-        return "UTF8SMTP";
-    return s->esmtp ? "ESMTP" : "SMTP";
+        return s->tls ? "UTF8SMTPS" : "UTF8SMTP";
+    if (s->esmtp)
+        return s->tls ? "ESMTPS" : "ESMTP";
+    return s->tls ? "SMTPS" : "SMTP";
 }
 
 /* smtpd_cmd_content_begin - Received: first, then the client's octets */
@@ -181,6 +187,7 @@ void smtpd_cmd_content_begin(struct smtpd_session *s, enum smtpd_data_mode mode)
         .rcpt = t->nrcpts == 1 ? t->rcpts[0].addr : NULL,
         .when = time(NULL),
         .version = s->c->smtp.banner_version ? DD_VERSION : NULL,
+        .tls = s->tls ? s->tls_desc : NULL,
     };
     size_t rlen = mail_hdr_received(received, sizeof(received), &r);
 
@@ -303,11 +310,11 @@ static void smtpd_count(struct smtpd_session *s, enum smtpd_verb v)
 {
     struct smtpd_counts *k = &s->counts;
     unsigned *slot[] = {
-        [SMTP_UNKNOWN] = &k->unknown, [SMTP_HELO] = &k->helo,        [SMTP_EHLO] = &k->ehlo,
-        [SMTP_MAIL] = &k->mail,       [SMTP_RCPT] = &k->rcpt,        [SMTP_DATA] = &k->data,
-        [SMTP_BDAT] = &k->bdat,       [SMTP_RSET] = &k->rset,        [SMTP_NOOP] = &k->noop,
-        [SMTP_QUIT] = &k->quit,       [SMTP_VRFY] = &k->vrfy,        [SMTP_HELP] = &k->help,
-        [SMTP_EXPN] = &k->unknown,    [SMTP_STARTTLS] = &k->unknown, [SMTP_AUTH] = &k->unknown,
+        [SMTP_UNKNOWN] = &k->unknown, [SMTP_HELO] = &k->helo,         [SMTP_EHLO] = &k->ehlo,
+        [SMTP_MAIL] = &k->mail,       [SMTP_RCPT] = &k->rcpt,         [SMTP_DATA] = &k->data,
+        [SMTP_BDAT] = &k->bdat,       [SMTP_RSET] = &k->rset,         [SMTP_NOOP] = &k->noop,
+        [SMTP_QUIT] = &k->quit,       [SMTP_VRFY] = &k->vrfy,         [SMTP_HELP] = &k->help,
+        [SMTP_EXPN] = &k->unknown,    [SMTP_STARTTLS] = &k->starttls, [SMTP_AUTH] = &k->unknown,
     };
     if ((size_t)v < sizeof(slot) / sizeof(slot[0]) && slot[v])
         (*slot[v])++;
@@ -323,6 +330,16 @@ void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len)
     smtpd_count(s, e == SMTPD_P_OK ? cmd.verb : SMTP_UNKNOWN);
     if (e != SMTPD_P_OK) {
         smtpd_reply_error(s, "%s", smtpd_parse_reply(e));
+        return;
+    }
+    struct smtpd_tls_state tls = smtpd_tls_facts(s);
+    enum smtpd_tls_verdict tv = smtpd_tls_gate(&tls, cmd.verb);
+    if (tv == SMTPD_TLS_START) {
+        smtpd_tls_cmd(s);
+        return;
+    }
+    if (tv != SMTPD_TLS_GO) {
+        smtpd_reply_error(s, "%s", smtpd_tls_reply(tv));
         return;
     }
     switch (cmd.verb) {

@@ -288,6 +288,18 @@ void smtpd_server_set_directory(struct smtpd_server *srv, const struct directory
     srv->env.dir = dir;
 }
 
+/* smtpd_server_set_tls - the contexts STARTTLS uses from now on */
+void smtpd_server_set_tls(struct smtpd_server *srv, const struct tls *t)
+{
+    srv->env.tls = t;
+}
+
+/* smtpd_server_tls - for sessions: the certificate of their STARTTLS */
+const struct tls *smtpd_server_tls(const struct smtpd_server *srv)
+{
+    return srv->env.tls;
+}
+
 /* smtpd_server_get_stats - the counters, and sessions open now */
 void smtpd_server_get_stats(const struct smtpd_server *srv, struct smtpd_stats *st)
 {

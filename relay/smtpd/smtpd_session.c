@@ -19,9 +19,9 @@
 #include "bev_write.h"
 #include "log.h"
 #include "smtpd_session_int.h"
+#include "tls.h"
 
 static void smtpd_process(struct smtpd_session *s);
-static void smtpd_session_free(struct smtpd_session *s);
 static void smtpd_settle(struct smtpd_session *s);
 
 /* smtpd_reply_v - one reply line; CRLF is added */
@@ -193,7 +193,8 @@ static void smtpd_process(struct smtpd_session *s)
             smtpd_cmd_content_done(s); /* BDAT 0 */
             continue;
         }
-        if (before == 0 || st == SMTPD_S_COMMIT || st == SMTPD_S_CLOSING)
+        if (before == 0 || st == SMTPD_S_COMMIT || st == SMTPD_S_CLOSING ||
+            st == SMTPD_S_TLS_WAIT || st == SMTPD_S_TLS_HANDSHAKE)
             return;
         if (st == SMTPD_S_PREGREET) {
             log_warn("smtpd", "PREGREET from %s", s->peer);
@@ -216,7 +217,8 @@ static void smtpd_process(struct smtpd_session *s)
  * smtpd_settle - every call from the loop ends here: write the replies now,
  * and hand the loop (EV_WRITE) only what the socket refuses. A write error
  * also goes to the loop, whose write fails again and reports it. Once the
- * output is empty: close, or take up reading again. May free s.
+ * output is empty: close, start TLS after a STARTTLS, or take up reading
+ * again. May free s.
  */
 static void smtpd_settle(struct smtpd_session *s)
 {
@@ -231,6 +233,12 @@ static void smtpd_settle(struct smtpd_session *s)
             smtpd_session_free(s);
             return;
         }
+        if (s->state == SMTPD_S_TLS_WAIT) {
+            smtpd_tls_start(s);
+            return;
+        }
+        if (s->state == SMTPD_S_TLS_HANDSHAKE)
+            return;
         if (s->paused || s->state == SMTPD_S_COMMIT || (bufferevent_get_enabled(s->bev) & EV_READ))
             return;
         bufferevent_enable(s->bev, EV_READ);
@@ -241,7 +249,7 @@ static void smtpd_settle(struct smtpd_session *s)
 }
 
 /* smtpd_read_cb - bytes arrived */
-static void smtpd_read_cb(struct bufferevent *bev, void *arg)
+void smtpd_read_cb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
     smtpd_process(arg);
@@ -249,7 +257,7 @@ static void smtpd_read_cb(struct bufferevent *bev, void *arg)
 }
 
 /* smtpd_write_cb - the loop drained what the socket had refused */
-static void smtpd_write_cb(struct bufferevent *bev, void *arg)
+void smtpd_write_cb(struct bufferevent *bev, void *arg)
 {
     bufferevent_disable(bev, EV_WRITE);
     smtpd_settle(arg);
@@ -267,16 +275,21 @@ static const char *smtpd_state_name(const struct smtpd_session *s)
         return "END-OF-MESSAGE";
     case SMTPD_S_PREGREET:
         return "CONNECT";
+    case SMTPD_S_TLS_WAIT:
+    case SMTPD_S_TLS_HANDSHAKE:
+        return "STARTTLS";
     default:
         return s->txn.active ? "MAIL" : s->helo_seen ? "EHLO" : "CONNECT";
     }
 }
 
-/* smtpd_event_cb - end of file, error or timeout */
-static void smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
+/* smtpd_event_cb - end of file, error or timeout (the handshake's: smtpd_tls.c) */
+void smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 {
     struct smtpd_session *s = arg;
 
+    if (smtpd_tls_event(s, what))
+        return;
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && s->state == SMTPD_S_COMMIT) {
         bufferevent_enable(bev, EV_READ); /* the client waits for us: no timeout */
         return;
@@ -332,7 +345,8 @@ struct smtpd_session *smtpd_session_new(const struct smtpd_env *env, uint64_t id
     s->c = env->c;
     ((struct conf *)s->c)->refs++; /* a reload does not free a conf a session reads */
     smtpd_peer_name(s, sa);
-    s->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    s->fd = fd; /* not the bufferevent's: STARTTLS replaces it on the same socket */
+    s->bev = bufferevent_socket_new(env->base, fd, 0);
     if (s->bev == NULL) {
         evutil_closesocket(fd);
         ((struct conf *)s->c)->refs--;
@@ -373,9 +387,11 @@ static void smtpd_log_disconnect(const struct smtpd_session *s)
     const struct {
         const char *name;
         unsigned v;
-    } items[] = {{"helo", k->helo}, {"ehlo", k->ehlo}, {"mail", k->mail}, {"rcpt", k->rcpt},
-                 {"data", k->data}, {"bdat", k->bdat}, {"rset", k->rset}, {"noop", k->noop},
-                 {"vrfy", k->vrfy}, {"help", k->help}, {"quit", k->quit}, {"unknown", k->unknown}};
+    } items[] = {{"helo", k->helo},      {"ehlo", k->ehlo}, {"starttls", k->starttls},
+                 {"mail", k->mail},      {"rcpt", k->rcpt}, {"data", k->data},
+                 {"bdat", k->bdat},      {"rset", k->rset}, {"noop", k->noop},
+                 {"vrfy", k->vrfy},      {"help", k->help}, {"quit", k->quit},
+                 {"unknown", k->unknown}};
 
     buf[0] = 0;
     for (size_t i = 0; i < sizeof(items) / sizeof(items[0]) && n < sizeof(buf); i++)
@@ -385,13 +401,17 @@ static void smtpd_log_disconnect(const struct smtpd_session *s)
 }
 
 /* smtpd_session_free - close the connection and release everything */
-static void smtpd_session_free(struct smtpd_session *s)
+void smtpd_session_free(struct smtpd_session *s)
 {
     smtpd_log_disconnect(s);
     smtpd_txn_reset(s);
     if (s->greet_ev)
         event_free(s->greet_ev);
-    bufferevent_free(s->bev);
+    if (s->tls)
+        tls_bev_close_notify(s->bev, s->state == SMTPD_S_CLOSING);
+    bufferevent_free(s->bev); /* a TLS one closes the socket itself */
+    if (s->fd >= 0)
+        evutil_closesocket(s->fd);
     s->env->gone(s->env->ctx, s->id);
     ((struct conf *)s->c)->refs--;
     free(s);
@@ -442,7 +462,9 @@ void smtpd_session_shutdown(struct smtpd_session *s)
     int n =
         snprintf(line, sizeof(line), "421 4.3.2 %s Service shutting down\r\n", s->c->smtp.hostname);
 
-    evbuffer_add(out, line, (size_t)n);
-    (void)bev_write_now(s->bev);
+    if (!smtpd_tls_bye(s, line, (size_t)n)) {
+        evbuffer_add(out, line, (size_t)n);
+        (void)bev_write_now(s->bev);
+    }
     smtpd_session_free(s);
 }

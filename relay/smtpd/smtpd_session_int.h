@@ -18,20 +18,24 @@
 #include "queue.h"
 #include "smtpd_env.h"
 #include "store.h"
+#include "tls_policy.h"
 
 enum smtpd_state {
-    SMTPD_S_PREGREET, /* greet_pause_ms: the client must wait for the 220 */
-    SMTPD_S_CMD,      /* reading command lines */
-    SMTPD_S_DISCARD,  /* a command line was too long: skip to its end */
-    SMTPD_S_DATA,     /* DATA content */
-    SMTPD_S_BDAT,     /* a BDAT chunk */
-    SMTPD_S_COMMIT,   /* waiting for the store */
-    SMTPD_S_CLOSING,  /* last reply written; close when flushed */
+    SMTPD_S_PREGREET,      /* greet_pause_ms: the client must wait for the 220 */
+    SMTPD_S_CMD,           /* reading command lines */
+    SMTPD_S_DISCARD,       /* a command line was too long: skip to its end */
+    SMTPD_S_DATA,          /* DATA content */
+    SMTPD_S_BDAT,          /* a BDAT chunk */
+    SMTPD_S_COMMIT,        /* waiting for the store */
+    SMTPD_S_CLOSING,       /* last reply written; close when flushed */
+    SMTPD_S_TLS_WAIT,      /* 220 to STARTTLS written; the handshake starts once it is out */
+    SMTPD_S_TLS_HANDSHAKE, /* the TLS handshake runs; nothing is read as a command */
 };
 
 /* Command counters for the disconnect line, like Postfix. */
 struct smtpd_counts {
-    unsigned helo, ehlo, mail, rcpt, data, bdat, rset, noop, quit, vrfy, help, unknown, total;
+    unsigned helo, ehlo, starttls, mail, rcpt, data, bdat, rset, noop, quit, vrfy, help, unknown,
+        total;
 };
 
 /* The mail transaction between MAIL and the end of data (or RSET). */
@@ -53,6 +57,9 @@ struct smtpd_session {
     const struct smtpd_env *env; /* the server's table (smtpd_env.h) */
     const struct conf *c;
     struct bufferevent *bev;
+    int fd;             /* the socket while bev does not own it (plain), else -1 */
+    bool tls;           /* the TLS handshake completed */
+    char tls_desc[128]; /* "TLSv1.3 with cipher ... (256/256 bits)" */
     struct event *greet_ev;
     char ip[64];
     char peer[80]; /* "unknown[ip]" */
@@ -77,10 +84,29 @@ void smtpd_reply_error(struct smtpd_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void smtpd_close_after_reply(struct smtpd_session *s);
 void smtpd_txn_reset(struct smtpd_session *s);
+void smtpd_session_free(struct smtpd_session *s);
+void smtpd_read_cb(struct bufferevent *bev, void *arg);
+void smtpd_write_cb(struct bufferevent *bev, void *arg);
+void smtpd_event_cb(struct bufferevent *bev, short what, void *arg);
 
 /* smtpd_cmd.c */
 void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len);
 void smtpd_cmd_content_done(struct smtpd_session *s);
 void smtpd_cmd_content_begin(struct smtpd_session *s, enum smtpd_data_mode mode);
+
+/* smtpd_tls.c */
+/* smtpd_tls_facts - what the TLS rules (tls_policy.h) need of s */
+struct smtpd_tls_state smtpd_tls_facts(const struct smtpd_session *s);
+/* smtpd_tls_cmd - STARTTLS was accepted: 220, then wait for it to go out */
+void smtpd_tls_cmd(struct smtpd_session *s);
+/* smtpd_tls_start - the 220 is out: drop what the client pipelined and
+ * start the handshake on the socket (may free s) */
+void smtpd_tls_start(struct smtpd_session *s);
+/* smtpd_tls_event - an event during the handshake; true when handled (s
+ * may be gone then) */
+bool smtpd_tls_event(struct smtpd_session *s, short what);
+/* smtpd_tls_bye - the last line (421 at shutdown) straight to a TLS
+ * connection, best effort; false for a plain one */
+bool smtpd_tls_bye(struct smtpd_session *s, const char *line, size_t len);
 
 #endif

@@ -59,7 +59,7 @@ class Hub:
 
     def __init__(self, smtp=None, hub=None, extra="", directory=DEFAULT_DIRECTORY,
                  workdir=None, data_dir=None, dests=None, delivery=None, admin=None,
-                 sg_options=None):
+                 sg_options=None, sg_keys=None):
         self.tmp = workdir or tempfile.mkdtemp(prefix="ddtest-")
         self.port = free_port()
         self.data_dir = data_dir or os.path.join(self.tmp, "var")
@@ -89,7 +89,9 @@ class Hub:
             conf += "[delivery]\n" + "".join("%s = %s\n" % kv for kv in delivery.items())
         for name, dest in sg_dests.items():
             conf += "[storage_group %s]\ndestination = %s\n" % (name, dest)
-            conf += "".join("%s = %s\n" % kv for kv in (sg_options or {}).get(name, {}).items())
+            conf += "".join("%s = %s\n" % kv
+                            for kv in dict((sg_options or {}).get(name, {}),
+                                           **(sg_keys or {}).get(name, {})).items())
         conf += extra
         self.conf_text = conf
         with open(self.conf_path, "w") as f:

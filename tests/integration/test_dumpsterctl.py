@@ -102,10 +102,12 @@ def test_usage_and_bad_data():
                      ("resubmit", "--sg", "SG1", "--start", "yesterday", "--end", "now"),
                      ("resubmit", "--sg", "SG1", "--start", "now", "--end", "-1h"),
                      ("route", "--sg", "SG1", "--dest", "ftp://x"),
-                     ("cancel", "abc"), ("--hub", "https://127.0.0.1:1", "stats"),
+                     ("cancel", "abc"), ("--hub", "gopher://127.0.0.1:1", "stats"),
+                     ("--hub", "https://", "stats"),
                      ("--timeout", "0", "stats")):
             expect_rc(ctl(*args), 65)
-        for text in ("hub1\n", "hub1 http://127.0.0.1:1 extra\n", "hub1 ftp://x\n",
+        for text in ("hub1\n", "hub1 http://127.0.0.1:1 ca.pem\n", "hub1 ftp://x\n",
+                     "hub1 https://127.0.0.1:1 ca.pem extra\n",
                      "a http://127.0.0.1:1\na http://127.0.0.1:2\n", "# nothing\n",
                      "bad/name http://127.0.0.1:1\n"):
             expect_rc(ctl("--site", c.write("bad.conf", text), "stats"), 65)

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "conf.h"
+#include "tls_policy.h"
 
 /* A minimal storage group, so that good files also exercise the SG path. */
 #define SG1 "[storage_group SG1]\ndestination = lmtp:[127.0.0.1]:2424\n"
@@ -124,6 +125,33 @@ static const struct good_case good_cases[] = {
      SG1_OUT "storage_group.sg1.destination = smtp:[::1]:25\n"},
     {"sections in any order", SG1 "[dumpster]\nmax_size = 5\n[hub]\nname = z\n",
      "hub.name = z\ndumpster.max_size = 5\n" SG1_OUT},
+    {"TLS defaults written out",
+     "[smtp]\ntls = may\ntls_cert_file =\ntls_key_file =\ntls_min_protocol = TLSv1.2\n"
+     "tls_ciphers =\ntls_handshake_timeout = 30\n[admin]\ntls_cert_file =\ntls_key_file =\n"
+     "[delivery]\ntls = may\ntls_ca_file =\ntls_verify_name =\ntls_client_cert_file =\n"
+     "tls_client_key_file =\n",
+     ""},
+    {"TLS in",
+     "[smtp]\ntls = encrypt\ntls_cert_file = /etc/d/c.pem\ntls_key_file = /etc/d/k.pem\n"
+     "tls_min_protocol = TLSv1.3\ntls_ciphers = HIGH:!aNULL:@SECLEVEL=2\n"
+     "tls_handshake_timeout = 3600\n",
+     "smtp.tls = encrypt\nsmtp.tls_cert_file = /etc/d/c.pem\nsmtp.tls_key_file = /etc/d/k.pem\n"
+     "smtp.tls_min_protocol = TLSv1.3\nsmtp.tls_ciphers = HIGH:!aNULL:@SECLEVEL=2\n"
+     "smtp.tls_handshake_timeout = 3600\n"},
+    {"TLS none and the oldest protocol", "[smtp]\ntls = none\ntls_min_protocol = TLSv1\n",
+     "smtp.tls = none\nsmtp.tls_min_protocol = TLSv1\n"},
+    {"admin HTTPS, the key in the certificate file", "[admin]\ntls_cert_file = a.pem\n",
+     "admin.tls_cert_file = a.pem\n"},
+    {"TLS out: defaults and overrides",
+     "[delivery]\ntls = verify\ntls_ca_file = /ca.pem\ntls_client_cert_file = /c.pem\n"
+     "tls_client_key_file = /k.pem\ntls_verify_name = mx.example\n" SG1
+     "tls = none\n[storage_group SG2]\ndestination = smtp:[::1]:25\ntls = encrypt\n"
+     "tls_ca_file =\ntls_verify_name = mbx.example\n",
+     "delivery.tls = verify\ndelivery.tls_ca_file = /ca.pem\ndelivery.tls_verify_name = "
+     "mx.example\ndelivery.tls_client_cert_file = /c.pem\ndelivery.tls_client_key_file = "
+     "/k.pem\n" SG1_OUT "storage_group.SG1.tls = none\n"
+     "storage_group.SG2.destination = smtp:[::1]:25\nstorage_group.SG2.tls = encrypt\n"
+     "storage_group.SG2.tls_ca_file = \nstorage_group.SG2.tls_verify_name = mbx.example\n"},
 };
 
 struct bad_case {
@@ -181,6 +209,36 @@ static const struct bad_case bad_cases[] = {
     {"storage group max_size range", SG1 "max_size = 1099511627777\n", 3,
      "out of range 0..1099511627776", 0},
     {"storage group max_age range", SG1 "max_age = 31536001\n", 3, "out of range 0..31536000", 0},
+    /* TLS. */
+    {"tls level", "[smtp]\ntls = yes\n", 2, "\"yes\" is not one of none, may, encrypt", 0},
+    {"tls level case", "[smtp]\ntls = May\n", 2, "is not one of", 0},
+    {"tls verify is outbound only", "[smtp]\ntls = verify\n", 2, "is not one of", 0},
+    {"outbound tls level", "[delivery]\ntls = required\n", 2,
+     "\"required\" is not one of none, may, encrypt, verify", 0},
+    {"storage group tls level", SG1 "tls = secure\n", 3, "is not one of", 0},
+    {"tls_min_protocol", "[smtp]\ntls_min_protocol = TLSv1.4\n", 2,
+     "not one of TLSv1, TLSv1.1, TLSv1.2, TLSv1.3", 0},
+    {"tls_min_protocol SSLv3", "[smtp]\ntls_min_protocol = SSLv3\n", 2, "not one of", 0},
+    {"encrypt without a certificate", "[smtp]\ntls = encrypt\n", 2,
+     "tls = encrypt needs tls_cert_file in [smtp]", 0},
+    {"smtp key without certificate", "[smtp]\ntls_key_file = /k.pem\n", 2,
+     "tls_key_file without tls_cert_file in [smtp]", 0},
+    {"admin key without certificate", "[admin]\n\ntls_key_file = /k.pem\n", 3,
+     "tls_key_file without tls_cert_file in [admin]", 0},
+    {"client key without certificate", "[delivery]\ntls_client_key_file = /k.pem\n", 2,
+     "tls_client_key_file without tls_client_cert_file in [delivery]", 0},
+    {"storage group client key without certificate", SG1 "tls_client_key_file = /k.pem\n", 3,
+     "tls_client_key_file without tls_client_cert_file in [storage_group SG1]", 0},
+    {"tls_verify_name", "[delivery]\ntls_verify_name = a..b\n", 2, "not a valid domain name", 0},
+    {"tls_handshake_timeout 0", "[smtp]\ntls_handshake_timeout = 0\n", 2, "out of range 1..3600",
+     0},
+    {"tls_cert_file too long",
+     "[smtp]\ntls_cert_file = /"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
+     2, "longer than 255 octets", 0},
+    {"tls_ciphers 8-bit", "[smtp]\ntls_ciphers = HIGH:\xc3\xa9\n", 2, "only printable ASCII", 0},
     /* Numbers. */
     {"negative", "[smtp]\nmax_errors = -1\n", 2, "not a number", 0},
     {"plus sign", "[smtp]\nmax_errors = +5\n", 2, "not a number", 0},
@@ -443,9 +501,55 @@ static void test_defaults(void **state)
     assert_int_equal(c.dumpster.max_size, 18874368);
     assert_int_equal(c.dumpster.resubmit_rate, 1000);
     assert_string_equal(c.directory.file, "conf/directory.tsv");
+    assert_int_equal(c.smtp.tls, TLS_IN_MAY);
+    assert_string_equal(c.smtp.tls_cert_file, "");
+    assert_string_equal(c.smtp.tls_key_file, "");
+    assert_int_equal(c.smtp.tls_min_protocol, TLS_V1_2);
+    assert_string_equal(c.smtp.tls_ciphers, "");
+    assert_int_equal(c.smtp.tls_handshake_timeout, 30);
+    assert_string_equal(c.admin.tls_cert_file, "");
+    assert_int_equal(c.delivery.tls.tls, TLS_OUT_MAY);
+    assert_string_equal(c.delivery.tls.tls_ca_file, "");
+    assert_string_equal(c.delivery.tls.tls_verify_name, "");
     assert_null(c.sg);
     assert_int_equal(c.nsg, 0);
     conf_free(&c);
+}
+
+/* test_tls_inherit - a storage group takes the [delivery] TLS keys it does
+ * not set, wherever [delivery] is; conf_key_line() and conf_sg_key_line()
+ * say where each came from */
+static void test_tls_inherit(void **state)
+{
+    static const char text[] = "[storage_group A]\ndestination = smtp:[::1]:25\n"
+                               "tls_verify_name = a.example\n"
+                               "[storage_group B]\ndestination = smtp:[::1]:26\ntls = none\n"
+                               "[delivery]\ntls = verify\ntls_ca_file = /ca.pem\n";
+    struct conf c;
+    struct conf_errors *errs = malloc(sizeof(*errs));
+
+    (void)state;
+    assert_int_equal(parse(&c, text, strlen(text), errs), 0);
+    const struct conf_sg *a = conf_sg_find(&c, "A"), *b = conf_sg_find(&c, "B");
+    assert_int_equal(a->tls.tls, TLS_OUT_VERIFY);
+    assert_false(a->has_tls);
+    assert_string_equal(a->tls.tls_ca_file, "/ca.pem");
+    assert_string_equal(a->tls.tls_verify_name, "a.example");
+    assert_true(a->has_tls_verify_name);
+    assert_int_equal(b->tls.tls, TLS_OUT_NONE);
+    assert_string_equal(b->tls.tls_ca_file, "/ca.pem");
+    assert_string_equal(b->tls.tls_verify_name, "");
+    assert_int_equal(conf_key_line(&c, "delivery", "tls"), 8);
+    assert_int_equal(conf_key_line(&c, "delivery", "tls_ca_file"), 9);
+    assert_int_equal(conf_key_line(&c, "smtp", "tls"), 0);
+    assert_int_equal(conf_key_line(&c, "nosuch", "tls"), 0);
+    assert_int_equal(conf_sg_key_line(&c, a, "tls_verify_name"), 3);
+    assert_int_equal(conf_sg_key_line(&c, a, "tls_ca_file"), 9);
+    assert_int_equal(conf_sg_key_line(&c, b, "tls"), 6);
+    assert_int_equal(conf_sg_key_line(&c, b, "tls_client_cert_file"), 0);
+    assert_int_equal(conf_sg_key_line(&c, b, "destination"), 5);
+    conf_free(&c);
+    free(errs);
 }
 
 /* test_values - parsed values land in the right fields, SGs inherit [dumpster] */
@@ -890,10 +994,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),        cmocka_unit_test(test_bad),
         cmocka_unit_test(test_defaults),    cmocka_unit_test(test_values),
-        cmocka_unit_test(test_line_length), cmocka_unit_test(test_many_errors),
-        cmocka_unit_test(test_many_sgs),    cmocka_unit_test(test_load),
-        cmocka_unit_test(test_shipped),     cmocka_unit_test(test_dest_good),
-        cmocka_unit_test(test_dest_bad),    cmocka_unit_test(test_dest_bounds),
+        cmocka_unit_test(test_tls_inherit), cmocka_unit_test(test_line_length),
+        cmocka_unit_test(test_many_errors), cmocka_unit_test(test_many_sgs),
+        cmocka_unit_test(test_load),        cmocka_unit_test(test_shipped),
+        cmocka_unit_test(test_dest_good),   cmocka_unit_test(test_dest_bad),
+        cmocka_unit_test(test_dest_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

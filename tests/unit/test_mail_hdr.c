@@ -109,39 +109,48 @@ struct received_case {
 
 static const struct received_case received_cases[] = {
     {{"client.example", "192.0.2.1", "hub1.example.test", "ESMTP", "4Rk9abcdEFGH12345x",
-      "user@example.com", 1795600800, NULL},
+      "user@example.com", 1795600800, NULL, NULL},
      "Received: from client.example ([192.0.2.1])\r\n"
      "\tby hub1.example.test (dumpsterd) with ESMTP id 4Rk9abcdEFGH12345x\r\n"
      "\tfor <user@example.com>; Wed, 25 Nov 2026 10:00:00 +0000\r\n"},
-    {{"client.example", "192.0.2.1", "hub1.example.test", "ESMTP", "Q1", NULL, 1795600800, NULL},
+    {{"client.example", "192.0.2.1", "hub1.example.test", "ESMTP", "Q1", NULL, 1795600800, NULL,
+      NULL},
      "Received: from client.example ([192.0.2.1])\r\n"
      "\tby hub1.example.test (dumpsterd) with ESMTP id Q1;\r\n"
      "\tWed, 25 Nov 2026 10:00:00 +0000\r\n"},
-    {{"[IPv6:::1]", "::1", "h", "UTF8SMTP", "Q2", "\xc3\xbc@x", 0, NULL},
+    {{"[IPv6:::1]", "::1", "h", "UTF8SMTP", "Q2", "\xc3\xbc@x", 0, NULL, NULL},
      "Received: from [IPv6:::1] ([IPv6:::1])\r\n"
      "\tby h (dumpsterd) with UTF8SMTP id Q2\r\n"
      "\tfor <\xc3\xbc@x>; Thu, 01 Jan 1970 00:00:00 +0000\r\n"},
-    {{"c", "IPv6:2001:db8::1", "h", "SMTP", "Q3", NULL, 1709251199, NULL},
+    {{"c", "IPv6:2001:db8::1", "h", "SMTP", "Q3", NULL, 1709251199, NULL, NULL},
      "Received: from c ([IPv6:2001:db8::1])\r\n"
      "\tby h (dumpsterd) with SMTP id Q3;\r\n"
      "\tThu, 29 Feb 2024 23:59:59 +0000\r\n"},
-    {{"c", "10.0.0.1", "h", NULL, "Q4", NULL, 2147483648, NULL},
+    {{"c", "10.0.0.1", "h", NULL, "Q4", NULL, 2147483648, NULL, NULL},
      "Received: from c ([10.0.0.1])\r\n"
      "\tby h (dumpsterd) with ESMTP id Q4;\r\n"
      "\tTue, 19 Jan 2038 03:14:08 +0000\r\n"},
-    {{"c", "10.0.0.1", "h", "ESMTP", "Q5", NULL, 0, "0.1.0"},
+    {{"c", "10.0.0.1", "h", "ESMTP", "Q5", NULL, 0, "0.1.0", NULL},
      "Received: from c ([10.0.0.1])\r\n"
      "\tby h (dumpsterd 0.1.0) with ESMTP id Q5;\r\n"
      "\tThu, 01 Jan 1970 00:00:00 +0000\r\n"},
     /* Nothing may inject a header line. */
-    {{"c", "10.0.0.1", "h", "ESMTP", "Q", NULL, 0, "1\r\nX-Evil: 1"}, NULL},
-    {{"c\r\nX-Evil: 1", "10.0.0.1", "h", "ESMTP", "Q", NULL, 0, NULL}, NULL},
-    {{"c", "10.0.0.1", "h", "ESMTP", "Q", "a@b>\nX-Evil: 1", 0, NULL}, NULL},
-    {{"c", "10.0.0.1\r", "h", "ESMTP", "Q", NULL, 0, NULL}, NULL},
-    {{NULL, "10.0.0.1", "h", "ESMTP", "Q", NULL, 0, NULL}, NULL},
-    {{"c", NULL, "h", "ESMTP", "Q", NULL, 0, NULL}, NULL},
-    {{"c", "10.0.0.1", NULL, "ESMTP", "Q", NULL, 0, NULL}, NULL},
-    {{"c", "10.0.0.1", "h", "ESMTP", NULL, NULL, 0, NULL}, NULL},
+    {{"c", "10.0.0.1", "h", "ESMTP", "Q", NULL, 0, "1\r\nX-Evil: 1", NULL}, NULL},
+    /* After STARTTLS: Postfix's "(using ...)" line. */
+    {{"client.example", "192.0.2.1", "hub1.example.test", "ESMTPS", "Q5", "u@example.com",
+      1795600800, NULL, "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"},
+     "Received: from client.example ([192.0.2.1])\r\n"
+     "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n"
+     "\tby hub1.example.test (dumpsterd) with ESMTPS id Q5\r\n"
+     "\tfor <u@example.com>; Wed, 25 Nov 2026 10:00:00 +0000\r\n"},
+    {{"c", "10.0.0.1", "h", "ESMTPS", "Q", NULL, 0, NULL, "TLSv1.3\r\nX-Evil: 1"}, NULL},
+    {{"c\r\nX-Evil: 1", "10.0.0.1", "h", "ESMTP", "Q", NULL, 0, NULL, NULL}, NULL},
+    {{"c", "10.0.0.1", "h", "ESMTP", "Q", "a@b>\nX-Evil: 1", 0, NULL, NULL}, NULL},
+    {{"c", "10.0.0.1\r", "h", "ESMTP", "Q", NULL, 0, NULL, NULL}, NULL},
+    {{NULL, "10.0.0.1", "h", "ESMTP", "Q", NULL, 0, NULL, NULL}, NULL},
+    {{"c", NULL, "h", "ESMTP", "Q", NULL, 0, NULL, NULL}, NULL},
+    {{"c", "10.0.0.1", NULL, "ESMTP", "Q", NULL, 0, NULL, NULL}, NULL},
+    {{"c", "10.0.0.1", "h", "ESMTP", NULL, NULL, 0, NULL, NULL}, NULL},
 };
 
 /* test_received - exact output, exact fit, too small, refused inputs */
@@ -174,7 +183,7 @@ static void test_received(void **state)
 static void test_received_long(void **state)
 {
     static char helo[1200], rcpt[400], buf[4096];
-    struct mail_hdr_received r = {helo, "192.0.2.1", "h", "ESMTP", "Q", rcpt, 0, NULL};
+    struct mail_hdr_received r = {helo, "192.0.2.1", "h", "ESMTP", "Q", rcpt, 0, NULL, NULL};
 
     (void)state;
     memset(helo, 'h', 255);

@@ -62,6 +62,12 @@ static void snapshot(struct metrics_snapshot *m, struct dumpster_stats sg[2])
     m->resubmit[RESUBMIT_DONE] = 4;
     m->smtp.messages_accepted = 42;
     m->delivery.attempts_deferred = 9;
+    m->smtp.tls_sessions[TLS_V1_3] = 12;
+    m->smtp.tls_handshake_failures = 2;
+    m->delivery.tls_sessions[TLS_VERIFIED][TLS_V1_3] = 5;
+    m->delivery.tls_sessions[TLS_UNTRUSTED][TLS_V1_2] = 1;
+    m->delivery.tls_resumed = 4;
+    m->delivery.tls_failures[DELIVERY_TLS_NOT_OFFERED] = 3;
     m->store.commit_hist[0] = 2;
     m->store.commit_hist[3] = 1;
     m->store.commit_hist[STORE_HIST_BUCKETS - 1] = 1;
@@ -99,6 +105,17 @@ static const char *const expected_lines[] = {
     "dumpsterd_store_batch_messages_bucket{le=\"1\"} 0\n",
     "dumpsterd_store_batch_messages_bucket{le=\"2\"} 4\n",
     "dumpsterd_store_batch_messages_sum 8\n",
+    "dumpsterd_smtp_tls_sessions_total{protocol=\"TLSv1.3\"} 12\n",
+    "dumpsterd_smtp_tls_sessions_total{protocol=\"other\"} 0\n",
+    "dumpsterd_smtp_tls_handshake_failures_total 2\n",
+    "dumpsterd_delivery_tls_sessions_total{result=\"verified\",protocol=\"TLSv1.3\"} 5\n",
+    "dumpsterd_delivery_tls_sessions_total{result=\"untrusted\",protocol=\"TLSv1.2\"} 1\n",
+    "dumpsterd_delivery_tls_sessions_total{result=\"trusted\",protocol=\"TLSv1.3\"} 0\n",
+    "dumpsterd_delivery_tls_resumed_total 4\n",
+    "dumpsterd_delivery_tls_policy_failures_total{reason=\"not_offered\"} 3\n",
+    "dumpsterd_delivery_tls_policy_failures_total{reason=\"not_verified\"} 0\n",
+    "dumpsterd_delivery_tls_plaintext_total 0\n",
+    "# TYPE dumpsterd_delivery_tls_sessions_total counter\n",
     "# TYPE dumpsterd_store_commit_seconds histogram\n",
     "# TYPE dumpsterd_dumpster_evicted_total counter\n",
 };

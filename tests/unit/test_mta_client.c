@@ -12,7 +12,10 @@
  * done() the next one, then QUIT; closed() frees the client from inside the
  * callback. Waits poll the loop under a guard timer, never sleep. When
  * /usr/sbin/smtp-sink is installed, five messages go to it on one
- * connection.
+ * connection. The TLS decisions after EHLO (STARTTLS not offered, refused,
+ * answered with something that is no handshake; a unix socket) are
+ * checked against the same server; real handshakes are the integration
+ * tests' (test_tls_delivery.py).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,6 +39,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
 
 #include "bounds.h"
 #include "mta_client.h"
@@ -51,7 +55,9 @@ struct tsrv {
     struct evconnlistener *lis;
     struct sockaddr_storage addr; /* where it listens */
     socklen_t addrlen;
-    const char *const *script; /* NULL-terminated; "" = say nothing, "!close" = hang up */
+    /* NULL-terminated; "" = say nothing, "!close" = hang up, "!fin TEXT" = TEXT, then
+     * shut the sending side (the client reads TEXT, then the end of the stream) */
+    const char *const *script;
     size_t next;
     struct bufferevent *bev;
     struct evbuffer *cmds; /* command lines received, CRLF kept */
@@ -69,6 +75,12 @@ static void srv_reply(struct tsrv *s)
     if (strcmp(r, "!close") == 0) {
         bufferevent_free(s->bev);
         s->bev = NULL;
+        return;
+    }
+    if (strncmp(r, "!fin ", 5) == 0) { /* the earlier replies are out: the client read them */
+        int fd = bufferevent_getfd(s->bev);
+        assert_int_equal(write(fd, r + 5, strlen(r + 5)), (ssize_t)strlen(r + 5));
+        shutdown(fd, SHUT_WR);
         return;
     }
     bufferevent_write(s->bev, r, strlen(r));
@@ -254,6 +266,8 @@ struct harness {
     unsigned ready, done, closed;
     struct mta_client_reply res[MAX_JOBS][MAX_RCPTS];
     struct mta_client_reply why;
+    enum mta_client_tls_result tls; /* at ready() or closed() */
+    struct mta_client_tls tls_cfg;  /* for the next h_connect() */
 };
 
 /* h_send - the next job, or QUIT, or the end */
@@ -276,6 +290,7 @@ static void h_ready(void *ctx, struct mta_client *c)
     struct harness *h = ctx;
 
     h->ready++;
+    h->tls = mta_client_tls(c)->result;
     assert_true(mta_client_usable(c));
     h_send(h, c);
 }
@@ -308,6 +323,7 @@ static void h_closed(void *ctx, struct mta_client *c, const struct mta_client_re
     h->closed++;
     h->gone = true;
     h->why = *why;
+    h->tls = mta_client_tls(c)->result;
     assert_ptr_equal(c, h->c);
     h->c = mta_client_free(c);
     h->finished = true;
@@ -339,7 +355,8 @@ static bool run_until(struct event_base *base, const bool *flag, int secs)
 static void h_connect(struct harness *h, enum mta_client_proto proto, const struct sockaddr *addr,
                       socklen_t addrlen, unsigned reply_timeout)
 {
-    struct mta_client_cfg cfg = {proto, addr, addrlen, "client.test", 5, reply_timeout, "test"};
+    struct mta_client_cfg cfg = {proto, addr,          addrlen, "client.test",
+                                 5,     reply_timeout, "test",  h->tls_cfg};
     struct mta_client_cb cb = {h_ready, h_done, h_closed, h};
 
     h->c = mta_client_connect(h->base, &cfg, &cb);
@@ -963,7 +980,8 @@ static void test_greeting_timeout(void **state)
     static const char *const script[] = {"", NULL};
     struct fixture *f = *state;
     struct harness *h = &f->h;
-    struct mta_client_cfg cfg = {MTA_CLIENT_SMTP, NULL, 0, "client.test", 1, 30, "test"};
+    struct mta_client_cfg cfg = {
+        MTA_CLIENT_SMTP, NULL, 0, "client.test", 1, 30, "test", {TLS_OUT_NONE, NULL, NULL, NULL}};
     struct mta_client_cb cb = {h_ready, h_done, h_closed, h};
 
     f->srv = srv_new(f->base, script, NULL);
@@ -1047,6 +1065,107 @@ static void test_lhlo_refused(void **state)
     assert_int_equal(h->ready, 0);
     reply_is(&h->why, 500, "5.5.1", NULL);
     buf_equal(f->srv->cmds, "LHLO client.test\r\n");
+}
+
+/* A TLS case: the level, the script after the greeting, what the client
+ * sent, whether it got ready, what became of TLS and why it closed. */
+struct tls_case {
+    enum tls_out_level level;
+    bool local; /* over a unix socket */
+    const char *script[4];
+    const char *cmds;
+    unsigned ready;
+    enum mta_client_tls_result result;
+    const char *why; /* in closed(), or NULL */
+};
+
+#define EHLO_TLS "250-t\r\n250 STARTTLS\r\n"
+static const struct tls_case tls_cases[] = {
+    {TLS_OUT_ENCRYPT,
+     false,
+     {"250 t\r\n", NULL},
+     "EHLO client.test\r\n",
+     0,
+     MTA_CLIENT_TLS_NOT_OFFERED,
+     "TLS is required, but was not offered by host test"},
+    {TLS_OUT_VERIFY,
+     false,
+     {"502 5.5.1 no\r\n", "250 t\r\n", NULL},
+     "EHLO client.test\r\nHELO client.test\r\n",
+     0,
+     MTA_CLIENT_TLS_NOT_OFFERED,
+     "TLS is required, but was not offered"},
+    {TLS_OUT_MAY,
+     false,
+     {"250 t\r\n", NULL},
+     "EHLO client.test\r\n",
+     1,
+     MTA_CLIENT_TLS_PLAIN,
+     NULL},
+    {TLS_OUT_NONE, false, {EHLO_TLS, NULL}, "EHLO client.test\r\n", 1, MTA_CLIENT_TLS_NONE, NULL},
+    {TLS_OUT_ENCRYPT,
+     false,
+     {EHLO_TLS, "454 4.7.0 not now\r\n", NULL},
+     "EHLO client.test\r\nSTARTTLS\r\n",
+     0,
+     MTA_CLIENT_TLS_REFUSED,
+     "TLS is required, but host test refused to start TLS: 454 4.7.0 not now"},
+    {TLS_OUT_MAY,
+     false,
+     {EHLO_TLS, "454 4.7.0 not now\r\n", NULL},
+     "EHLO client.test\r\nSTARTTLS\r\n",
+     1,
+     MTA_CLIENT_TLS_PLAIN,
+     NULL},
+    /* what follows the 220 in the same read is dropped; then the server is gone */
+    {TLS_OUT_ENCRYPT,
+     false,
+     {EHLO_TLS, "!fin 220 go\r\n250 injected\r\n", NULL},
+     "EHLO client.test\r\nSTARTTLS\r\n",
+     0,
+     MTA_CLIENT_TLS_HANDSHAKE,
+     "Cannot start TLS: handshake failure with test"},
+    {TLS_OUT_ENCRYPT,
+     true,
+     {"250 t\r\n", NULL},
+     "LHLO client.test\r\n",
+     1,
+     MTA_CLIENT_TLS_NONE,
+     NULL},
+};
+
+/* test_tls - what the level makes of each answer */
+static void test_tls(void **state)
+{
+    struct fixture *f = *state;
+    struct harness *h = &f->h;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    assert_non_null(ctx);
+    for (size_t i = 0; i < sizeof(tls_cases) / sizeof(tls_cases[0]); i++) {
+        const struct tls_case *c = &tls_cases[i];
+        const char *script[6] = {GREET, c->script[0], c->script[1], c->script[2], NULL, NULL};
+        char path[64];
+
+        print_message("tls case %zu\n", i);
+        snprintf(path, sizeof(path), "/tmp/test_mta_client_tls.%d", (int)getpid());
+        memset(h, 0, sizeof(*h));
+        h->base = f->base;
+        h->tls_cfg = (struct mta_client_tls){c->level, ctx, "mbx.example.test", NULL};
+        f->srv = srv_new(f->base, script, c->local ? path : NULL);
+        h_run(h, f->srv, c->local ? MTA_CLIENT_LMTP : MTA_CLIENT_SMTP);
+        buf_equal(f->srv->cmds, c->cmds);
+        assert_int_equal(h->ready, c->ready);
+        assert_int_equal(h->tls, c->result);
+        if (c->why != NULL) {
+            assert_int_equal(h->why.code, 0);
+            if (strstr(h->why.text, c->why) == NULL)
+                fail_msg("closed with [%s], want [%s]", h->why.text, c->why);
+        }
+        srv_free(f->srv);
+        f->srv = NULL;
+    }
+    SSL_CTX_free(ctx);
 }
 
 /* test_free_in_done - freeing inside done(): nothing follows, nothing leaks */
@@ -1199,6 +1318,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_greeting_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_helo_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lhlo_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_in_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smtp_sink, setup, teardown),

@@ -22,9 +22,9 @@
 /* ---- whole replies ---- */
 
 struct reply_case {
-    const char *lines[6];        /* fed in order; NULL ends */
+    const char *lines[6];       /* fed in order; NULL ends */
     enum mta_reply_status last; /* status of the last line */
-    int code;                    /* when the last status is DONE */
+    int code;                   /* when the last status is DONE */
     const char *enh;
     const char *text;
 };
@@ -224,6 +224,7 @@ struct ehlo_case {
 #define ENH SMTP_EXT_ENHANCEDSTATUSCODES
 #define CHUNK SMTP_EXT_CHUNKING
 #define UTF8 SMTP_EXT_SMTPUTF8
+#define TLS SMTP_EXT_STARTTLS
 
 static const struct ehlo_case ehlo_cases[] = {
     {{"250-mx.example Hello", "250-PIPELINING", "250-SIZE 36700160", "250-8BITMIME",
@@ -231,6 +232,9 @@ static const struct ehlo_case ehlo_cases[] = {
      PIPE | SIZE | MIME | ENH | CHUNK | UTF8,
      36700160},
     {{"250 mx.example"}, 0, 0},
+    {{"250-mx.example", "250-STARTTLS", "250 PIPELINING"}, TLS | PIPE, 0},
+    {{"250-mx.example", "250 starttls"}, TLS, 0},
+    {{"250-mx.example", "250-STARTTLSX", "250 XSTARTTLS"}, 0, 0},
     /* The greeting line is not a keyword. */
     {{"250-PIPELINING", "250 8BITMIME"}, MIME, 0},
     {{"250-mx", "250-pipelining", "250 Size 10"}, PIPE | SIZE, 10},

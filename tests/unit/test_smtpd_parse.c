@@ -54,7 +54,8 @@ static const struct cmd_case cmd_cases[] = {
     {"HELP", 0, OK, SMTP_HELP, ""},
     {"HELP MAIL", 0, OK, SMTP_HELP, "MAIL"},
     {"EXPN list", 0, SMTPD_P_NOT_IMPLEMENTED, SMTP_EXPN, "list"},
-    {"STARTTLS", 0, SMTPD_P_NOT_IMPLEMENTED, SMTP_STARTTLS, ""},
+    {"STARTTLS", 0, SMTPD_P_OK, SMTP_STARTTLS, ""},
+    {"starttls now", 0, SMTPD_P_SYNTAX, SMTP_STARTTLS, "now"},
     {"auth PLAIN AGZvbwBiYXI=", 0, SMTPD_P_NOT_IMPLEMENTED, SMTP_AUTH, "PLAIN AGZvbwBiYXI="},
     /* Unknown. */
     {"FOO", 0, SMTPD_P_UNKNOWN, SMTP_UNKNOWN, NULL},
