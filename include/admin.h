@@ -40,6 +40,7 @@ struct admin_deps {
      * listener per [admin] listen address, bound earlier (prebind.h);
      * admin_new() takes every one of them, also when it fails. */
     struct evconnlistener **listeners;
+    const struct probes *probes; /* optional: the mailbox probes, for /metrics */
 };
 
 struct admin; /* opaque; one owner (the hub), admin_free() */

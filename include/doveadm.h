@@ -11,10 +11,16 @@
  * know; anything else, a tag that never comes back, or a body that does
  * not parse as a whole is an error: the caller must not take it for
  * missing.
+ *
+ * A question the API cannot carry (a user or Message-ID that is empty or
+ * not UTF-8: JSON holds only UTF-8, and Dovecot could not match it) is
+ * left out of the batch and answered missing: the copy is resent (a
+ * possible duplicate) rather than held back for ever.
  */
 #ifndef DD_DOVEADM_H
 #define DD_DOVEADM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct doveadm_query {
@@ -29,16 +35,21 @@ enum doveadm_answer {
     DOVEADM_ERROR,   /* cannot say: ask again later */
 };
 
-/* doveadm_search_body - the JSON body of a batch of n questions, a string
- * the caller frees; NULL when out of memory or an input is not UTF-8. */
+/* doveadm_askable - the batch can carry q (both strings non-empty UTF-8) */
+bool doveadm_askable(const struct doveadm_query *q);
+
+/* doveadm_search_body - the JSON body of a batch of the askable ones of n
+ * questions (each tagged with its index; "[]" when none is), a string the
+ * caller frees; NULL when out of memory. */
 char *doveadm_search_body(const struct doveadm_query *q, size_t n);
 
-/* doveadm_search_parse - answers[0..n) of the batch from the response body.
- * Returns 0 (answers filled; a question without an answer is
- * DOVEADM_ERROR), or -1 with a message in err when the body is not a JSON
- * array of answers (then every answer is DOVEADM_ERROR). */
-int doveadm_search_parse(const char *body, size_t len, enum doveadm_answer *answers, size_t n,
-                         char *err, size_t errlen);
+/* doveadm_search_parse - answers[0..n) of the batch of q[0..n) from the
+ * response body. Returns 0 (answers filled; a question not askable is
+ * DOVEADM_MISSING, an askable one without an answer DOVEADM_ERROR), or -1
+ * with a message in err when the body is not a JSON array of answers of
+ * the right shape (then every answer is DOVEADM_ERROR). */
+int doveadm_search_parse(const char *body, size_t len, const struct doveadm_query *q,
+                         enum doveadm_answer *answers, size_t n, char *err, size_t errlen);
 
 /* doveadm_answer_name - "present", "missing", "no_user", "error" */
 const char *doveadm_answer_name(enum doveadm_answer a);

@@ -16,6 +16,7 @@
 
 #include "delivery.h"
 #include "dumpster.h"
+#include "probe.h"
 #include "resubmit.h"
 #include "queue.h"
 #include "smtpd_server.h"
@@ -33,6 +34,7 @@ struct metrics_snapshot {
     struct smtpd_stats smtp;
     struct delivery_stats delivery;
     struct store_stats store;
+    struct probe_stats probe;
     bool has_queue; /* false: the store could not count */
     struct queue_counts queue;
     int64_t now_ms; /* for coverage */

@@ -351,8 +351,8 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
     if (store_start(h->store, err, sizeof(err)) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "store", err);
     resubmit_start(h->resubmit);
-    struct admin_deps deps = {h->conf,     h->store,    h->queue,    h->srv,
-                              h->delivery, h->dumpster, h->resubmit, h->admin_ls};
+    struct admin_deps deps = {h->conf,     h->store,    h->queue,    h->srv,   h->delivery,
+                              h->dumpster, h->resubmit, h->admin_ls, h->probes};
     h->admin = admin_new(h->base, &deps, err, sizeof(err));
     memset(h->admin_ls, 0, sizeof(h->admin_ls)); /* the admin took them */
     if (h->admin == NULL)

@@ -104,7 +104,7 @@ static json_t *admin_rs_preview(const struct resubmit_req *r, const struct resub
     admin_json_set(j, "messages", admin_json_u64(p->messages));
     admin_json_set(j, "bytes", admin_json_u64(p->bytes));
     admin_json_set(j, "skipped_duplicate", admin_json_u64(p->skipped_duplicate));
-    admin_json_set(j, "probe",
+    admin_json_set(j, "probe_answers",
                    json_pack("{s:b,s:I,s:I,s:I}", "asked", p->probed, "present",
                              (json_int_t)p->probe_present, "missing", (json_int_t)p->probe_missing,
                              "unknown", (json_int_t)p->probe_unknown));

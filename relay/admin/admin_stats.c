@@ -84,6 +84,8 @@ static void admin_metrics_counted(void *ctx, const struct queue_counts *qc)
     smtpd_server_get_stats(a->deps.srv, &m.smtp);
     delivery_get_stats(a->deps.delivery, &m.delivery);
     store_get_stats(a->deps.store, &m.store);
+    if (a->deps.probes != NULL)
+        probes_get_stats(a->deps.probes, &m.probe);
     if (qc != NULL) {
         m.has_queue = true;
         m.queue = *qc;

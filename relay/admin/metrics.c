@@ -192,21 +192,22 @@ static int metrics_evicted(struct evbuffer *out, const struct metrics_snapshot *
     return rc;
 }
 
-/* metrics_histogram - cumulative buckets, +Inf, _sum and _count */
+/* metrics_histogram - cumulative buckets, +Inf, _sum and _count; hist has
+ * nb buckets, bounds nb - 1 */
 static int metrics_histogram(struct evbuffer *out, const char *name, const char *help,
-                             const double *bounds, const uint64_t *hist, double sum)
+                             const double *bounds, const uint64_t *hist, size_t nb, double sum)
 {
     char num[METRICS_NUM_BUF];
     uint64_t cum = 0;
     int rc = metrics_family(out, name, "histogram", help);
 
-    for (size_t i = 0; i + 1 < STORE_HIST_BUCKETS && rc == 0; i++) {
+    for (size_t i = 0; i + 1 < nb && rc == 0; i++) {
         cum += hist[i];
         metrics_num(bounds[i], num);
         if (evbuffer_add_printf(out, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, num, cum) < 0)
             rc = -1;
     }
-    cum += hist[STORE_HIST_BUCKETS - 1];
+    cum += hist[nb - 1];
     metrics_num(sum, num);
     if (rc == 0 && evbuffer_add_printf(out,
                                        "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %s\n"
@@ -335,10 +336,11 @@ static int metrics_store(struct evbuffer *out, const struct store_stats *s)
 
     rc |= metrics_histogram(out, "dumpsterd_store_commit_seconds",
                             "Time of one store transaction, commit and fsync included.",
-                            store_commit_bounds, s->commit_hist, s->commit_seconds_sum);
+                            store_commit_bounds, s->commit_hist, STORE_HIST_BUCKETS,
+                            s->commit_seconds_sum);
     rc |= metrics_histogram(out, "dumpsterd_store_batch_messages",
                             "Messages committed together in one transaction.", store_batch_bounds,
-                            s->batch_hist, (double)s->batch_msgs_sum);
+                            s->batch_hist, STORE_HIST_BUCKETS, (double)s->batch_msgs_sum);
     rc |= metrics_u64(out, "dumpsterd_store_transactions_total", "counter", "Store transactions.",
                       s->batches);
     rc |= metrics_u64(out, "dumpsterd_store_fsyncs_total", "counter",
@@ -348,6 +350,28 @@ static int metrics_store(struct evbuffer *out, const struct store_stats *s)
     rc |= metrics_u64(out, "dumpsterd_store_backlog_bytes", "gauge",
                       "Octets handed to the storage thread and not yet written.",
                       (uint64_t)s->backlog);
+    return rc;
+}
+
+/* metrics_probe - the mailbox probes (every group's together) */
+static int metrics_probe(struct evbuffer *out, const struct probe_stats *p)
+{
+    static const char *const results[] = {"ok", "failed"};
+    static const char *const answers[] = {"present", "missing", "no_user", "error"};
+    uint64_t r[] = {p->requests_ok, p->requests_failed};
+    int rc = 0;
+
+    rc |= metrics_labelled(out, "dumpsterd_probe_requests_total", "counter",
+                           "Requests to the mailbox probes, by result (failed: no answer, an HTTP "
+                           "error or a reply that does not parse).",
+                           "result", results, r, 2);
+    rc |= metrics_labelled(out, "dumpsterd_probe_answers_total", "counter",
+                           "Copies asked about, by the probe's answer (error: asked again later).",
+                           "answer", answers, p->answers, PROBE_ERROR + 1);
+    rc |= metrics_histogram(out, "dumpsterd_probe_request_seconds",
+                            "Time of one request to a mailbox probe, answer or failure.",
+                            probe_latency_bounds, p->latency_hist, PROBE_HIST_BUCKETS,
+                            p->latency_sum);
     return rc;
 }
 
@@ -362,5 +386,6 @@ int metrics_render(struct evbuffer *out, const struct metrics_snapshot *m)
     rc |= metrics_delivery(out, m);
     rc |= metrics_delivery_tls(out, &m->delivery);
     rc |= metrics_store(out, &m->store);
+    rc |= metrics_probe(out, &m->probe);
     return rc != 0 ? -1 : 0;
 }

@@ -73,7 +73,7 @@ struct ctl {
     char sender[DD_API_ADDR_MAX + 1], recipient[DD_API_ADDR_MAX + 1];
     char message_id[DD_API_MSGID_MAX + 1], reason[DD_API_REASON_MAX + 1];
     bool has_sender, has_recipient, has_message_id;
-    bool dry_run, force, all;
+    bool dry_run, force, all, no_probe;
     uint64_t id;
     char id_hub[CTL_NAME_MAX + 1]; /* cancel HUB:ID */
 };

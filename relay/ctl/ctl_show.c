@@ -240,11 +240,12 @@ static void ctl_request_row(const char *hub, const json_t *r)
 {
     const json_t *cv = json_object_get(r, "coverage");
 
-    printf("%-12s %6lld %-16s %-9s %-24s %-24s %7lld %7lld %9lld %6lld %7lld %s\n", hub,
+    printf("%-12s %6lld %-16s %-9s %-24s %-24s %7lld %7lld %9lld %6lld %7lld %7lld %s\n", hub,
            (long long)ctl_int(r, "id"), ctl_str(r, "storage_group", "?"), ctl_str(r, "state", "?"),
            ctl_str(r, "start", "?"), ctl_str(r, "end", "?"), (long long)ctl_int(r, "matched"),
            (long long)ctl_int(r, "queued"), (long long)ctl_int(r, "delivered"),
            (long long)ctl_int(r, "failed"), (long long)ctl_int(r, "skipped_duplicate"),
+           (long long)ctl_int(r, "skipped_present"),
            json_is_false(json_object_get(cv, "complete")) ? "INCOMPLETE" : "complete");
 }
 
@@ -254,9 +255,9 @@ int ctl_show_requests(struct ctl *ctl)
     if (ctl->json)
         return ctl_json_lines(ctl);
     ctl_requests_summary(ctl);
-    printf("\n%-12s %6s %-16s %-9s %-24s %-24s %7s %7s %9s %6s %7s %s\n", "HUB", "ID",
+    printf("\n%-12s %6s %-16s %-9s %-24s %-24s %7s %7s %9s %6s %7s %7s %s\n", "HUB", "ID",
            "STORAGE GROUP", "STATE", "START", "END", "MATCHED", "QUEUED", "DELIVERED", "FAILED",
-           "SKIPPED", "COVERAGE");
+           "SKIPPED", "PRESENT", "COVERAGE");
     for (size_t i = 0; i < ctl->nhubs; i++) {
         const struct ctl_hub *h = &ctl->hubs[i];
         size_t k;
@@ -284,6 +285,16 @@ static void ctl_coverage_warn(const char *hub, const json_t *reply)
            hub, ctl_str(cv, "oldest_available", "-"), (long long)ctl_int(cv, "evicted_in_range"));
 }
 
+/* ctl_probe_part - what the group's probe said of a dry run's copies */
+static void ctl_probe_part(const json_t *p)
+{
+    if (!json_is_true(json_object_get(p, "asked")))
+        return;
+    printf("; the mailbox holds %lld of the copies asked, lacks %lld, cannot say of %lld",
+           (long long)ctl_int(p, "present"), (long long)ctl_int(p, "missing"),
+           (long long)ctl_int(p, "unknown"));
+}
+
 /* ctl_resubmit_line - a stored request or a dry run's preview */
 static void ctl_resubmit_line(const char *hub, const json_t *r)
 {
@@ -295,6 +306,7 @@ static void ctl_resubmit_line(const char *hub, const json_t *r)
                "resent, %lld copies skipped as duplicate(s)",
                hub, (long long)ctl_int(r, "messages"), (long long)ctl_int(r, "matched"),
                (long long)ctl_int(r, "bytes"), (long long)ctl_int(r, "skipped_duplicate"));
+        ctl_probe_part(json_object_get(r, "probe_answers"));
         json_array_foreach(json_object_get(r, "first_ids"), k, id)
             printf("%s%s", k == 0 ? "; first: " : " ", json_string_value(id));
         printf("\n");

@@ -44,6 +44,7 @@ enum {
     O_FORCE = 1 << 10,
     O_ALL = 1 << 11,
     O_SINCE = 1 << 12,
+    O_NOPROBE = 1 << 13,
 };
 
 struct ctl_optdef {
@@ -53,11 +54,11 @@ struct ctl_optdef {
 };
 
 static const struct ctl_optdef ctl_optdefs[] = {
-    {"--sg", O_SG, true},          {"--start", O_START, true},      {"--end", O_END, true},
-    {"--match", O_MATCH, true},    {"--dest", O_DEST, true},        {"--sender", O_SENDER, true},
-    {"--recipient", O_RCPT, true}, {"--message-id", O_MSGID, true}, {"--reason", O_REASON, true},
-    {"--dry-run", O_DRY, false},   {"--force", O_FORCE, false},     {"--all", O_ALL, false},
-    {"--since", O_SINCE, true},
+    {"--sg", O_SG, true},          {"--start", O_START, true},       {"--end", O_END, true},
+    {"--match", O_MATCH, true},    {"--dest", O_DEST, true},         {"--sender", O_SENDER, true},
+    {"--recipient", O_RCPT, true}, {"--message-id", O_MSGID, true},  {"--reason", O_REASON, true},
+    {"--dry-run", O_DRY, false},   {"--force", O_FORCE, false},      {"--all", O_ALL, false},
+    {"--since", O_SINCE, true},    {"--no-probe", O_NOPROBE, false},
 };
 #define CTL_NOPTDEFS (sizeof(ctl_optdefs) / sizeof(ctl_optdefs[0]))
 
@@ -75,10 +76,11 @@ static const char ctl_usage_text[] =
     "  requests [--all]\n"
     "  resubmit --sg SG --start T --end T [--match delivered|received] [--dest D]\n"
     "           [--sender A] [--recipient A] [--message-id ID] [--reason TEXT]\n"
-    "           [--dry-run] [--force]\n"
+    "           [--dry-run] [--force] [--no-probe]\n"
     "  cancel [HUB:]ID\n"
     "  route --sg SG --dest D\n"
     "  failover --sg SG --dest D --since T [--match M] [--reason TEXT] [--force]\n"
+    "           [--no-probe]\n"
     "  queue [--sg SG]\n"
     "  token new\n"
     "T: RFC 3339 (2026-11-25T10:00:00Z), unix seconds, now, or -N{s,m,h,d} (ago)\n"
@@ -210,6 +212,8 @@ static void ctl_flag(struct ctl *ctl, unsigned bit)
         ctl->force = true;
     else if (bit == O_ALL)
         ctl->all = true;
+    else if (bit == O_NOPROBE)
+        ctl->no_probe = true;
 }
 
 /* ctl_cmd_opts - the options after the command; *rest: the positional one */
@@ -279,6 +283,8 @@ static char *ctl_resubmit_body(const struct ctl *ctl)
         json_object_set_new(j, "dry_run", json_true());
     if (ctl->force)
         json_object_set_new(j, "force", json_true());
+    if (ctl->no_probe)
+        json_object_set_new(j, "probe", json_false());
     s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     return s;
@@ -370,12 +376,12 @@ static const struct ctl_cmd ctl_cmds[] = {
     {"requests", O_ALL, 0, ctl_step_requests, ctl_show_requests},
     {"resubmit",
      O_SG | O_START | O_END | O_MATCH | O_DEST | O_SENDER | O_RCPT | O_MSGID | O_REASON | O_DRY |
-         O_FORCE,
+         O_FORCE | O_NOPROBE,
      O_SG | O_START | O_END, ctl_step_resubmit, ctl_show_resubmit},
     {"cancel", 0, 0, ctl_step_cancel, ctl_show_cancel},
     {"route", O_SG | O_DEST, O_SG | O_DEST, ctl_step_route, ctl_show_route},
-    {"failover", O_SG | O_DEST | O_SINCE | O_MATCH | O_REASON | O_FORCE, O_SG | O_DEST | O_SINCE,
-     ctl_step_failover, ctl_show_failover},
+    {"failover", O_SG | O_DEST | O_SINCE | O_MATCH | O_REASON | O_FORCE | O_NOPROBE,
+     O_SG | O_DEST | O_SINCE, ctl_step_failover, ctl_show_failover},
     {"queue", O_SG, 0, ctl_step_queue, ctl_show_queue},
 };
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

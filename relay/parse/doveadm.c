@@ -15,6 +15,47 @@
 
 #include "doveadm.h"
 
+/* doveadm_utf8 - s is non-empty, well-formed UTF-8 (no overlong forms,
+ * no surrogates, nothing past U+10FFFF) */
+static bool doveadm_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (s == NULL || *p == 0)
+        return false;
+    while (*p) {
+        unsigned c = *p, need, min, cp;
+
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf)
+            need = 1, min = 0x80, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef)
+            need = 2, min = 0x800, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4)
+            need = 3, min = 0x10000, cp = c & 0x07;
+        else
+            return false;
+        for (unsigned i = 1; i <= need; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += need + 1;
+    }
+    return true;
+}
+
+/* doveadm_askable - both strings can go in the batch */
+bool doveadm_askable(const struct doveadm_query *q)
+{
+    return doveadm_utf8(q->user) && doveadm_utf8(q->message_id);
+}
+
 /* doveadm_command - one search command, tagged i */
 static json_t *doveadm_command(const struct doveadm_query *q, size_t i)
 {
@@ -38,6 +79,8 @@ char *doveadm_search_body(const struct doveadm_query *q, size_t n)
     size_t i;
 
     for (i = 0; batch && i < n; i++) {
+        if (!doveadm_askable(&q[i]))
+            continue;
         json_t *cmd = doveadm_command(&q[i], i);
         if (cmd == NULL || json_array_append_new(batch, cmd) < 0)
             break;
@@ -83,8 +126,8 @@ static int doveadm_fail(enum doveadm_answer *answers, size_t n, char *err, size_
 }
 
 /* doveadm_search_parse - the answers of a batch */
-int doveadm_search_parse(const char *body, size_t len, enum doveadm_answer *answers, size_t n,
-                         char *err, size_t errlen)
+int doveadm_search_parse(const char *body, size_t len, const struct doveadm_query *q,
+                         enum doveadm_answer *answers, size_t n, char *err, size_t errlen)
 {
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je), *el;
@@ -101,13 +144,16 @@ int doveadm_search_parse(const char *body, size_t len, enum doveadm_answer *answ
         const char *type = json_string_value(json_array_get(el, 0));
         long tag = doveadm_tag(json_array_get(el, 2), n);
         if (!json_is_array(el) || json_array_size(el) != 3 || type == NULL || tag < 0 ||
-            seen[tag]) {
+            seen[tag] || !doveadm_askable(&q[tag])) {
             rc = doveadm_fail(answers, n, err, errlen, "an answer of the wrong shape");
             break;
         }
         seen[tag] = 1;
         answers[tag] = doveadm_one(type, json_array_get(el, 1));
     }
+    for (i = 0; rc == 0 && i < n; i++)
+        if (!doveadm_askable(&q[i]))
+            answers[i] = DOVEADM_MISSING;
     free(seen);
     json_decref(root);
     return rc;

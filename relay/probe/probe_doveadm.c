@@ -7,9 +7,12 @@
  * request's timeout and a bound on the answer's size. The API key goes in
  * the X-Dovecot-API header, base64-encoded, and nowhere else. A request's
  * connection cannot be freed inside its own callback, so finished
- * requests wait in a list that a zero-timeout event empties.
+ * requests wait in a list that a zero-timeout event empties. A batch with
+ * no question the API can carry (doveadm.h) is answered from that event
+ * too, without a request.
  */
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +33,9 @@ struct pd_req {
     struct pd *b;
     struct evhttp_connection *conn;
     struct evhttp_request *req;
+    struct doveadm_query *q; /* the questions; their strings stay valid until done */
     size_t n;
+    bool instant; /* nothing to ask: every answer is known, told by pd_reap_cb */
     probe_req_fn done;
     void *ctx;
 };
@@ -79,7 +84,7 @@ static enum probe_answer *pd_answers(struct pd_req *r, struct evhttp_request *re
     const char *body = (const char *)evbuffer_pullup(in, -1);
 
     if (da == NULL || pa == NULL || (len > 0 && body == NULL) ||
-        doveadm_search_parse(body ? body : "", len, da, r->n, why, cap) < 0) {
+        doveadm_search_parse(body ? body : "", len, r->q, da, r->n, why, cap) < 0) {
         if (da == NULL || pa == NULL)
             snprintf(why, cap, "out of memory");
         free(da);
@@ -113,7 +118,30 @@ static void pd_done_cb(struct evhttp_request *req, void *arg)
     free(pa);
 }
 
-/* pd_reap_cb - free the connections of finished requests */
+/* pd_tell_instant - the batches that needed no request: every answer
+ * missing (doveadm_search_parse of an empty answer) */
+static void pd_tell_instant(struct pd *b)
+{
+    struct pd_req *r, *next;
+
+    for (r = LIST_FIRST(&b->live); r != NULL; r = next) {
+        enum doveadm_answer da[DD_PROBE_BATCH_MAX];
+        enum probe_answer pa[DD_PROBE_BATCH_MAX];
+        char why[64];
+
+        next = LIST_NEXT(r, link);
+        if (!r->instant)
+            continue;
+        (void)doveadm_search_parse("[]", 2, r->q, da, r->n, why, sizeof(why));
+        for (size_t i = 0; i < r->n; i++)
+            pa[i] = pd_map(da[i]);
+        pd_finish(r, pa, NULL);
+        next = LIST_FIRST(&b->live); /* done may have asked again */
+    }
+}
+
+/* pd_reap_cb - answer the instant batches, free the connections of
+ * finished requests */
 static void pd_reap_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct pd *b = arg;
@@ -121,10 +149,12 @@ static void pd_reap_cb(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    pd_tell_instant(b);
     while ((r = LIST_FIRST(&b->dead)) != NULL) {
         LIST_REMOVE(r, link);
         if (r->conn)
             evhttp_connection_free(r->conn);
+        free(r->q);
         free(r);
     }
 }
@@ -171,23 +201,35 @@ static void pd_ask(void *backend, const struct probe_query *q, size_t n, probe_r
     struct pd *b = backend;
     struct pd_req *r = calloc(1, sizeof(*r));
     struct doveadm_query *dq = calloc(n ? n : 1, sizeof(*dq));
+    size_t asked = 0;
     char *body = NULL;
 
-    if (r == NULL || dq == NULL) {
-        log_err("probe", "out of memory");
+    if (r == NULL || dq == NULL || n > DD_PROBE_BATCH_MAX) {
+        log_err("probe", n > DD_PROBE_BATCH_MAX ? "batch too large" : "out of memory");
         abort();
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         dq[i] = (struct doveadm_query){q[i].user, q[i].message_id};
-    body = doveadm_search_body(dq, n);
-    free(dq);
+        if (doveadm_askable(&dq[i]))
+            asked++;
+        else
+            log_info("probe", "%s: %s / %s cannot be asked (not UTF-8): resent", b->name, q[i].user,
+                     q[i].message_id);
+    }
     r->b = b;
+    r->q = dq;
     r->n = n;
     r->done = done;
     r->ctx = ctx;
     LIST_INSERT_HEAD(&b->live, r, link);
+    if (asked == 0) {
+        r->instant = true;
+        event_active(b->reap, EV_TIMEOUT, 0);
+        return;
+    }
+    body = doveadm_search_body(dq, n);
     if (body == NULL || pd_start(b, r, body) < 0)
-        pd_finish(r, NULL, body ? "cannot start the request" : "a question is not UTF-8");
+        pd_finish(r, NULL, body ? "cannot start the request" : "out of memory");
     free(body);
 }
 

@@ -117,6 +117,9 @@ void log_msg(int prio, const char *proc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(body, sizeof(body), fmt, ap);
     va_end(ap);
+    for (char *p = body; *p; p++) /* one line whatever a peer sent: no CR, LF or ESC */
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     if (log_syslog) {
         syslog(prio, "%s: %s", proc, body);
         return;

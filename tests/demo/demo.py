@@ -14,12 +14,13 @@ loopback in a private network namespace:
  6. the result is computed from the maildirs themselves (not from the hubs'
     counters): which lost copies are back, and how many copies are doubled.
 
-With a hub that accepts `[storage_group SG1] probe` (issue 9 item 1) the demo
-configures it (pointing at mbx2, the server the resubmission goes to) and the
-heal must be exact; without one the hubs also resend what mbx2 still has, and the
-demo says how many duplicates that made.
+Each hub's `[storage_group SG1] probe` points at mbx2's doveadm HTTP API (the
+server the resubmission goes to), so the heal must be exact: the hubs resend
+only what mbx2 lacks. `--no-probe` resubmits with `"probe": false` and shows the
+duplicates that makes.
 
-    python3 tests/demo/demo.py [--short] [--keep] [--margin S] [--narrow]   (make demo; as root)
+    python3 tests/demo/demo.py [--short] [--keep] [--margin S] [--narrow] [--no-probe]
+    (make demo; as root)
 
 Exit 0 when every lost copy is back (and, with the probe, none is doubled), 1
 otherwise, 77 when Dovecot is not installed. Everything it starts is stopped by
@@ -139,7 +140,7 @@ class Demo:
 
     def run(self):
         n1, n2 = (12, 8) if self.args.short else (60, 40)
-        probe = ddheal.hub_accepts_probe()
+        probe = not self.args.no_probe
         token_file, token, token_hash = new_token(self.work)
         for name in ("mbx1", "mbx2", "hub1", "hub2"):
             os.makedirs(os.path.join(self.work, name))
@@ -148,7 +149,7 @@ class Demo:
         self.start(mbx1)
         hubs = []
         for name in ("hub1", "hub2"):
-            opts = {SG: ddheal.probe_options(mbx2)} if probe else None
+            opts = {SG: ddheal.probe_options(mbx2)}
             hub = Hub(hub={"name": name}, smtp={"hostname": name + ".example.test"},
                       directory="@example.test\t%s\n" % SG, dests={SG: mbx1.dest_tcp()},
                       sg_options=opts, admin={"token_hash": token_hash},
@@ -172,9 +173,9 @@ class Demo:
         for h in hubs:
             say("   %s: SMTP 127.0.0.1:%d, admin http://127.0.0.1:%d" % (h.name, h.port,
                                                                           h.admin_port))
-        say("   probe: %s" % ("%s probe = %s (mbx2)" % (SG, mbx2.probe_url()) if probe else
-                              "not in this dumpsterd (dumpsterd -t refuses `probe`): the hubs "
-                              "will also resend what mbx2 still has"))
+        say("   probe: %s probe = %s (mbx2)%s" % (
+            SG, mbx2.probe_url(), "" if probe else "; --no-probe: the requests say "
+            "\"probe\": false, so the hubs also resend what mbx2 still has"))
 
         copies1 = send(hubs, 0, n1)
         wait_for(lambda: mbx1.count() == copies1, timeout=60, what="phase 1 at mbx1")
@@ -214,7 +215,8 @@ class Demo:
         say("== 6. failover: route %s to mbx2 and resubmit [%s, now] on every hub" % (
             SG, rfc3339(since)))
         ctl(site, token_file, "failover", "--sg", SG, "--dest", mbx2.dest_tcp(), "--since",
-            rfc3339(since), "--reason", "demo: mbx1 lost its newest mail")
+            rfc3339(since), "--reason", "demo: mbx1 lost its newest mail",
+            *([] if probe else ["--no-probe"]))
         for hub in hubs:
             wait_for(lambda: outstanding(hub, token) == 0, timeout=60,
                      what="%s's request to finish" % hub.name)
@@ -234,9 +236,8 @@ class Demo:
         if missing:
             say("   MISSING: %s" % ", ".join("%s %s" % k for k in missing[:20]))
         if dups and not probe:
-            say("   (no probe: the hubs resent the copies of [%s, now] that mbx2 still had, and "
-                "Dovecot keeps\n    every copy; README \"Dovecot\" has the recipe and its limits)"
-                % rfc3339(since))
+            say("   (--no-probe: the hubs resent the copies of [%s, now] that mbx2 still had, and "
+                "Dovecot keeps\n    every copy)" % rfc3339(since))
         elif dups:
             say("   DUPLICATES with the probe configured: the heal is not exact")
         say("== %s" % ("OK" if ok else "FAILED"))
@@ -251,6 +252,8 @@ def main():
                     help="--since is this many seconds before the copy (default 1)")
     ap.add_argument("--narrow", action="store_true",
                     help="--since half way through the loss: see the demo fail")
+    ap.add_argument("--no-probe", action="store_true",
+                    help="resubmit with \"probe\": false: see the duplicates it makes")
     args = ap.parse_args()
     why = dc.usable()
     if why:

@@ -1,54 +1,15 @@
 """ddheal - what the Dovecot heal tests, the sieve measurement and `make demo` share:
-the admin API of a hub, the probe gate, and reading back what Dovecot stored.
-
-The probe gate: issue 9 item 1 adds `[storage_group SG] probe` and
-`probe_key_file`. Until a hub accepts them, `hub_accepts_probe` says no and the
-callers run their "without probe" variant (lost copies must come back;
-duplicates are counted and reported), printing a SKIP line for the exact-heal
-assertions; once it says yes they configure the probe and assert the exact heal.
+the admin API of a hub, a group's probe options, and reading back what Dovecot
+stored.
 """
 import hashlib
 import http.client
 import json
-import os
-import subprocess
-import tempfile
 
-from ddtest import DUMPSTERD, wait_for
+from ddtest import wait_for
 
 TOKEN = "dovecot-heal-test-token"
 TOKEN_HASH = hashlib.blake2b(TOKEN.encode(), digest_size=32).hexdigest()
-
-
-def hub_accepts_probe(dumpsterd=None):
-    """True when `dumpsterd -t` takes `probe` and `probe_key_file` in a storage group.
-
-    A config that is valid but for those two keys: exit 0 means the hub knows
-    them; exit 78 naming "probe" means it does not; anything else is a failure
-    of the check itself and raises.
-    """
-    tmp = tempfile.mkdtemp(prefix="ddprobe-")
-    key = os.path.join(tmp, "key")
-    with open(key, "w") as f:
-        f.write("k")
-    with open(os.path.join(tmp, "directory.tsv"), "w") as f:
-        f.write("@example.test\tSG1\n")
-    conf = os.path.join(tmp, "dumpsterd.conf")
-    with open(conf, "w") as f:
-        f.write("[hub]\ndata_dir = %s/var\n[directory]\nfile = %s/directory.tsv\n"
-                "[storage_group SG1]\ndestination = lmtp:[127.0.0.1]:24\n"
-                "probe = doveadm:http://127.0.0.1:8080\nprobe_key_file = %s\n" % (tmp, tmp, key))
-    try:
-        p = subprocess.run([dumpsterd or DUMPSTERD, "-c", conf, "-t"], capture_output=True,
-                           text=True, timeout=30)
-    finally:
-        subprocess.run(["rm", "-rf", tmp])
-    out = p.stdout + p.stderr
-    if p.returncode == 0:
-        return True
-    if p.returncode == 78 and "probe" in out:
-        return False
-    raise AssertionError("dumpsterd -t on a probe config: exit %d: %s" % (p.returncode, out))
 
 
 def probe_options(dv):
@@ -70,6 +31,19 @@ def api(port, method, path, body=None, token=TOKEN, timeout=30):
     finally:
         conn.close()
     return r.status, (json.loads(data) if data else None)
+
+
+def metrics(port, token=TOKEN, timeout=30):
+    """GET /metrics: the text."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/metrics", headers={"Authorization": "Bearer " + token})
+        r = conn.getresponse()
+        data = r.read()
+    finally:
+        conn.close()
+    assert r.status == 200, (r.status, data[:200])
+    return data.decode()
 
 
 def resubmit(port, body):

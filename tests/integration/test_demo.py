@@ -2,8 +2,8 @@
 
 Two hubs, two real Dovecots, a lossy failover and `dumpsterctl failover`: the
 demo must end with every lost copy back, counted from the replica's maildirs
-(and, once the hubs accept the probe, with no duplicate: demo.py exits 1
-then). Also checked: it stops everything it started and removes its work dir,
+and no duplicate (the hubs' probes ask the recovered Dovecot; demo.py exits 1
+otherwise). Also checked: it stops everything it started and removes its work dir,
 and it fails when the resubmitted window misses part of the loss.
 """
 import os
@@ -12,7 +12,6 @@ import subprocess
 import sys
 
 from ddtest import run
-import ddheal
 import dovecot as dc
 
 TOP = os.environ.get("DD_SOURCE_DIR") or os.path.normpath(
@@ -51,11 +50,7 @@ def test_demo_short():
     for needle in ("DumpsterStatistics: {hub1 (", "hub2: request 1 pending: SG1",
                    "OutstandingDumpsterRequests: {}", "== OK"):
         assert needle in out, "%r not in the demo's output:\n%s" % (needle, out[-4000:])
-    if ddheal.hub_accepts_probe():
-        assert dups == 0, m.group(0)
-    else:
-        assert dups > 0 and "no probe" in out, m.group(0)
-        print("SKIP exact heal in the demo: dumpsterd -t refuses `probe` (%s)" % m.group(0))
+    assert dups == 0, m.group(0)
     work = re.search(r"work dir (\S+)", out).group(1)
     assert not os.path.exists(work), work
     assert leftovers(work) == [], leftovers(work)

@@ -12,13 +12,13 @@ folder. Then a lossy failover: the newest messages of two users are deleted
 from their maildirs, and the admin API resubmits a window wider than the loss.
 Every lost copy must come back, byte for byte.
 
-Exact heal (no duplicate, `skipped_present` = the copies never lost) needs the
-mailbox probe of issue 9 item 1. When `dumpsterd -t` refuses the `probe` key,
-the scenario runs without it, asserts what holds today (the lost copies are
-back; Dovecot keeps every copy the hub resent, so the duplicates are exactly
-the copies never lost) and prints a SKIP line for the exact-heal assertions.
-The test also pins down the doveadm HTTP API exchange the probe will use
-(tests/integration/DOVEADM_HTTP_API.md).
+The group's mailbox probe points at Dovecot's doveadm HTTP API, so the heal is
+exact: no duplicate, `skipped_present` = the copies never lost, and the probe's
+metrics count them. The same request with `"probe": false` shows what the probe
+prevents: Dovecot keeps every copy the hub resends, so the duplicates are then
+exactly the copies never lost. With the probe unreachable the request waits and
+resends nothing, then heals exactly once it answers. The test also pins down the
+doveadm HTTP API exchange the probe uses (tests/integration/DOVEADM_HTTP_API.md).
 
 Runs inside its own network namespace (dovecot.in_private_netns); exit 77 only
 when Dovecot is not installed.
@@ -39,7 +39,6 @@ USERS = ["alice@example.test", "bob@example.test", "carol@example.test"]
 OWNER = "owner@example.test"  # the sender: its DSN is delivered to SG1 as well
 UNKNOWN = "zed@example.test"  # in the hub's directory (@example.test), unknown to Dovecot
 LOSE = {"alice@example.test": 2, "bob@example.test": 3}
-PROBE = None  # set in main: does this hub accept `probe`?
 
 
 def corpus(tag):
@@ -119,18 +118,17 @@ def check_dsn(dv, hub, dsn_mid, orig_mid):
     assert "to=<%s>" % UNKNOWN in log and "dsn=5.1.1, status=bounced (550 5.1.1" in log, log
 
 
-def heal(transport, probe_down=False):
-    """One whole scenario over LMTP `transport` ("tcp" or "unix")."""
-    tag = transport + ("-pd" if probe_down else "")
+def heal(transport, probe_down=False, probe=True):
+    """One whole scenario over LMTP `transport` ("tcp" or "unix"); probe False:
+    the request says "probe": false."""
+    tag = transport + ("-pd" if probe_down else "") + ("" if probe else "-np")
     msgs = corpus(tag)
     with dc.Dovecot(users=USERS + [OWNER]) as dv:
         gate = Gate(dv.http_port) if probe_down else None
         dest = dv.dest_tcp() if transport == "tcp" else dv.dest_unix()
-        sg = {"SG1": {}}
-        if PROBE:
-            sg["SG1"] = ddheal.probe_options(dv)
-            if gate:
-                sg["SG1"]["probe"] = "doveadm:http://127.0.0.1:%d" % gate.port
+        sg = {"SG1": ddheal.probe_options(dv)}
+        if gate:
+            sg["SG1"]["probe"] = "doveadm:http://127.0.0.1:%d" % gate.port
         with Hub(directory="@example.test\tSG1\n", dests={"SG1": dest}, sg_options=sg,
                  extra="[dumpster]\nmax_age = 86400\n",
                  admin={"token_hash": ddheal.TOKEN_HASH}) as hub:
@@ -161,6 +159,16 @@ def heal(transport, probe_down=False):
 
             window = {"storage_group": "SG1", "start": t0 - 1, "end": time.time() + 1,
                       "reason": "test_dovecot lossy failover"}
+            if not probe:
+                window["probe"] = False
+            if not gate:
+                st, dry = ddheal.api(hub.admin_port, "POST", "/v1/resubmit",
+                                     dict(window, dry_run=True))
+                assert st == 200 and dry["matched"] == copies, (st, dry)
+                want = {"asked": True, "present": never_lost, "missing": len(lost),
+                        "unknown": 0} if probe else {"asked": False, "present": 0, "missing": 0,
+                                                     "unknown": copies}
+                assert dry["probe_answers"] == want, dry
             if gate:
                 gate.down()
             req = ddheal.resubmit(hub.admin_port, window)
@@ -169,7 +177,7 @@ def heal(transport, probe_down=False):
                 check_waits_for_probe(hub, dv, req["id"], copies - len(lost))
                 gate.up()
             done = ddheal.wait_request_done(hub.admin_port, req["id"])
-            target = copies if PROBE else 2 * copies - len(lost)
+            target = copies if probe else 2 * copies - len(lost)
             wait_for(lambda: dv.count(USERS + [OWNER]) >= target, what="%d copies" % target)
             wait_for(lambda: ddheal.queue_empty(hub.admin_port), what="an empty queue")
             if gate:
@@ -187,16 +195,33 @@ def heal(transport, probe_down=False):
             dups = dv.duplicates(USERS + [OWNER])
             print("     %s: %d copies, %d lost, all %d back; matched %d; duplicates %d" % (
                 tag, copies, len(lost), len(lost), done["matched"], dups), flush=True)
-            if PROBE:
+            answers = probe_answers(hub)
+            if probe:
                 assert dups == 0, "exact heal: %d duplicates" % dups
                 assert done.get("skipped_present") == never_lost, done
+                assert done.get("queued") == len(lost), done
                 assert dv.count(USERS + [OWNER]) == copies
+                asks = 1 if gate else 2  # the dry run asked too
+                assert answers["present"] == asks * never_lost, answers
+                assert answers["missing"] == asks * len(lost), answers
+                assert (answers["error"] > 0) == bool(gate), answers
             else:
-                # today: the hub resends every copy of the window, Dovecot keeps them all
+                # the hub resends every copy of the window and Dovecot keeps them all
+                assert done.get("skipped_present") == 0, done
                 assert dups == never_lost, (dups, never_lost)
                 assert dv.count(USERS + [OWNER]) == 2 * copies - len(lost)
-                print("SKIP exact heal (%s): dumpsterd -t refuses `probe`; no-duplicate and "
-                      "skipped_present == %d not asserted" % (tag, never_lost), flush=True)
+                assert answers["present"] == answers["missing"] == 0, answers
+
+
+def probe_answers(hub):
+    """dumpsterd_probe_answers_total by answer, from GET /metrics."""
+    out = {}
+    for line in ddheal.metrics(hub.admin_port).splitlines():
+        if line.startswith("dumpsterd_probe_answers_total{answer=\""):
+            name = line.split('"')[1]
+            out[name] = int(float(line.rsplit(" ", 1)[1]))
+    assert set(out) == {"present", "missing", "no_user", "error"}, out
+    return out
 
 
 def check_waits_for_probe(hub, dv, rid, present):
@@ -324,15 +349,16 @@ def test_heal_lmtp_unix():
 
 def test_heal_probe_down():
     """The probe unreachable for the first seconds: the request waits, then heals
-    exactly. Only meaningful with a probe."""
-    if not PROBE:
-        print("SKIP test_heal_probe_down: dumpsterd -t refuses `probe`", flush=True)
-        return
+    exactly."""
     heal("tcp", probe_down=True)
 
 
+def test_heal_without_probe():
+    """"probe": false: every copy of the window is resent; Dovecot keeps the doubles."""
+    heal("tcp", probe=False)
+
+
 def main():
-    global PROBE
     why = dc.usable()
     if why:
         print("skip: %s" % why)
@@ -340,11 +366,8 @@ def main():
     ns = dc.in_private_netns()
     print("network: %s" % ("private namespace (unshare -n), lo only" if ns else
                            "host loopback (no namespace: not root)"), flush=True)
-    PROBE = ddheal.hub_accepts_probe()
-    print("probe: %s" % ("configured (dumpsterd accepts it)" if PROBE else
-                         "not available in this dumpsterd: without-probe variant"), flush=True)
     return 1 if run([test_doveadm_http_api, test_heal_lmtp_tcp, test_heal_lmtp_unix,
-                     test_heal_probe_down]) else 0
+                     test_heal_probe_down, test_heal_without_probe]) else 0
 
 
 if __name__ == "__main__":

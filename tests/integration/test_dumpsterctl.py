@@ -142,6 +142,11 @@ def test_site_stats_requests_cancel():
             out = expect_rc(ctl(*one, "--token-file", c.token_file, "resubmit", "--sg", "SG1",
                                 "--start", "-1h", "--end", "now", "--dry-run"), 0)
             assert "dry run: 3 message(s)" in out, out
+            assert "the mailbox holds" not in out, out  # SG1 has no probe
+            out = expect_rc(ctl(*one, "--token-file", c.token_file, "--json", "resubmit", "--sg",
+                                "SG1", "--start", "-1h", "--end", "now", "--dry-run",
+                                "--no-probe"), 0)
+            assert '"probe":false' in out and '"dry_run":true' in out, out
             expect_rc(ctl(*one, "resubmit", "--sg", "SG1", "--start", "-1h", "--end", "now"), 65)
             out = expect_rc(ctl("--site", site, "--token-file", c.token_file, "resubmit", "--sg",
                                 "SG1", "--start", "-1h", "--end", "now",

@@ -76,6 +76,14 @@ static void snapshot(struct metrics_snapshot *m, struct dumpster_stats sg[2])
     m->store.batch_msgs_sum = 8;
     m->has_queue = true;
     m->queue.pending_msgs = 11;
+    m->probe.requests_ok = 6;
+    m->probe.requests_failed = 2;
+    m->probe.answers[PROBE_PRESENT] = 19;
+    m->probe.answers[PROBE_MISSING] = 5;
+    m->probe.answers[PROBE_ERROR] = 24;
+    m->probe.latency_hist[2] = 6;
+    m->probe.latency_hist[PROBE_HIST_BUCKETS - 1] = 2;
+    m->probe.latency_sum = 10.25;
     m->now_ms = NOW_MS;
 }
 
@@ -115,6 +123,19 @@ static const char *const expected_lines[] = {
     "dumpsterd_delivery_tls_policy_failures_total{reason=\"not_offered\"} 3\n",
     "dumpsterd_delivery_tls_policy_failures_total{reason=\"not_verified\"} 0\n",
     "dumpsterd_delivery_tls_plaintext_total 0\n",
+    "dumpsterd_probe_requests_total{result=\"ok\"} 6\n",
+    "dumpsterd_probe_requests_total{result=\"failed\"} 2\n",
+    "dumpsterd_probe_answers_total{answer=\"present\"} 19\n",
+    "dumpsterd_probe_answers_total{answer=\"missing\"} 5\n",
+    "dumpsterd_probe_answers_total{answer=\"no_user\"} 0\n",
+    "dumpsterd_probe_answers_total{answer=\"error\"} 24\n",
+    "dumpsterd_probe_request_seconds_bucket{le=\"0.0025\"} 0\n",
+    "dumpsterd_probe_request_seconds_bucket{le=\"0.005\"} 6\n",
+    "dumpsterd_probe_request_seconds_bucket{le=\"5\"} 6\n",
+    "dumpsterd_probe_request_seconds_bucket{le=\"+Inf\"} 8\n",
+    "dumpsterd_probe_request_seconds_sum 10.25\n",
+    "dumpsterd_probe_request_seconds_count 8\n",
+    "# TYPE dumpsterd_probe_request_seconds histogram\n",
     "# TYPE dumpsterd_delivery_tls_sessions_total counter\n",
     "# TYPE dumpsterd_store_commit_seconds histogram\n",
     "# TYPE dumpsterd_dumpster_evicted_total counter\n",
