@@ -26,7 +26,6 @@
 #include <cmocka.h>
 
 #include "dlvfix.h"
-#include "knownbug.h"
 #include "dnsfix.h"
 
 struct world {
@@ -131,6 +130,17 @@ static void reply_of(struct world *w, uint64_t msg, const char *rcpt, char *buf,
     sf_sql_text(w->x->f, buf, cap,
                 "SELECT last_reply FROM recipient WHERE msg = %lld AND rcpt = %Q", (long long)msg,
                 rcpt);
+}
+
+/* wait_closed - run the loop until no connection to peer p is open */
+static void wait_closed(struct world *w, const struct peer *p)
+{
+    int64_t end = clock_mono_ms() + DF_WAIT_MS;
+
+    while (p->open > 0 && clock_mono_ms() < end)
+        sf_run_ms(w->x->f, 10);
+    if (p->open > 0)
+        fail_msg("timed out: %u connections still open", p->open);
 }
 
 static const struct {
@@ -475,18 +485,33 @@ static void test_peer_hangs_up(void **state)
 
 /* test_out_of_step - replies that break the order of the pipelined
  * commands (DATA's 503 before the RCPT's 250) are a failure of the
- * connection: deferred, never bounced */
+ * connection: deferred with the backoff, never bounced, the connection
+ * closed */
 static void test_out_of_step(void **state)
 {
     struct world *w = *state;
+    int64_t t0 = clock_now_ms();
+    char reply[512];
 
     w->lmtp->fault = PEER_OUT_OF_STEP;
     uint64_t id = send1(w, "alice@example.org:SG1");
     df_wait_attempts(w->x, 1);
     assert_true(peer_saw(w->lmtp, "DATA"));
-    sf_run_ms(w->x->f, 200);
-    KNOWN_BUG(df_rcpt_state(w->x, id, "alice@example.org") == RCPT_PENDING && stats(w).bounces == 0,
-              "issue 11 item 4: out-of-step replies fail the recipient (5.5.1) and bounce");
+    wait_state(w, id, "alice@example.org", RCPT_PENDING);
+    reply_of(w, id, "alice@example.org", reply, sizeof(reply));
+    if (strstr(reply, "out of step") == NULL)
+        fail_msg("reply [%s]", reply);
+    long long next =
+        sf_sql_int(w->x->f, "SELECT next_attempt FROM recipient WHERE msg = %lld", (long long)id);
+    assert_true(next >= t0 + 600000 && next <= clock_now_ms() + 600000);
+    struct delivery_stats st = stats(w);
+    assert_int_equal(st.attempts_deferred, 1);
+    assert_int_equal(st.attempts_failed, 0);
+    assert_int_equal(st.bounces, 0);
+    assert_int_equal(df_bounces(w->x), 0);
+    assert_int_equal(w->lmtp->nmsgs, 0);
+    wait_closed(w, w->lmtp); /* the hub hung up, without QUIT */
+    assert_int_equal(w->lmtp->quits, 0);
 }
 
 /* test_host_resolved - a HOST destination is looked up on the loopback
