@@ -12,7 +12,8 @@
  * connections are counted at the peers (reuse with RSET, the concurrency
  * bound); a destination changed at runtime, by a new configuration or
  * across a restart takes the mail not yet delivered; a peer that hangs up
- * or answers out of step defers, never bounces.
+ * or answers out of step defers, never bounces; an outcome whose commit
+ * fails is written later, its recipient delivered once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -514,6 +515,32 @@ static void test_out_of_step(void **state)
     assert_int_equal(w->lmtp->quits, 0);
 }
 
+/* test_outcome_commit_fails - the outcome of a delivery cannot be
+ * committed for a while (issue 11 item 3): the recipient is neither
+ * dropped nor stuck nor delivered again; once the disk works the outcome
+ * is written: delivered, kept once in the dumpster */
+static void test_outcome_commit_fails(void **state)
+{
+    struct world *w = *state;
+    int64_t end;
+
+    sf_fault_after(w->x->f, "UPDATE recipient SET state = ?, attempts", "COMMIT", SQLITE_IOERR, -1);
+    uint64_t id = send1(w, "alice@example.org:SG1");
+    df_wait_for(w->x, &w->lmtp->nmsgs, 1);
+    end = clock_mono_ms() + DF_WAIT_MS; /* written again 250, 500, 1000 ms later: >= 2 ticks */
+    while (sf_fault_hits(w->x->f) < 4 && clock_mono_ms() < end)
+        sf_run_ms(w->x->f, 10);
+    assert_true(sf_fault_hits(w->x->f) >= 4);
+    assert_int_equal(df_rcpt_state(w->x, id, "alice@example.org"), RCPT_PENDING);
+    assert_int_equal(w->lmtp->nmsgs, 1); /* active meanwhile: never handed out again */
+    sf_fault(w->x->f, NULL, 0, 0);
+    wait_state(w, id, "alice@example.org", RCPT_DELIVERED);
+    df_wait(w->x, 1, "SELECT count(*) FROM dumpster_item WHERE sg = 'SG1' AND msg = %lld",
+            (long long)id);
+    assert_int_equal(w->lmtp->nmsgs, 1);
+    assert_int_equal(stats(w).attempts_delivered, 1);
+}
+
 /* test_host_resolved - a HOST destination is looked up on the loopback
  * DNS server once and cached; an unknown name defers */
 static void test_host_resolved(void **state)
@@ -556,6 +583,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_conf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_hangs_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outcome_commit_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_resolved, setup, teardown),
     };
 
