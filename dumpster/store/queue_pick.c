@@ -318,8 +318,11 @@ static int queue_fate(struct store *s, const struct queue_outcome *o,
         [QUEUE_FAILED] = RCPT_FAILED,
     };
 
-    return recipient_fate(s, r->id, state[r->fate],
-                          r->fate == QUEUE_DEFERRED ? r->next_attempt_ms : 0, o->now_ms, r->reply);
+    int64_t next = r->fate == QUEUE_DEFERRED ? r->next_attempt_ms
+                   : r->fate == QUEUE_FAILED ? o->keep_failed_until_ms /* 0: not kept */
+                                             : 0;
+
+    return recipient_fate(s, r->id, state[r->fate], next, o->now_ms, r->reply);
 }
 
 /* queue_done_work - storage thread: outcomes, observers, cleanup */
@@ -396,8 +399,10 @@ static void queue_done_reply(void *arg, enum store_rc rc)
         free(op);
         return;
     }
-    if (rc == STORE_OK)
+    if (rc == STORE_OK) {
         q->retry_run = 0;
+        queue_keep_note(q, op->o->keep_failed_until_ms);
+    }
     if (op->fn)
         op->fn(op->ctx, rc);
     queue_outcome_free(op->o);
