@@ -135,6 +135,10 @@
 #define QUEUE_RETRY_FIRST_MS 250
 #define QUEUE_RETRY_MAX_MS 30000
 #define QUEUE_OBSERVERS_MAX 4
+/* Failures kept without a report: messages one sweep lets go of at most
+ * (the next run follows at once); the longest the sweep timer waits. */
+#define QUEUE_KEEP_SWEEP_MAX 256
+#define QUEUE_KEEP_WAIT_MAX_MS 3600000
 /* The store: prepared statements kept; modules mirroring its state. */
 #define STORE_STMT_CACHE_MAX 160
 #define STORE_RESYNC_MAX 8

@@ -61,7 +61,9 @@ struct mta_client_job {
  * recipient i (its RCPT reply when that was not 2xx, else the reply to
  * the end of data: the one reply in SMTP, its own reply in LMTP, or the
  * MAIL/DATA reply when that failed). code 0 = the connection failed before
- * the recipient's fate was known. */
+ * the recipient's fate was known, or the server's replies came out of step
+ * (enh "4.5.0"; the client then trusts no reply of the transaction but the
+ * end-of-data ones it had, and closes). */
 struct mta_client_result {
     struct mta_client_reply *rcpt; /* nrcpts entries; valid during the callback */
     size_t nrcpts;

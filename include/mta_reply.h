@@ -76,4 +76,27 @@ const char *mta_reply_text(const struct mta_reply *r);
 /* mta_reply_strerror - a short description of a status, for logs */
 const char *mta_reply_strerror(enum mta_reply_status e);
 
+/* What a reply in a mail transaction answers, for mta_reply_in_step(). */
+enum mta_step {
+    MTA_STEP_MAIL,    /* MAIL FROM */
+    MTA_STEP_RCPT,    /* RCPT TO */
+    MTA_STEP_DATA,    /* DATA */
+    MTA_STEP_CONTENT, /* nothing: the content is still being sent */
+    MTA_STEP_DOT,     /* the end of data (LMTP: one per accepted recipient) */
+};
+
+/*
+ * mta_reply_in_step - whether a reply (code, enhanced code or "") can be
+ * the answer to step. false when its class never answers that command
+ * (RFC 5321 4.3.2: 3xx to MAIL, RCPT or the end of data, anything but
+ * 354, 4xx or 5xx to DATA, 2xx or 3xx amid the content), or when it is a
+ * sequencing error (503, or X.5.1 "out of sequence" of RFC 3463; at DATA
+ * any X.5.x) to a command that was in order: expected says so (MAIL,
+ * the content and the end of data always; RCPT after MAIL was accepted;
+ * DATA after a recipient was). Such
+ * a reply means the server answers some other command than the client
+ * thinks: none of the transaction's replies can be trusted.
+ */
+bool mta_reply_in_step(enum mta_step step, int code, const char *enh, bool expected);
+
 #endif

@@ -12,7 +12,9 @@
  * queue_done() records the outcome per recipient; observers (the dumpster,
  * resubmission) see every outcome inside the same transaction. Once every
  * recipient of a message is final and no dumpster item holds it, its
- * content leaves the store. A crash forgets what was active: those
+ * content leaves the store, unless an outcome keeps its failures (no report
+ * could be sent): then it stays until the time the outcome says. A crash
+ * forgets what was active: those
  * recipients are pending again at the next start (at least once).
  *
  * Every function here runs on the loop thread; callbacks come later on the
@@ -120,6 +122,9 @@ struct queue_outcome {
     char sg[DD_SG_NAME_MAX + 1];
     uint64_t request;
     int64_t now_ms;
+    /* > 0: no report of the failures could be sent; the failed recipients
+     * stay in the store as failed, with the message, until then (unix ms) */
+    int64_t keep_failed_until_ms;
     struct queue_outcome_rcpt *rcpts; /* owned */
     size_t nrcpts;
 };

@@ -6,7 +6,7 @@
  * the owners of their tables. A commit writes the envelope and the
  * recipients in one durable work function (250 follows its fsync). Picking,
  * outcomes and their retries are in queue_pick.c, listing and counts in
- * queue_list.c.
+ * queue_list.c, failures kept without a report in queue_keep.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +55,7 @@ struct queue *queue_new(struct event_base *base, struct store *s, char *err, siz
     q->base = base;
     q->st = s;
     TAILQ_INIT(&q->retries);
-    if ((q->retry_ev = evtimer_new(base, queue_retry_cb, q)) == NULL) {
+    if ((q->retry_ev = evtimer_new(base, queue_retry_cb, q)) == NULL || queue_keep_init(q) < 0) {
         snprintf(err, errlen, "cannot create the queue timer");
         return queue_free(q);
     }
@@ -227,20 +227,33 @@ void queue_msg_free(struct queue_msg *m)
 
 /* ---- what the dumpster and resubmission ask on the storage thread ---- */
 
-/* queue_release - once every recipient is final and no dumpster item holds
- * the message, its rows and content leave the store */
-int queue_release(struct store *s, uint64_t msg_id)
+/* queue_release_msg - once every recipient is final, no dumpster item
+ * holds the message and no failure is kept with it, its rows and content
+ * leave the store; *gone says whether they did */
+int queue_release_msg(struct store *s, uint64_t msg_id, bool *gone)
 {
-    int64_t open = 0, holds = 0;
+    int64_t open = 0, holds = 0, kept = 0;
     int rc = recipient_open_count(s, msg_id, &open);
 
+    *gone = false;
     if (rc == SQLITE_OK && open == 0)
         rc = message_holds(s, msg_id, &holds);
-    if (rc != SQLITE_OK || open > 0 || holds > 0)
+    if (rc == SQLITE_OK && open == 0 && holds == 0)
+        rc = recipient_kept_count(s, msg_id, &kept);
+    if (rc != SQLITE_OK || open > 0 || holds > 0 || kept > 0)
         return rc;
     if ((rc = recipient_delete_msg(s, msg_id)) == SQLITE_OK)
         rc = message_delete(s, msg_id);
+    *gone = rc == SQLITE_OK;
     return rc;
+}
+
+/* queue_release - queue_release_msg without the answer */
+int queue_release(struct store *s, uint64_t msg_id)
+{
+    bool gone;
+
+    return queue_release_msg(s, msg_id, &gone);
 }
 
 /* queue_requeue - a recipient queued again by a request */
@@ -270,6 +283,7 @@ void queue_stop(struct queue *q)
     q->stopping = true;
     if (q->retry_ev)
         event_del(q->retry_ev);
+    queue_keep_stop(q);
     queue_retry_drop(q);
 }
 
@@ -281,6 +295,7 @@ struct queue *queue_free(struct queue *q)
     queue_stop(q);
     if (q->retry_ev)
         event_free(q->retry_ev);
+    queue_keep_free(q);
     q->active = queue_active_free(q->active);
     free(q);
     return NULL;

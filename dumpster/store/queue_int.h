@@ -18,8 +18,8 @@
 typedef int (*queue_observer_fn)(void *ctx, struct store *s, const struct queue_outcome *o);
 void queue_observe(struct queue *q, queue_observer_fn fn, void *ctx);
 
-/* queue_release - msg leaves the store if no recipient is open and no
- * dumpster item holds it. */
+/* queue_release - msg leaves the store if no recipient is open, no
+ * dumpster item holds it and no failure without a report keeps it. */
 int queue_release(struct store *s, uint64_t msg_id);
 
 /* A recipient queued again by a resubmission request. */

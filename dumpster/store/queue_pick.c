@@ -144,30 +144,46 @@ struct queue_unmark {
     size_t n;
 };
 
-/* queue_unmark - after the batch: a pick whose batch failed hands nothing
- * over, so its marks go; an outcome that committed releases its marks */
-static void queue_unmark(void *arg, bool committed)
+/* queue_unmark - the marks of u go */
+static void queue_unmark(struct queue_unmark *u)
 {
-    struct queue_unmark *u = arg;
-
-    (void)committed;
     for (size_t i = 0; i < u->n; i++)
         queue_active_del(u->q->active, u->ids[i]);
     free(u->ids);
     free(u);
 }
 
-/* queue_pick_undo - pick: unmark only when the batch fails */
+/* queue_unmark_free - u without touching the marks */
+static void queue_unmark_free(struct queue_unmark *u)
+{
+    free(u->ids);
+    free(u);
+}
+
+/* queue_pick_undo - after a pick's batch: one that failed hands nothing
+ * over, so its marks go */
 static void queue_pick_undo(void *arg, bool committed)
 {
     struct queue_unmark *u = arg;
 
-    if (committed) {
-        free(u->ids);
-        free(u);
-        return;
-    }
-    queue_unmark(u, false);
+    if (committed)
+        queue_unmark_free(u);
+    else
+        queue_unmark(u);
+}
+
+/* queue_done_release - after an outcome's batch: one that committed
+ * releases its recipients; one that failed (its COMMIT, or the batch
+ * around it) keeps them active, since the outcome is written again later
+ * (queue_done_reply) and that write releases them */
+static void queue_done_release(void *arg, bool committed)
+{
+    struct queue_unmark *u = arg;
+
+    if (committed)
+        queue_unmark(u);
+    else
+        queue_unmark_free(u);
 }
 
 /* queue_pick_work - storage thread: collect, load, mark */
@@ -302,8 +318,11 @@ static int queue_fate(struct store *s, const struct queue_outcome *o,
         [QUEUE_FAILED] = RCPT_FAILED,
     };
 
-    return recipient_fate(s, r->id, state[r->fate],
-                          r->fate == QUEUE_DEFERRED ? r->next_attempt_ms : 0, o->now_ms, r->reply);
+    int64_t next = r->fate == QUEUE_DEFERRED ? r->next_attempt_ms
+                   : r->fate == QUEUE_FAILED ? o->keep_failed_until_ms /* 0: not kept */
+                                             : 0;
+
+    return recipient_fate(s, r->id, state[r->fate], next, o->now_ms, r->reply);
 }
 
 /* queue_done_work - storage thread: outcomes, observers, cleanup */
@@ -327,7 +346,7 @@ static int queue_done_work(struct store *s, void *arg)
     u->ids = queue_oom(calloc(o->nrcpts ? o->nrcpts : 1, sizeof(*u->ids)));
     for (size_t i = 0; i < o->nrcpts; i++)
         u->ids[u->n++] = o->rcpts[i].id;
-    store_after(s, queue_unmark, u);
+    store_after(s, queue_done_release, u);
     return SQLITE_OK;
 }
 
@@ -380,8 +399,10 @@ static void queue_done_reply(void *arg, enum store_rc rc)
         free(op);
         return;
     }
-    if (rc == STORE_OK)
+    if (rc == STORE_OK) {
         q->retry_run = 0;
+        queue_keep_note(q, op->o->keep_failed_until_ms);
+    }
     if (op->fn)
         op->fn(op->ctx, rc);
     queue_outcome_free(op->o);

@@ -1,6 +1,7 @@
 /*
  * queue_priv.h - what the queue's files share: the object (queue.c),
- * picking and outcomes (queue_pick.c), listing and counts (queue_list.c)
+ * picking and outcomes (queue_pick.c), listing and counts (queue_list.c),
+ * failures kept without a report (queue_keep.c)
  */
 #ifndef DD_QUEUE_PRIV_H
 #define DD_QUEUE_PRIV_H
@@ -41,6 +42,10 @@ struct queue {
     struct queue_retry_list retries; /* loop */
     unsigned retry_run;              /* failed writes in a row: the delay grows */
     struct event *retry_ev;
+    struct event *keep_ev; /* queue_keep.c: the next end of a kept failure */
+    int64_t keep_at_ms;    /* when keep_ev fires (wall clock), 0: not armed */
+    int64_t keep_noted_ms; /* an end noted while a sweep ran, 0: none */
+    bool keep_running;     /* a sweep is on the storage thread */
     bool stopping;
 };
 
@@ -52,5 +57,15 @@ void queue_retry_cb(int fd, short what, void *arg);
 void queue_retry_later(struct queue *q, struct queue_outcome *o, uint64_t msg_id,
                        void (*fn)(void *ctx, enum store_rc rc), void *ctx);
 void queue_retry_drop(struct queue *q);
+
+/* queue.c: queue_release, saying whether the message left (*gone) */
+int queue_release_msg(struct store *s, uint64_t msg_id, bool *gone);
+
+/* queue_keep.c: the timer of kept failures (-1: no memory); an outcome
+ * that kept failures until until_ms committed; stop; free */
+int queue_keep_init(struct queue *q);
+void queue_keep_note(struct queue *q, int64_t until_ms);
+void queue_keep_stop(struct queue *q);
+void queue_keep_free(struct queue *q);
 
 #endif

@@ -163,6 +163,52 @@ int recipient_open_count(struct store *s, uint64_t msg, int64_t *n)
     return store_get_int(s, n, sql_open_count, "ud", msg, RCPT_PENDING);
 }
 
+static const char *const sql_kept_count =
+    "SELECT count(*) FROM recipient WHERE msg = ?1 AND state = ?2 AND next_attempt > 0";
+
+/* recipient_kept_count - kept failed rows of a message */
+int recipient_kept_count(struct store *s, uint64_t msg, int64_t *n)
+{
+    return store_get_int(s, n, sql_kept_count, "ud", msg, RCPT_FAILED);
+}
+
+static const char *const sql_kept_due =
+    "SELECT DISTINCT msg FROM recipient WHERE state = ?1 AND next_attempt BETWEEN 1 AND ?2"
+    " LIMIT ?3";
+
+/* recipient_kept_due - messages whose kept failure is over (the due index) */
+int recipient_kept_due(struct store *s, int64_t now_ms, size_t max, uint64_t *ids, size_t *n)
+{
+    sqlite3_stmt *st = store_bind(s, sql_kept_due, "diu", RCPT_FAILED, now_ms, (uint64_t)max);
+    int rc;
+
+    *n = 0;
+    if (st == NULL)
+        return SQLITE_ERROR;
+    while ((rc = store_step(s, st)) == SQLITE_ROW && *n < max)
+        ids[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static const char *const sql_kept_end = "UPDATE recipient SET next_attempt = 0"
+                                        " WHERE msg = ?1 AND state = ?2 AND next_attempt <= ?3";
+
+/* recipient_kept_end - kept failed rows of msg whose time is over */
+int recipient_kept_end(struct store *s, uint64_t msg, int64_t now_ms)
+{
+    return store_do(s, sql_kept_end, "udi", msg, RCPT_FAILED, now_ms);
+}
+
+static const char *const sql_kept_next =
+    "SELECT coalesce(min(next_attempt), 0) FROM recipient WHERE state = ?1 AND next_attempt > 0";
+
+/* recipient_kept_next - when the next kept failure is over */
+int recipient_kept_next(struct store *s, int64_t *next_ms)
+{
+    return store_get_int(s, next_ms, sql_kept_next, "d", RCPT_FAILED);
+}
+
 static const char *const sql_delete = "DELETE FROM recipient WHERE msg = ?";
 
 /* recipient_delete_msg - every row of a message */

@@ -5,6 +5,9 @@
  * was accepted, every resubmission request queues rows of its own, so two
  * requests never share (or take over) a row. A row's state is stored as
  * enum rcpt_state; RCPT_ACTIVE never is (queue.c keeps it in memory).
+ * next_attempt is when a pending row is due; on a failed row it is when a
+ * failure kept without a report (no route for it) stops keeping its
+ * message in the store, 0 when nothing keeps it.
  */
 #ifndef DD_RECIPIENT_H
 #define DD_RECIPIENT_H
@@ -64,6 +67,20 @@ int recipient_fail_msg(struct store *s, uint64_t msg, const char *reason);
 
 /* recipient_open_count - open rows of msg. */
 int recipient_open_count(struct store *s, uint64_t msg, int64_t *n);
+
+/* recipient_kept_count - failed rows of msg kept (next_attempt > 0). */
+int recipient_kept_count(struct store *s, uint64_t msg, int64_t *n);
+
+/* recipient_kept_due - up to max messages with a kept failed row whose time
+ * is over at now_ms, into ids[]; *n how many. */
+int recipient_kept_due(struct store *s, int64_t now_ms, size_t max, uint64_t *ids, size_t *n);
+
+/* recipient_kept_end - the failed rows of msg kept until now_ms or before
+ * keep it no longer. */
+int recipient_kept_end(struct store *s, uint64_t msg, int64_t now_ms);
+
+/* recipient_kept_next - the earliest end of a kept failed row, 0 when none. */
+int recipient_kept_next(struct store *s, int64_t *next_ms);
 
 /* recipient_delete_msg - every row of msg. */
 int recipient_delete_msg(struct store *s, uint64_t msg);

@@ -5,7 +5,9 @@
  * (dsn.c composes it) from the null sender <>, so a report never causes
  * another. It is queued like any message: to the storage group the
  * directory gives the sender, or to the smarthost for other senders; with
- * no smarthost the failure is only logged and kept as failed in the queue.
+ * no smarthost the failure is only logged, and bounce_send() says so: the
+ * delivery then keeps the failed recipients in the store as failed, with
+ * the message, for max_queue_lifetime (queue_keep.c lets go of them).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -210,18 +212,21 @@ static struct bounce *bounce_new(struct delivery *d, const struct djob *j,
     return b;
 }
 
-/* bounce_send - one report for the failed recipients of o */
-void bounce_send(struct delivery *d, const struct djob *j, const struct queue_outcome *o,
+/* bounce_send - one report for the failed recipients of o; false when
+ * the sender cannot be told (no route): the failures are to be kept */
+bool bounce_send(struct delivery *d, const struct djob *j, const struct queue_outcome *o,
                  const char *peer, const struct mta_client_reply *replies)
 {
     struct queue_msg_rcpt to;
 
     if (j->q->sender[0] == 0)
-        return; /* never to the null sender */
+        return true; /* never to the null sender */
     if (!bounce_route(d, j->q->sender, &to)) {
-        log_warn("bounce", "%s: no route for a notification to <%s> (no smarthost): not sent",
-                 j->q->queue_id, j->q->sender);
-        return;
+        log_warn("bounce",
+                 "%s: no route for a notification to <%s> (no smarthost): not sent; kept as"
+                 " failed for %u s",
+                 j->q->queue_id, j->q->sender, d->c->delivery.max_queue_lifetime);
+        return false;
     }
     struct bounce *b = bounce_new(d, j, o, &to, peer, replies);
     if (b->n == 0)
@@ -230,4 +235,5 @@ void bounce_send(struct delivery *d, const struct djob *j, const struct queue_ou
         bounce_compose(b, j->headers, j->hlen);
     else /* read before queue_done() may release the content: the store keeps order */
         queue_content(d->q, j->q->msg_id, j->q->size, bounce_content, b);
+    return true;
 }

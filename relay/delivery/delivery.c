@@ -6,7 +6,9 @@
  * of its storage group's current destination (delivery_pool.c), and turns
  * the replies into outcomes: 2xx delivered, 5xx failed and bounced, 4xx or
  * no reply deferred with a doubling backoff from retry_initial to
- * retry_max, failed once the message is older than max_queue_lifetime.
+ * retry_max, failed once the message is older than max_queue_lifetime. A
+ * failure no report can go out for stays in the store as failed for
+ * max_queue_lifetime more.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,8 +129,8 @@ void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
         d->stats.attempts_failed += o->rcpts[i].fate == QUEUE_FAILED;
         failed |= o->rcpts[i].fate == QUEUE_FAILED;
     }
-    if (failed)
-        bounce_send(d, j, o, peer, rs);
+    if (failed && !bounce_send(d, j, o, peer, rs)) /* nobody told: kept as failed a while */
+        o->keep_failed_until_ms = o->now_ms + (int64_t)d->c->delivery.max_queue_lifetime * 1000;
     free(rs);
     queue_done(d->q, o, NULL, NULL);
     delivery_release(d, j);

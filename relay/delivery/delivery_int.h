@@ -145,9 +145,10 @@ bool dpool_tls_closed(struct dpool *p, const struct mta_client *c);
 /* dpool_tls_free - what the pool's TLS holds */
 void dpool_tls_free(struct dpool_tls *t);
 
-/* bounce.c: tell the sender of j that recipients failed */
+/* bounce.c: tell the sender of j that recipients failed; false when no
+ * report can go (no route for it): the failures are to be kept */
 struct queue_outcome;
-void bounce_send(struct delivery *d, const struct djob *j, const struct queue_outcome *o,
+bool bounce_send(struct delivery *d, const struct djob *j, const struct queue_outcome *o,
                  const char *peer, const struct mta_client_reply *replies);
 
 #endif

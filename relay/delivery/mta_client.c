@@ -302,8 +302,12 @@ static void on_reply(struct mta_client *c)
     struct mta_client_reply r;
 
     reply_of(&c->reply, &r);
-    if (r.code == 421 || c->st == C_QUIT || c->st == C_CONTENT) {
-        mta_client_shut(c, &r, &r); /* a reply amid the content ends it too */
+    if (r.code == 421 || c->st == C_QUIT) {
+        mta_client_shut(c, &r, &r);
+        return;
+    }
+    if (c->st == C_CONTENT) { /* a reply amid the content ends it too */
+        mta_client_content_reply(c, &r);
         return;
     }
     switch (c->st) {

@@ -109,6 +109,7 @@ void mta_tls_failed(struct mta_client *c, short what);
 /* mta_client_txn.c */
 void mta_client_txn_reply(struct mta_client *c, const struct mta_client_reply *r);
 void mta_client_dot_reply(struct mta_client *c, const struct mta_client_reply *r);
+void mta_client_content_reply(struct mta_client *c, const struct mta_client_reply *r);
 void mta_client_content_fill(struct mta_client *c);
 void mta_client_txn_settle(struct mta_client *c, const struct mta_client_reply *r);
 void mta_client_job_done(struct mta_client *c);

@@ -8,6 +8,14 @@
  * RCPT reply when that failed, the MAIL or DATA reply when those failed,
  * else the end-of-data reply (SMTP: one for all; LMTP: one each, in order).
  *
+ * A reply that cannot answer the command it comes for (mta_reply_in_step:
+ * a 503 to a RCPT after an accepted MAIL, a 250 to DATA, any success amid
+ * the content) means the server answers another command than we think:
+ * the replies are out of step and none of the transaction can be trusted.
+ * Its recipients are left undecided (code 0, a temporary failure, never a
+ * bounce), except those an end-of-data reply already decided, and the
+ * connection ends.
+ *
  * The content is moved from the job's buffer to the output a slice at a
  * time, up to DD_SMTP_CLIENT_OUT_HIGH; the write callback refills it when
  * it drains below DD_SMTP_CLIENT_OUT_LOW. Lines that start with "." get
@@ -158,6 +166,46 @@ void mta_client_job_done(struct mta_client *c)
     free(out.rcpt);
 }
 
+/* text_set - a description in r->text, cut to fit */
+static void __attribute__((format(printf, 2, 3)))
+text_set(struct mta_client_reply *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->text, sizeof(r->text), fmt, ap);
+    va_end(ap);
+}
+
+/* out_of_step - r cannot answer what it came for: undecide what no
+ * end-of-data reply decided, close; true when r was out of step */
+static bool out_of_step(struct mta_client *c, enum mta_step step, bool expected,
+                        const struct mta_client_reply *r)
+{
+    struct mta_client_reply why = {.code = 0, .enh = "4.5.0"};
+    static const char *const what[] = {"MAIL FROM", "RCPT TO", "DATA", "the message content",
+                                       "end of data"};
+
+    if (mta_reply_in_step(step, r->code, r->enh, expected))
+        return false;
+    for (size_t i = 0; i < c->job.nrcpts; i++)
+        if (c->st != C_DOT || !c->accepted[i])
+            c->res[i].code = 0;
+    text_set(&why, "replies out of step from %s: \"%s\" in reply to %s", c->peer_name, r->text,
+             what[step]);
+    mta_client_shut(c, &why, &why);
+    return true;
+}
+
+/* mta_client_content_reply - a reply amid the content: an early refusal
+ * decides the open recipients, anything else is out of step; either way
+ * the connection ends */
+void mta_client_content_reply(struct mta_client *c, const struct mta_client_reply *r)
+{
+    if (!out_of_step(c, MTA_STEP_CONTENT, true, r))
+        mta_client_shut(c, r, r);
+}
+
 /* rcpt_reply - a RCPT reply; after a failed MAIL it decides nothing */
 static void rcpt_reply(struct mta_client *c, size_t i, const struct mta_client_reply *r)
 {
@@ -184,9 +232,11 @@ static void content_start(struct mta_client *c)
 }
 
 /* data_reply - 354: content (or only "." when nobody wants it); 4xx/5xx:
- * it decides the open recipients; anything else breaks the protocol */
+ * it decides the open recipients; anything else is out of step */
 static void data_reply(struct mta_client *c, const struct mta_client_reply *r)
 {
+    if (out_of_step(c, MTA_STEP_DATA, c->mail_ok && c->naccepted > 0, r))
+        return;
     if (r->code == 354) {
         if (c->mail_ok && c->naccepted > 0) {
             content_start(c);
@@ -196,10 +246,6 @@ static void data_reply(struct mta_client *c, const struct mta_client_reply *r)
         c->dot_ignore = true;
         c->dot_left = 1;
         c->st = C_DOT;
-        return;
-    }
-    if (r->code / 100 != 4 && r->code / 100 != 5) {
-        mta_client_fail(c, "unexpected reply from %s to DATA: %s", c->peer_name, r->text);
         return;
     }
     mta_client_txn_settle(c, r);
@@ -220,17 +266,6 @@ static void txn_next(struct mta_client *c)
     send_step(c, c->step);
 }
 
-/* text_set - a description in r->text, cut to fit */
-static void __attribute__((format(printf, 2, 3)))
-text_set(struct mta_client_reply *r, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(r->text, sizeof(r->text), fmt, ap);
-    va_end(ap);
-}
-
 /* mta_client_txn_reply - a reply to RSET, MAIL, RCPT or DATA */
 void mta_client_txn_reply(struct mta_client *c, const struct mta_client_reply *r)
 {
@@ -244,10 +279,14 @@ void mta_client_txn_reply(struct mta_client *c, const struct mta_client_reply *r
         return;
     }
     if (step == STEP_MAIL) {
+        if (out_of_step(c, MTA_STEP_MAIL, true, r))
+            return;
         c->mail_ok = r->code / 100 == 2;
         if (!c->mail_ok)
             mta_client_txn_settle(c, r);
     } else if (step > STEP_MAIL && step < c->data_step) {
+        if (out_of_step(c, MTA_STEP_RCPT, c->mail_ok, r))
+            return;
         rcpt_reply(c, step - STEP_RCPT, r);
     } else if (step == c->data_step) {
         data_reply(c, r);
@@ -274,6 +313,8 @@ void mta_client_dot_reply(struct mta_client *c, const struct mta_client_reply *r
         mta_client_job_done(c);
         return;
     }
+    if (out_of_step(c, MTA_STEP_DOT, true, r))
+        return;
     if (c->proto == MTA_CLIENT_SMTP) {
         mta_client_txn_settle(c, r);
         c->dot_left = 0;

@@ -4,6 +4,11 @@
  * One cache entry per host: A and AAAA are asked together; the answer is
  * kept for the smaller TTL (clamped to 1 s .. 1 h), a failure for a few
  * seconds. Callers that ask while a lookup runs wait for it.
+ *
+ * A waiter's callback may ask again, for any name: the entry being
+ * answered is busy (e->telling) until its last waiter is told, so a full
+ * cache never drops it from under resolve_finish(), and a new question
+ * for its name is answered from it at once.
  */
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -35,6 +40,7 @@ struct rentry {
     uint32_t ttl;
     int64_t until_ms;
     int outstanding; /* queries in flight */
+    bool telling;    /* resolve_finish() is calling the waiters: not idle */
     char err[128];
     struct rwait *waiters;
 };
@@ -93,12 +99,20 @@ static void resolve_finish(struct rentry *e)
     if (ttl > RESOLVE_TTL_MAX)
         ttl = RESOLVE_TTL_MAX;
     e->until_ms = clock_mono_ms() + (int64_t)ttl * 1000;
+    e->telling = true;
     while (e->waiters) {
         struct rwait *w = e->waiters;
         e->waiters = w->next;
         resolve_answer(e, w->fn, w->ctx, w->port);
         free(w);
     }
+    e->telling = false;
+}
+
+/* resolve_idle - no query in flight and nobody being told: may be dropped */
+static bool resolve_idle(const struct rentry *e)
+{
+    return e->outstanding == 0 && !e->telling;
 }
 
 /* resolve_cb - one query answered (A or AAAA) */
@@ -136,7 +150,7 @@ static struct rentry *resolve_entry(struct resolver *r, const char *host)
             return *pp;
     if (r->ncache >= RESOLVE_CACHE_MAX) { /* drop every idle entry */
         for (pp = &r->cache; *pp;) {
-            if ((*pp)->outstanding == 0) {
+            if (resolve_idle(*pp)) {
                 struct rentry *old = *pp;
                 *pp = old->next;
                 free(old);
@@ -167,7 +181,7 @@ void resolve_host(struct resolver *r, const char *host, uint16_t port, resolve_f
         fn(ctx, NULL, 0, "out of memory");
         return;
     }
-    if (e->outstanding == 0 && clock_mono_ms() < e->until_ms) {
+    if (e->outstanding == 0 && (e->telling || clock_mono_ms() < e->until_ms)) {
         free(w);
         resolve_answer(e, fn, ctx, port);
         return;

@@ -9,6 +9,11 @@
  * into a bounce. The lines after the first of a 2xx reply are EHLO
  * keywords; the ones the client uses become flags.
  *
+ * mta_reply_in_step() tells a reply that cannot answer the command it
+ * comes for (the server is answering another one: out of step), so the
+ * client never takes a late RCPT reply for the end of data, or a 503 for
+ * a verdict on a recipient.
+ *
  * Bounds come first: a line is measured before it is looked at.
  */
 #include <string.h>
@@ -206,4 +211,39 @@ const char *mta_reply_strerror(enum mta_reply_status e)
     if ((unsigned)e >= MTA_R__COUNT)
         return "unknown reply error";
     return errors[e];
+}
+
+/* class_fits - a reply class the step can get at all */
+static bool class_fits(enum mta_step step, int code)
+{
+    int cls = code / 100;
+
+    switch (step) {
+    case MTA_STEP_DATA:
+        return code == 354 || cls == 4 || cls == 5;
+    case MTA_STEP_CONTENT: /* only an early refusal, never a success */
+        return cls == 4 || cls == 5;
+    default:
+        return cls == 2 || cls == 4 || cls == 5;
+    }
+}
+
+/* sequencing - 503, or an enhanced code X.5.1 (X.5.*: any_detail) */
+static bool sequencing(int code, const char *enh, bool any_detail)
+{
+    if (code == 503)
+        return true;
+    if (enh == NULL || (enh[0] != '4' && enh[0] != '5') || strncmp(enh + 1, ".5.", 3) != 0)
+        return false;
+    return any_detail || strcmp(enh + 4, "1") == 0;
+}
+
+/* mta_reply_in_step - the reply can answer step */
+bool mta_reply_in_step(enum mta_step step, int code, const char *enh, bool expected)
+{
+    if (!class_fits(step, code))
+        return false;
+    if (!expected)
+        return true;
+    return !sequencing(code, enh, step == MTA_STEP_DATA);
 }

@@ -52,6 +52,39 @@ def test_smtp_sink_delivery():
         assert "relay=127.0.0.1[127.0.0.1]:%d" % sink.port in hub.log()
 
 
+def test_smtp_sink_out_of_step():
+    """smtp-sink -W rcpt:3 answers pipelined commands out of step (MAIL's 250, DATA's
+    503 "need RCPT command", then the late RCPT 250): a temporary failure of that
+    connection, retried with backoff, never a bounce; the same sink without the
+    delay (same port) then takes every message once."""
+    with SmtpSink(args=["-W", "rcpt:3"]) as sink, \
+            Hub(dests={"SG2": sink.dest()},
+                delivery={"retry_initial": 1, "retry_max": 2}) as hub:
+        for i in range(3):
+            send(hub, ["alice@example.org"], subject="oos%d" % i)
+        wait_for(lambda: hub.log().count("replies out of step") >= 6,
+                 what="two out-of-step deferrals per message")
+        log = hub.log()
+        assert "status=bounced" not in log and "from=<>" not in log, log
+        assert re.search(r"to=<alice@example.org>, .*dsn=4\.5\.0, status=deferred "
+                         r"\(replies out of step from 127\.0\.0\.1\[127\.0\.0\.1\]:%d: "
+                         r"\"503 5\.5\.1 Error: need RCPT command\" in reply to RCPT TO\)"
+                         % sink.port, log), log
+        assert set(states(hub).values()) == {0}, states(hub)  # pending, retried
+        assert not any(b"Subject: oos" in d for d in sink.dumps())  # no content went
+        port = sink.port
+        sink.proc.kill()  # the same sink again, in step now
+        sink.proc.wait()
+        sink.proc = None
+        fixed = SmtpSink()
+        fixed.port = port
+        with fixed:
+            wait_for(lambda: open_recipients(hub) == 0, what="the deferred mail delivered")
+            assert sorted(re.findall(rb"Subject: (oos\d)", b"".join(fixed.dumps()))) == [
+                b"oos0", b"oos1", b"oos2"]
+        assert "status=bounced" not in hub.log()
+
+
 def test_connection_reuse():
     with Mbxsink() as mbx, Hub(dests={"SG2": mbx.dest()},
                                delivery={"concurrency_per_destination": 2}) as hub:
@@ -216,7 +249,7 @@ if __name__ == "__main__":
              test_sigkill_during_delivery, test_destination_change_while_deferred,
              test_unix_socket_destination, test_host_destination_dns_ttl]
     if os.path.exists(SMTP_SINK):
-        tests.insert(0, test_smtp_sink_delivery)
+        tests[:0] = [test_smtp_sink_delivery, test_smtp_sink_out_of_step]
     else:
         print("note: smtp-sink missing (Debian package postfix); its case is left out")
     sys.exit(1 if run(tests) else 0)

@@ -3,7 +3,8 @@
  * the scheduler sends them: a job whose recipients failed yields one
  * report from <> to its sender, routed to the storage group the directory
  * gives the sender or to the smarthost, never to the null sender, not at
- * all without a route (logged, the failure kept); the report names the
+ * all without a route (logged, the failure kept as failed in the store
+ * for max_queue_lifetime, then removed); the report names the
  * failed recipients only and quotes the original header section, also
  * when the content was never read for a delivery
  *
@@ -24,7 +25,6 @@
 #include <cmocka.h>
 
 #include "dlvfix.h"
-#include "knownbug.h"
 
 #define LOCAL_SENDER "local@example.net"
 
@@ -222,8 +222,30 @@ static void test_report_not_reported(void **state)
     assert_int_equal(df_bounces(w->x), 0);
 }
 
+/* kept_failed - msg's recipient rcpt: failed and kept with its message
+ * and content (its row, its reply) */
+static void kept_failed(struct bworld *w, uint64_t id, const char *rcpt, const char *reply)
+{
+    char got[512];
+
+    assert_int_equal(df_rcpt_state(w->x, id, rcpt), RCPT_FAILED);
+    sf_sql_text(w->x->f, got, sizeof(got),
+                "SELECT last_reply FROM recipient WHERE msg = %lld AND rcpt = %Q", (long long)id,
+                rcpt);
+    if (strncmp(got, reply, strlen(reply)) != 0)
+        fail_msg("reply [%s]", got);
+    assert_int_equal(
+        sf_sql_int(w->x->f, "SELECT count(*) FROM message WHERE id = %lld", (long long)id), 1);
+    assert_int_equal(sf_sql_int(w->x->f,
+                                "SELECT sum(length(data)) = %d FROM message_body"
+                                " WHERE msg = %lld",
+                                (int)strlen(df_content), (long long)id),
+                     1);
+}
+
 /* test_no_route - no smarthost and a sender the directory does not know:
- * no report, the failure logged and kept as failed in the store */
+ * no report, the failure logged and kept as failed in the store, also
+ * across a restart */
 static void test_no_route(void **state)
 {
     struct bworld *w = bw_new(false);
@@ -232,15 +254,54 @@ static void test_no_route(void **state)
     (void)state;
     peer_rule(w->mbox, "alice@example.org", "550 5.1.1 unknown user", NULL);
     uint64_t id = df_send(w->x, DF_SENDER, df_content, clock_now_ms(), &rcpt, 1);
-    df_wait_attempts(w->x, 1);
+    df_wait(w->x, RCPT_FAILED, "SELECT coalesce(max(state), -1) FROM recipient WHERE msg = %lld",
+            (long long)id);
     sf_run_ms(w->x->f, 200);
     assert_int_equal(bounces_sent(w), 0);
     assert_int_equal(df_bounces(w->x), 0);
     assert_int_equal(w->sh->conns, 0);
-    long long st = df_rcpt_state(w->x, id, "alice@example.org");
+    kept_failed(w, id, "alice@example.org", "550 5.1.1 unknown user");
+    df_reopen(w->x); /* kept for max_queue_lifetime (2 days here), restarts included */
+    sf_run_ms(w->x->f, 200);
+    kept_failed(w, id, "alice@example.org", "550 5.1.1 unknown user");
+    assert_int_equal(w->mbox->rcpt_cmds, 1); /* failed for good: never tried again */
     bw_free(w);
-    KNOWN_BUG(st == RCPT_FAILED,
-              "issue 11 item 4: failed mail without a bounce route is deleted, not kept");
+}
+
+/* test_no_route_expires - a failure kept without a report leaves the store
+ * once max_queue_lifetime has passed since it failed: its rows and
+ * content, unless the dumpster holds the message for a delivered copy */
+static void test_no_route_expires(void **state)
+{
+    struct bworld *w = bw_new(false);
+    const char *alone = "alice@example.org:SG1";
+    const char *both[] = {"alice@example.org:SG1", "bob@example.org:SG1"};
+
+    (void)state;
+    w->x->f->c.delivery.max_queue_lifetime = 1;
+    peer_rule(w->mbox, "alice@example.org", "550 5.1.1 unknown user", NULL);
+    uint64_t m1 = df_send(w->x, DF_SENDER, df_content, clock_now_ms(), &alone, 1);
+    uint64_t m2 = df_send(w->x, DF_SENDER, df_content, clock_now_ms(), both, 2);
+    df_wait(w->x, 0, "SELECT count(*) FROM message WHERE id = %lld", (long long)m1);
+    assert_int_equal(
+        sf_sql_int(w->x->f, "SELECT count(*) FROM recipient WHERE msg = %lld", (long long)m1), 0);
+    assert_int_equal(
+        sf_sql_int(w->x->f, "SELECT count(*) FROM message_body WHERE msg = %lld", (long long)m1),
+        0);
+    /* m2: alice's failure expired too, bob's copy keeps the message in the dumpster */
+    df_wait(w->x, 0,
+            "SELECT next_attempt FROM recipient WHERE msg = %lld AND rcpt = 'alice@example.org'",
+            (long long)m2);
+    assert_int_equal(df_rcpt_state(w->x, m2, "alice@example.org"), RCPT_FAILED);
+    assert_int_equal(df_rcpt_state(w->x, m2, "bob@example.org"), RCPT_DELIVERED);
+    assert_int_equal(
+        sf_sql_int(w->x->f, "SELECT count(*) FROM dumpster_item WHERE msg = %lld", (long long)m2),
+        1);
+    assert_int_equal(
+        sf_sql_int(w->x->f, "SELECT count(*) FROM message WHERE id = %lld", (long long)m2), 1);
+    assert_int_equal(w->mbox->nmsgs, 1);
+    assert_int_equal(bounces_sent(w), 0);
+    bw_free(w);
 }
 
 /* test_headers_from_store - a message that expired before any connection
@@ -291,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_report_route),
         cmocka_unit_test_setup_teardown(test_report_not_reported, setup, teardown),
         cmocka_unit_test(test_no_route),
+        cmocka_unit_test(test_no_route_expires),
         cmocka_unit_test_setup_teardown(test_headers_from_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_jobs, setup, teardown),
     };

@@ -12,7 +12,8 @@
  * connections are counted at the peers (reuse with RSET, the concurrency
  * bound); a destination changed at runtime, by a new configuration or
  * across a restart takes the mail not yet delivered; a peer that hangs up
- * or answers out of step defers, never bounces.
+ * or answers out of step defers, never bounces; an outcome whose commit
+ * fails is written later, its recipient delivered once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,7 +27,6 @@
 #include <cmocka.h>
 
 #include "dlvfix.h"
-#include "knownbug.h"
 #include "dnsfix.h"
 
 struct world {
@@ -131,6 +131,17 @@ static void reply_of(struct world *w, uint64_t msg, const char *rcpt, char *buf,
     sf_sql_text(w->x->f, buf, cap,
                 "SELECT last_reply FROM recipient WHERE msg = %lld AND rcpt = %Q", (long long)msg,
                 rcpt);
+}
+
+/* wait_closed - run the loop until no connection to peer p is open */
+static void wait_closed(struct world *w, const struct peer *p)
+{
+    int64_t end = clock_mono_ms() + DF_WAIT_MS;
+
+    while (p->open > 0 && clock_mono_ms() < end)
+        sf_run_ms(w->x->f, 10);
+    if (p->open > 0)
+        fail_msg("timed out: %u connections still open", p->open);
 }
 
 static const struct {
@@ -475,18 +486,59 @@ static void test_peer_hangs_up(void **state)
 
 /* test_out_of_step - replies that break the order of the pipelined
  * commands (DATA's 503 before the RCPT's 250) are a failure of the
- * connection: deferred, never bounced */
+ * connection: deferred with the backoff, never bounced, the connection
+ * closed */
 static void test_out_of_step(void **state)
 {
     struct world *w = *state;
+    int64_t t0 = clock_now_ms();
+    char reply[512];
 
     w->lmtp->fault = PEER_OUT_OF_STEP;
     uint64_t id = send1(w, "alice@example.org:SG1");
     df_wait_attempts(w->x, 1);
     assert_true(peer_saw(w->lmtp, "DATA"));
-    sf_run_ms(w->x->f, 200);
-    KNOWN_BUG(df_rcpt_state(w->x, id, "alice@example.org") == RCPT_PENDING && stats(w).bounces == 0,
-              "issue 11 item 4: out-of-step replies fail the recipient (5.5.1) and bounce");
+    wait_state(w, id, "alice@example.org", RCPT_PENDING);
+    reply_of(w, id, "alice@example.org", reply, sizeof(reply));
+    if (strstr(reply, "out of step") == NULL)
+        fail_msg("reply [%s]", reply);
+    long long next =
+        sf_sql_int(w->x->f, "SELECT next_attempt FROM recipient WHERE msg = %lld", (long long)id);
+    assert_true(next >= t0 + 600000 && next <= clock_now_ms() + 600000);
+    struct delivery_stats st = stats(w);
+    assert_int_equal(st.attempts_deferred, 1);
+    assert_int_equal(st.attempts_failed, 0);
+    assert_int_equal(st.bounces, 0);
+    assert_int_equal(df_bounces(w->x), 0);
+    assert_int_equal(w->lmtp->nmsgs, 0);
+    wait_closed(w, w->lmtp); /* the hub hung up, without QUIT */
+    assert_int_equal(w->lmtp->quits, 0);
+}
+
+/* test_outcome_commit_fails - the outcome of a delivery cannot be
+ * committed for a while (issue 11 item 3): the recipient is neither
+ * dropped nor stuck nor delivered again; once the disk works the outcome
+ * is written: delivered, kept once in the dumpster */
+static void test_outcome_commit_fails(void **state)
+{
+    struct world *w = *state;
+    int64_t end;
+
+    sf_fault_after(w->x->f, "UPDATE recipient SET state = ?, attempts", "COMMIT", SQLITE_IOERR, -1);
+    uint64_t id = send1(w, "alice@example.org:SG1");
+    df_wait_for(w->x, &w->lmtp->nmsgs, 1);
+    end = clock_mono_ms() + DF_WAIT_MS; /* written again 250, 500, 1000 ms later: >= 2 ticks */
+    while (sf_fault_hits(w->x->f) < 4 && clock_mono_ms() < end)
+        sf_run_ms(w->x->f, 10);
+    assert_true(sf_fault_hits(w->x->f) >= 4);
+    assert_int_equal(df_rcpt_state(w->x, id, "alice@example.org"), RCPT_PENDING);
+    assert_int_equal(w->lmtp->nmsgs, 1); /* active meanwhile: never handed out again */
+    sf_fault(w->x->f, NULL, 0, 0);
+    wait_state(w, id, "alice@example.org", RCPT_DELIVERED);
+    df_wait(w->x, 1, "SELECT count(*) FROM dumpster_item WHERE sg = 'SG1' AND msg = %lld",
+            (long long)id);
+    assert_int_equal(w->lmtp->nmsgs, 1);
+    assert_int_equal(stats(w).attempts_delivered, 1);
 }
 
 /* test_host_resolved - a HOST destination is looked up on the loopback
@@ -531,6 +583,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_conf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_hangs_up, setup, teardown),
         cmocka_unit_test_setup_teardown(test_out_of_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outcome_commit_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_host_resolved, setup, teardown),
     };
 

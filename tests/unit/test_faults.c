@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 #include <sqlite3.h>
 
@@ -42,6 +45,39 @@ static enum store_rc commit_rc(struct rsfix *r, int64_t received_ms)
     sf_loop_until(r->f, &r->f->commits, want);
     r->f->commit_errors = errors;
     return r->f->last_rc;
+}
+
+/* wait_sql - run the loop until the SQL (sqlite3_mprintf format) gives
+ * want; fails the test after SF_WAIT_MS */
+static void wait_sql(struct storefix *f, long long want, const char *fmt, ...)
+{
+    int64_t end = clock_mono_ms() + SF_WAIT_MS;
+    char *sql;
+    va_list ap;
+
+    va_start(ap, fmt);
+    sql = sqlite3_vmprintf(fmt, ap);
+    va_end(ap);
+    assert_non_null(sql);
+    long long got = sf_sql_int(f, "%s", sql);
+    while (got != want && clock_mono_ms() < end) {
+        sf_run_ms(f, 20);
+        got = sf_sql_int(f, "%s", sql);
+    }
+    if (got != want)
+        fail_msg("%s: got %lld, want %lld", sql, got, want);
+    sqlite3_free(sql);
+}
+
+/* wait_hits - run the loop until the fault failed at least n statements */
+static void wait_hits(struct storefix *f, int n)
+{
+    int64_t end = clock_mono_ms() + SF_WAIT_MS;
+
+    while (sf_fault_hits(f) < n && clock_mono_ms() < end)
+        sf_run_ms(f, 10);
+    if (sf_fault_hits(f) < n)
+        fail_msg("timed out: %d of %d fault hits", sf_fault_hits(f), n);
 }
 
 /* check_store - counters equal a recount; content exactly where needed */
@@ -76,27 +112,31 @@ static void test_commit_full_nothing_half_written(void **state)
     sf_fault(f, "INSERT OR IGNORE INTO recipient", SQLITE_FULL, 1);
     assert_int_equal(commit_rc(r, sf_base_ms()), STORE_E_FULL); /* the session says 451 */
     assert_int_equal(sf_fault_hits(f), 1);
-    sf_run_ms(f, 100);
+    wait_sql(f, 0, "SELECT count(*) FROM message_body"); /* removed */
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 0);
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient"), 0);
-    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message_body"), 0); /* removed */
     assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK); /* and the next one goes in */
     check_store(f);
 }
 
+/* test_commit_busy_and_ioerr - a batch that cannot begin, and one whose
+ * COMMIT fails, fail the message they hold. The faults are aimed at that
+ * message's batch: other batches (the removal of the first refused
+ * content, the dumpster's ticks) run on the storage thread meanwhile and
+ * must not take them. */
 static void test_commit_busy_and_ioerr(void **state)
 {
     struct rsfix *r = *state;
     struct storefix *f = r->f;
 
-    sf_fault(f, "BEGIN IMMEDIATE", SQLITE_BUSY, 1);
+    sf_fault(f, "BEGIN IMMEDIATE", SQLITE_BUSY, -1); /* every batch until the answer */
     assert_int_equal(commit_rc(r, sf_base_ms()), STORE_E_IO);
-    sf_fault(f, "COMMIT", SQLITE_IOERR, 1);
+    sf_fault_after(f, "INSERT INTO message(", "COMMIT", SQLITE_IOERR, 1);
     assert_int_equal(commit_rc(r, sf_base_ms()), STORE_E_IO);
+    assert_int_equal(sf_fault_hits(f), 1);
     sf_fault(f, NULL, 0, 0);
-    sf_run_ms(f, 600); /* the removal of refused content is retried */
+    wait_sql(f, 0, "SELECT count(*) FROM message_body"); /* refused content removed, retried */
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 0);
-    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message_body"), 0);
     assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient"), 2);
 }
@@ -147,6 +187,93 @@ static void test_outcome_retried_never_dropped(void **state)
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_rcpt"), 2);
     check_store(f);
     sf_free_picked(&p);
+}
+
+/* struct capture - stderr (the log) into a file while a case runs */
+struct capture {
+    char path[128];
+    int saved;
+};
+
+/* capture_start - the log lines from now on go to a file too */
+static void capture_start(struct capture *c)
+{
+    snprintf(c->path, sizeof(c->path), "/tmp/test_faults.%d.log", (int)getpid());
+    int fd = open(c->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    c->saved = dup(2);
+    assert_true(c->saved >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    close(fd);
+}
+
+/* capture_count - lines of the log so far that contain text */
+static int capture_count(struct capture *c, const char *text)
+{
+    char line[1024];
+    int n = 0;
+    FILE *fp = fopen(c->path, "r");
+
+    assert_non_null(fp);
+    while (fgets(line, sizeof(line), fp))
+        n += strstr(line, text) != NULL;
+    fclose(fp);
+    return n;
+}
+
+/* capture_end - stderr back, the file gone */
+static void capture_end(struct capture *c)
+{
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    unlink(c->path);
+}
+
+/* test_outcome_commit_fails - the batch that holds an outcome fails at its
+ * COMMIT (issue 11 item 3): the outcome is written again later, its
+ * recipients stay active meanwhile (never picked twice), and nothing of
+ * the rolled-back transaction is logged ("dumpster sg=... kept" appears
+ * once, for the write that committed) */
+static void test_outcome_commit_fails(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+    struct capture cap;
+    int done = 0;
+
+    assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
+    struct sf_picked p = sf_pick(f, clock_now_ms());
+    assert_int_equal(p.n, 1);
+    capture_start(&cap);
+    sf_fault_after(f, "UPDATE recipient SET state = ?, attempts", "COMMIT", SQLITE_IOERR, -1);
+    queue_done(f->q, sf_outcome(p.jobs[0], NULL, clock_now_ms()), on_done_count, &done);
+    wait_hits(f, 2); /* failed, and failed again when retried */
+    struct sf_picked again = sf_pick(f, clock_now_ms());
+    int picked = (int)again.n;
+    sf_free_picked(&again);
+    int kept_early = capture_count(&cap, "dumpster sg=SG1 kept");
+    assert_int_equal(done, 0);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient WHERE state = %d", RCPT_PENDING),
+                     2);
+    sf_fault(f, NULL, 0, 0);
+    sf_loop_until(f, &done, 1);
+    int kept = capture_count(&cap, "dumpster sg=SG1 kept");
+    capture_end(&cap);
+    assert_int_equal(picked, 0); /* still active: not handed out again */
+    assert_int_equal(kept_early, 0);
+    assert_int_equal(kept, 1);
+    assert_int_equal(done, 1);
+    assert_int_equal(
+        sf_sql_int(f, "SELECT count(*) FROM recipient WHERE state = %d", RCPT_DELIVERED), 2);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_item"), 1);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_rcpt"), 2);
+    sf_free_picked(&p);
+    p = sf_pick(f, clock_now_ms()); /* released, delivered: nothing due */
+    assert_int_equal(p.n, 0);
+    sf_free_picked(&p);
+    check_store(f);
 }
 
 static void test_resubmit_batch_retried(void **state)
@@ -252,6 +379,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_busy_and_ioerr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pick_on_a_full_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcome_retried_never_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outcome_commit_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmit_batch_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmit_create_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_release_fails_whole, setup, teardown),

@@ -3,7 +3,8 @@
  *
  * Single and multi-line replies, enhanced status codes, every error,
  * the line and line-count bounds (an endless "250-" stream), safe
- * truncation of the kept line, and EHLO keyword extraction.
+ * truncation of the kept line, EHLO keyword extraction, and which
+ * replies can answer which step of a transaction (mta_reply_in_step).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -291,13 +292,84 @@ static void test_strerror(void **state)
     assert_string_equal(mta_reply_strerror((enum mta_reply_status) - 1), "unknown reply error");
 }
 
+/* ---- replies in step ---- */
+
+static const struct step_case {
+    enum mta_step step;
+    int code;
+    const char *enh;
+    bool expected, in_step;
+} step_cases[] = {
+    /* MAIL: 2xx, 4xx, 5xx; a sequencing error is out of step */
+    {MTA_STEP_MAIL, 250, "2.1.0", true, true},
+    {MTA_STEP_MAIL, 452, "4.3.1", true, true},
+    {MTA_STEP_MAIL, 553, "5.1.8", true, true},
+    {MTA_STEP_MAIL, 555, "5.5.4", true, true}, /* a parameter refused */
+    {MTA_STEP_MAIL, 501, "5.5.2", true, true}, /* syntax */
+    {MTA_STEP_MAIL, 503, "5.5.1", true, false},
+    {MTA_STEP_MAIL, 503, "", true, false},
+    {MTA_STEP_MAIL, 354, "", true, false},
+    /* RCPT: after an accepted MAIL, 503 or X.5.1 means the server missed it */
+    {MTA_STEP_RCPT, 250, "2.1.5", true, true},
+    {MTA_STEP_RCPT, 251, "", true, true},
+    {MTA_STEP_RCPT, 550, "5.1.1", true, true},
+    {MTA_STEP_RCPT, 451, "4.3.0", true, true},
+    {MTA_STEP_RCPT, 452, "4.5.3", true, true}, /* too many recipients */
+    {MTA_STEP_RCPT, 503, "5.5.1", true, false},
+    {MTA_STEP_RCPT, 550, "5.5.1", true, false},
+    {MTA_STEP_RCPT, 450, "4.5.1", true, false},
+    {MTA_STEP_RCPT, 503, "5.5.1", false, true}, /* MAIL failed: 503 is the answer */
+    {MTA_STEP_RCPT, 354, "", false, false},     /* never, whatever came before */
+    {MTA_STEP_RCPT, 354, "", true, false},
+    /* DATA: 354 or a refusal; after an accepted RCPT no X.5.x fits */
+    {MTA_STEP_DATA, 354, "", true, true},
+    {MTA_STEP_DATA, 451, "4.3.0", true, true},
+    {MTA_STEP_DATA, 554, "5.7.1", true, true},
+    {MTA_STEP_DATA, 503, "5.5.1", true, false},
+    {MTA_STEP_DATA, 554, "5.5.1", true, false},
+    {MTA_STEP_DATA, 554, "5.5.0", true, false},
+    {MTA_STEP_DATA, 554, "5.5.1", false, true}, /* no valid recipients: right */
+    {MTA_STEP_DATA, 503, "", false, true},
+    {MTA_STEP_DATA, 250, "2.0.0", true, false},
+    {MTA_STEP_DATA, 250, "2.0.0", false, false},
+    {MTA_STEP_DATA, 334, "", true, false},
+    /* amid the content: an early refusal only */
+    {MTA_STEP_CONTENT, 552, "5.3.4", true, true},
+    {MTA_STEP_CONTENT, 451, "4.3.0", true, true},
+    {MTA_STEP_CONTENT, 250, "2.1.5", true, false},
+    {MTA_STEP_CONTENT, 354, "", true, false},
+    {MTA_STEP_CONTENT, 503, "5.5.1", true, false},
+    /* the end of data */
+    {MTA_STEP_DOT, 250, "2.0.0", true, true},
+    {MTA_STEP_DOT, 452, "4.2.2", true, true},
+    {MTA_STEP_DOT, 554, "5.6.0", true, true},
+    {MTA_STEP_DOT, 354, "", true, false},
+    {MTA_STEP_DOT, 503, "5.5.1", true, false},
+    {MTA_STEP_DOT, 550, "5.5.1", true, false},
+    {MTA_STEP_DOT, 550, "5.5.10", true, true}, /* not X.5.1 */
+    {MTA_STEP_DOT, 550, "5.15.1", true, true},
+};
+
+/* test_in_step - each case's verdict */
+static void test_in_step(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(step_cases) / sizeof(step_cases[0]); i++) {
+        const struct step_case *c = &step_cases[i];
+
+        if (mta_reply_in_step(c->step, c->code, c->enh, c->expected) != c->in_step)
+            fail_msg("step case %zu: step %d, %d %s, expected %d: not %s", i, (int)c->step, c->code,
+                     c->enh, (int)c->expected, c->in_step ? "in step" : "out of step");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replies),     cmocka_unit_test(test_next_reply),
         cmocka_unit_test(test_line_length), cmocka_unit_test(test_control_octets),
         cmocka_unit_test(test_endless),     cmocka_unit_test(test_ehlo),
-        cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_strerror),    cmocka_unit_test(test_in_step),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,7 +80,13 @@ static int sf_fault_hook(void *ctx, const char *sql)
 {
     struct sf_fault *flt = ctx;
 
+    if (sql != NULL && strncmp(sql, "BEGIN", 5) == 0)
+        flt->armed = false; /* a new batch */
+    if (sql != NULL && flt->after[0] && strstr(sql, flt->after) != NULL)
+        flt->armed = true;
     if (flt->count == 0 || flt->match[0] == 0 || sql == NULL || strstr(sql, flt->match) == NULL)
+        return SQLITE_OK;
+    if (flt->after[0] && !flt->armed)
         return SQLITE_OK;
     if (flt->count > 0)
         flt->count--;
@@ -91,6 +97,14 @@ static int sf_fault_hook(void *ctx, const char *sql)
 /* sf_fault - fail the next count statements containing match */
 void sf_fault(struct storefix *f, const char *match, int rc, int count)
 {
+    sf_fault_after(f, NULL, match, rc, count);
+}
+
+/* sf_fault_after - sf_fault within the batches that ran after first */
+void sf_fault_after(struct storefix *f, const char *after, const char *match, int rc, int count)
+{
+    snprintf(f->flt.after, sizeof(f->flt.after), "%s", after ? after : "");
+    f->flt.armed = false;
     snprintf(f->flt.match, sizeof(f->flt.match), "%s", match ? match : "");
     f->flt.rc = rc;
     f->flt.hits = 0;

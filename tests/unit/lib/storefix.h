@@ -30,6 +30,8 @@
 
 struct sf_fault {
     char match[128];
+    char after[128]; /* "": any batch; else only a batch that ran such a statement */
+    bool armed;      /* after ran in the batch in progress */
     int rc;
     int count;
     int hits;
@@ -123,6 +125,11 @@ size_t sf_deliver_due(struct storefix *f, int64_t at, int64_t now_ms);
  * queue hand-off orders it before the storage thread's next read.
  */
 void sf_fault(struct storefix *f, const char *match, int rc, int count);
+/* sf_fault_after - the same, counting only the statements of a batch that
+ * ran a statement containing after before them (from its BEGIN on): the
+ * COMMIT of the batch that holds a given work, whatever other batches the
+ * hub's timers run meanwhile. */
+void sf_fault_after(struct storefix *f, const char *after, const char *match, int rc, int count);
 /* sf_fault_hits - statements failed so far by the current fault */
 int sf_fault_hits(const struct storefix *f);
 
