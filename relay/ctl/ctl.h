@@ -105,6 +105,14 @@ void ctl_tls_free(struct ctl_tls *t);
 
 /* ctl_url_parse - http[s]://host[:port][/base] into h; 0, or -1 with why */
 int ctl_url_parse(const char *url, struct ctl_hub *h, char *why, size_t cap);
+
+/* The hubs and the token (ctl_site.c): 0, or an exit code with its line
+ * said on stderr. */
+int ctl_hub_add(struct ctl *ctl, const char *name, const char *url, const char *where);
+int ctl_readable(const char *path, const char *where);
+int ctl_site_load(struct ctl *ctl, const char *path);
+int ctl_token_load(struct ctl *ctl, const char *path);
+int ctl_token_new(const struct ctl *ctl); /* token new: prints it */
 /* ctl_http_run - every hub in parallel, step by step; 0, or -1 when the
  * event loop cannot start */
 int ctl_http_run(struct ctl *ctl, ctl_step_fn step);
