@@ -23,35 +23,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct doveadm_query {
-    const char *user;       /* the recipient, as queued */
-    const char *message_id; /* with its angle brackets */
-};
-
-enum doveadm_answer {
-    DOVEADM_PRESENT = 0,
-    DOVEADM_MISSING,
-    DOVEADM_NO_USER, /* the server knows no such user */
-    DOVEADM_ERROR,   /* cannot say: ask again later */
-};
+#include "probe_types.h"
 
 /* doveadm_askable - the batch can carry q (both strings non-empty UTF-8) */
-bool doveadm_askable(const struct doveadm_query *q);
+bool doveadm_askable(const struct probe_query *q);
 
 /* doveadm_search_body - the JSON body of a batch of the askable ones of n
  * questions (each tagged with its index; "[]" when none is), a string the
  * caller frees; NULL when out of memory. */
-char *doveadm_search_body(const struct doveadm_query *q, size_t n);
+char *doveadm_search_body(const struct probe_query *q, size_t n);
 
 /* doveadm_search_parse - answers[0..n) of the batch of q[0..n) from the
  * response body. Returns 0 (answers filled; a question not askable is
- * DOVEADM_MISSING, an askable one without an answer DOVEADM_ERROR), or -1
+ * PROBE_MISSING, an askable one without an answer PROBE_ERROR), or -1
  * with a message in err when the body is not a JSON array of answers of
- * the right shape (then every answer is DOVEADM_ERROR). */
-int doveadm_search_parse(const char *body, size_t len, const struct doveadm_query *q,
-                         enum doveadm_answer *answers, size_t n, char *err, size_t errlen);
-
-/* doveadm_answer_name - "present", "missing", "no_user", "error" */
-const char *doveadm_answer_name(enum doveadm_answer a);
+ * the right shape (then every answer is PROBE_ERROR). */
+int doveadm_search_parse(const char *body, size_t len, const struct probe_query *q,
+                         enum probe_answer *answers, size_t n, char *err, size_t errlen);
 
 #endif

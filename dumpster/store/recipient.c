@@ -108,16 +108,8 @@ static const char *const sql_open_msgs =
 /* recipient_open_msgs - messages with an open row, lowest id first */
 int recipient_open_msgs(struct store *s, const char *sg, size_t max, uint64_t *ids, size_t *n)
 {
-    sqlite3_stmt *st = store_bind(s, sql_open_msgs, "dou", RCPT_PENDING, sg, (uint64_t)max);
-    int rc;
-
-    *n = 0;
-    if (st == NULL)
-        return SQLITE_ERROR;
-    while ((rc = store_step(s, st)) == SQLITE_ROW && *n < max)
-        ids[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return store_ids(s, store_bind(s, sql_open_msgs, "dou", RCPT_PENDING, sg, (uint64_t)max), ids,
+                     max, n);
 }
 
 static const char *const sql_open = "SELECT " RECIPIENT_COLS " FROM recipient"
@@ -179,16 +171,8 @@ static const char *const sql_kept_due =
 /* recipient_kept_due - messages whose kept failure is over (the due index) */
 int recipient_kept_due(struct store *s, int64_t now_ms, size_t max, uint64_t *ids, size_t *n)
 {
-    sqlite3_stmt *st = store_bind(s, sql_kept_due, "diu", RCPT_FAILED, now_ms, (uint64_t)max);
-    int rc;
-
-    *n = 0;
-    if (st == NULL)
-        return SQLITE_ERROR;
-    while ((rc = store_step(s, st)) == SQLITE_ROW && *n < max)
-        ids[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+    return store_ids(s, store_bind(s, sql_kept_due, "diu", RCPT_FAILED, now_ms, (uint64_t)max), ids,
+                     max, n);
 }
 
 static const char *const sql_kept_end = "UPDATE recipient SET next_attempt = 0"

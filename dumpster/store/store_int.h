@@ -69,6 +69,8 @@ typedef int (*store_row_fn)(void *ctx, sqlite3_stmt *st);
 int store_each(struct store *s, sqlite3_stmt *st, store_row_fn fn, void *ctx);
 /* store_first - read(out, st) for the first row, if any; *found */
 int store_first(struct store *s, sqlite3_stmt *st, store_row_fn read, void *out, bool *found);
+/* store_ids - the first column of st's rows into ids[0..max), *n of them */
+int store_ids(struct store *s, sqlite3_stmt *st, uint64_t *ids, size_t max, size_t *n);
 
 /* store_changes - rows the last statement changed. */
 int64_t store_changes(struct store *s);

@@ -178,6 +178,31 @@ int store_each(struct store *s, sqlite3_stmt *st, store_row_fn fn, void *ctx)
     return go == SQLITE_DONE || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+struct store_ids_ctx {
+    uint64_t *ids;
+    size_t max, *n;
+};
+
+/* store_ids_fn - one id, until max */
+static int store_ids_fn(void *ctx, sqlite3_stmt *st)
+{
+    struct store_ids_ctx *c = ctx;
+
+    if (*c->n >= c->max)
+        return SQLITE_DONE;
+    c->ids[(*c->n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+    return SQLITE_OK;
+}
+
+/* store_ids - the first column of every row, at most max */
+int store_ids(struct store *s, sqlite3_stmt *st, uint64_t *ids, size_t max, size_t *n)
+{
+    struct store_ids_ctx c = {ids, max, n};
+
+    *n = 0;
+    return store_each(s, st, store_ids_fn, &c);
+}
+
 struct store_first_ctx {
     store_row_fn read;
     void *out;

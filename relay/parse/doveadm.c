@@ -51,13 +51,13 @@ static bool doveadm_utf8(const char *s)
 }
 
 /* doveadm_askable - both strings can go in the batch */
-bool doveadm_askable(const struct doveadm_query *q)
+bool doveadm_askable(const struct probe_query *q)
 {
     return doveadm_utf8(q->user) && doveadm_utf8(q->message_id);
 }
 
 /* doveadm_command - one search command, tagged i */
-static json_t *doveadm_command(const struct doveadm_query *q, size_t i)
+static json_t *doveadm_command(const struct probe_query *q, size_t i)
 {
     char tag[24];
     json_t *query = json_pack("[ssss]", "mailbox", "*", "header", "Message-ID");
@@ -72,7 +72,7 @@ static json_t *doveadm_command(const struct doveadm_query *q, size_t i)
 }
 
 /* doveadm_search_body - the batch as JSON text */
-char *doveadm_search_body(const struct doveadm_query *q, size_t n)
+char *doveadm_search_body(const struct probe_query *q, size_t n)
 {
     json_t *batch = json_array();
     char *body = NULL;
@@ -105,29 +105,29 @@ static long doveadm_tag(const json_t *t, size_t n)
 }
 
 /* doveadm_one - the answer one element gives */
-static enum doveadm_answer doveadm_one(const char *type, const json_t *result)
+static enum probe_answer doveadm_one(const char *type, const json_t *result)
 {
     if (strcmp(type, "doveadmResponse") == 0 && json_is_array(result))
-        return json_array_size(result) > 0 ? DOVEADM_PRESENT : DOVEADM_MISSING;
+        return json_array_size(result) > 0 ? PROBE_PRESENT : PROBE_MISSING;
     if (strcmp(type, "error") == 0 && json_is_object(result) &&
         json_integer_value(json_object_get(result, "exitCode")) == 67)
-        return DOVEADM_NO_USER;
-    return DOVEADM_ERROR;
+        return PROBE_NO_USER;
+    return PROBE_ERROR;
 }
 
 /* doveadm_fail - every answer an error, and why */
-static int doveadm_fail(enum doveadm_answer *answers, size_t n, char *err, size_t errlen,
+static int doveadm_fail(enum probe_answer *answers, size_t n, char *err, size_t errlen,
                         const char *why)
 {
     for (size_t i = 0; i < n; i++)
-        answers[i] = DOVEADM_ERROR;
+        answers[i] = PROBE_ERROR;
     snprintf(err, errlen, "%s", why);
     return -1;
 }
 
 /* doveadm_search_parse - the answers of a batch */
-int doveadm_search_parse(const char *body, size_t len, const struct doveadm_query *q,
-                         enum doveadm_answer *answers, size_t n, char *err, size_t errlen)
+int doveadm_search_parse(const char *body, size_t len, const struct probe_query *q,
+                         enum probe_answer *answers, size_t n, char *err, size_t errlen)
 {
     json_error_t je;
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je), *el;
@@ -136,7 +136,7 @@ int doveadm_search_parse(const char *body, size_t len, const struct doveadm_quer
     int rc = 0;
 
     for (i = 0; i < n; i++)
-        answers[i] = DOVEADM_ERROR;
+        answers[i] = PROBE_ERROR;
     if (root == NULL || !json_is_array(root) || seen == NULL)
         rc = doveadm_fail(answers, n, err, errlen, root ? "not an array" : "not JSON");
     json_array_foreach(rc == 0 ? root : NULL, i, el)
@@ -153,16 +153,8 @@ int doveadm_search_parse(const char *body, size_t len, const struct doveadm_quer
     }
     for (i = 0; rc == 0 && i < n; i++)
         if (!doveadm_askable(&q[i]))
-            answers[i] = DOVEADM_MISSING;
+            answers[i] = PROBE_MISSING;
     free(seen);
     json_decref(root);
     return rc;
-}
-
-/* doveadm_answer_name - for logs, JSON and metrics */
-const char *doveadm_answer_name(enum doveadm_answer a)
-{
-    static const char *const names[] = {"present", "missing", "no_user", "error"};
-
-    return (unsigned)a <= DOVEADM_ERROR ? names[a] : "error";
 }

@@ -66,14 +66,6 @@ struct probes {
     bool stopping;
 };
 
-/* probe_answer_name - for logs, JSON and metrics */
-const char *probe_answer_name(enum probe_answer a)
-{
-    static const char *const names[] = {"present", "missing", "no_user", "error"};
-
-    return (unsigned)a <= PROBE_ERROR ? names[a] : "error";
-}
-
 /* probe_oom - allocation failures here are fatal */
 static void *probe_oom(void *p)
 {

@@ -33,7 +33,7 @@ struct pd_req {
     struct pd *b;
     struct evhttp_connection *conn;
     struct evhttp_request *req;
-    struct doveadm_query *q; /* the questions; their strings stay valid until done */
+    struct probe_query *q; /* the questions; their strings stay valid until done */
     size_t n;
     bool instant; /* nothing to ask: every answer is known, told by pd_reap_cb */
     probe_req_fn done;
@@ -51,19 +51,6 @@ struct pd {
     struct event *reap;
 };
 
-/* pd_map - a doveadm answer as a probe answer */
-static enum probe_answer pd_map(enum doveadm_answer a)
-{
-    static const enum probe_answer map[] = {
-        [DOVEADM_PRESENT] = PROBE_PRESENT,
-        [DOVEADM_MISSING] = PROBE_MISSING,
-        [DOVEADM_NO_USER] = PROBE_NO_USER,
-        [DOVEADM_ERROR] = PROBE_ERROR,
-    };
-
-    return map[a];
-}
-
 /* pd_finish - tell the caller once; the request waits to be reaped */
 static void pd_finish(struct pd_req *r, const enum probe_answer *answers, const char *error)
 {
@@ -79,21 +66,16 @@ static enum probe_answer *pd_answers(struct pd_req *r, struct evhttp_request *re
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
-    enum doveadm_answer *da = calloc(r->n ? r->n : 1, sizeof(*da));
     enum probe_answer *pa = calloc(r->n ? r->n : 1, sizeof(*pa));
     const char *body = (const char *)evbuffer_pullup(in, -1);
 
-    if (da == NULL || pa == NULL || (len > 0 && body == NULL) ||
-        doveadm_search_parse(body ? body : "", len, r->q, da, r->n, why, cap) < 0) {
-        if (da == NULL || pa == NULL)
+    if (pa == NULL || (len > 0 && body == NULL) ||
+        doveadm_search_parse(body ? body : "", len, r->q, pa, r->n, why, cap) < 0) {
+        if (pa == NULL)
             snprintf(why, cap, "out of memory");
-        free(da);
         free(pa);
         return NULL;
     }
-    for (size_t i = 0; i < r->n; i++)
-        pa[i] = pd_map(da[i]);
-    free(da);
     return pa;
 }
 
@@ -125,16 +107,13 @@ static void pd_tell_instant(struct pd *b)
     struct pd_req *r, *next;
 
     for (r = LIST_FIRST(&b->live); r != NULL; r = next) {
-        enum doveadm_answer da[DD_PROBE_BATCH_MAX];
         enum probe_answer pa[DD_PROBE_BATCH_MAX];
         char why[64];
 
         next = LIST_NEXT(r, link);
         if (!r->instant)
             continue;
-        (void)doveadm_search_parse("[]", 2, r->q, da, r->n, why, sizeof(why));
-        for (size_t i = 0; i < r->n; i++)
-            pa[i] = pd_map(da[i]);
+        (void)doveadm_search_parse("[]", 2, r->q, pa, r->n, why, sizeof(why));
         pd_finish(r, pa, NULL);
         next = LIST_FIRST(&b->live); /* done may have asked again */
     }
@@ -200,7 +179,7 @@ static void pd_ask(void *backend, const struct probe_query *q, size_t n, probe_r
 {
     struct pd *b = backend;
     struct pd_req *r = calloc(1, sizeof(*r));
-    struct doveadm_query *dq = calloc(n ? n : 1, sizeof(*dq));
+    struct probe_query *dq = calloc(n ? n : 1, sizeof(*dq));
     size_t asked = 0;
     char *body = NULL;
 
@@ -209,7 +188,7 @@ static void pd_ask(void *backend, const struct probe_query *q, size_t n, probe_r
         abort();
     }
     for (size_t i = 0; i < n; i++) {
-        dq[i] = (struct doveadm_query){q[i].user, q[i].message_id};
+        dq[i] = q[i];
         if (doveadm_askable(&dq[i]))
             asked++;
         else

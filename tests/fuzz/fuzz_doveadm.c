@@ -31,8 +31,8 @@ static void check(int ok, const char *what)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct doveadm_query q[8];
-    enum doveadm_answer a[8];
+    struct probe_query q[8];
+    enum probe_answer a[8];
     char err[128] = "", users[8][24], mids[8][24];
     size_t n;
     char *body;
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(users[i], sizeof(users[i]), (data[0] >> 3) & (1u << (i % 5)) ? "u%zu\xff" : "u%zu",
                  i);
         snprintf(mids[i], sizeof(mids[i]), "<m%zu@x>", i);
-        q[i] = (struct doveadm_query){users[i], mids[i]};
+        q[i] = (struct probe_query){users[i], mids[i]};
     }
     char *copy = malloc(size - 1 ? size - 1 : 1);
     check(copy != NULL, "malloc");
@@ -53,11 +53,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(copy);
     check(rc == 0 || rc == -1, "rc");
     for (size_t i = 0; i < n; i++) {
-        check(a[i] <= DOVEADM_ERROR, "a known answer");
+        check(a[i] <= PROBE_ERROR, "a known answer");
         if (rc < 0)
-            check(a[i] == DOVEADM_ERROR, "every answer an error after -1");
+            check(a[i] == PROBE_ERROR, "every answer an error after -1");
         else if (!doveadm_askable(&q[i]))
-            check(a[i] == DOVEADM_MISSING, "a question left out is missing");
+            check(a[i] == PROBE_MISSING, "a question left out is missing");
     }
     check(rc == 0 || err[0] != 0, "a reason after -1");
 
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s1[l1] = 0;
     memcpy(s2, data + 1 + h, l2);
     s2[l2] = 0;
-    struct doveadm_query fq[2] = {{s1, s2}, {s2, s1}};
+    struct probe_query fq[2] = {{s1, s2}, {s2, s1}};
     body = doveadm_search_body(fq, 2);
     check(body != NULL, "a body");
     json_t *j = json_loads(body, 0, NULL);

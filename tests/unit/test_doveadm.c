@@ -20,12 +20,12 @@
 
 #include "doveadm.h"
 
-#define P DOVEADM_PRESENT
-#define M DOVEADM_MISSING
-#define U DOVEADM_NO_USER
-#define E DOVEADM_ERROR
+#define P PROBE_PRESENT
+#define M PROBE_MISSING
+#define U PROBE_NO_USER
+#define E PROBE_ERROR
 
-static const struct doveadm_query q3[] = {
+static const struct probe_query q3[] = {
     {"alice@example.test", "<a-1@example.net>"},
     {"bob@example.test", "<b-2@example.net>"},
     {"carol@example.test", "<c-3@example.net>"},
@@ -34,7 +34,7 @@ static const struct doveadm_query q3[] = {
 /* ---- the body ---- */
 
 /* check_command - element i of the batch asks q about tag */
-static void check_command(const json_t *el, const struct doveadm_query *q, const char *tag)
+static void check_command(const json_t *el, const struct probe_query *q, const char *tag)
 {
     const json_t *args = json_array_get(el, 1), *query = json_object_get(args, "query");
     static const char *const words[] = {"mailbox", "*", "header", "Message-ID"};
@@ -52,7 +52,7 @@ static void check_command(const json_t *el, const struct doveadm_query *q, const
 
 static void test_body(void **state)
 {
-    static const struct doveadm_query odd[] = {
+    static const struct probe_query odd[] = {
         {"alice@example.test", "<\"quoted\\\\back\"@example.net>"},
         {"\"a,b\"@example.test", "<id with space@x>"},
         {"jörg@example.test", "<ü-1@example.net>"},
@@ -119,11 +119,11 @@ static void test_askable(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof(utf8_cases) / sizeof(utf8_cases[0]); i++) {
-        struct doveadm_query a = {utf8_cases[i].s, "<m@x>"}, b = {"u@x", utf8_cases[i].s};
+        struct probe_query a = {utf8_cases[i].s, "<m@x>"}, b = {"u@x", utf8_cases[i].s};
         if (doveadm_askable(&a) != utf8_cases[i].ok || doveadm_askable(&b) != utf8_cases[i].ok)
             fail_msg("case %zu: askable should be %d", i, utf8_cases[i].ok);
     }
-    struct doveadm_query nul = {NULL, "<m@x>"};
+    struct probe_query nul = {NULL, "<m@x>"};
     assert_false(doveadm_askable(&nul));
 }
 
@@ -133,7 +133,7 @@ struct parse_case {
     const char *name;
     const char *body;
     int rc;
-    enum doveadm_answer want[3];
+    enum probe_answer want[3];
 };
 
 static const struct parse_case parse_cases[] = {
@@ -192,7 +192,7 @@ static void test_parse(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
         const struct parse_case *c = &parse_cases[i];
-        enum doveadm_answer got[3] = {P, P, P};
+        enum probe_answer got[3] = {P, P, P};
         char err[128] = "";
         int rc = doveadm_search_parse(c->body, strlen(c->body), q3, got, 3, err, sizeof(err));
 
@@ -202,8 +202,8 @@ static void test_parse(void **state)
             fail_msg("%s: no reason given", c->name);
         for (size_t k = 0; k < 3; k++)
             if (got[k] != c->want[k])
-                fail_msg("%s: answer %zu is %s, want %s", c->name, k, doveadm_answer_name(got[k]),
-                         doveadm_answer_name(c->want[k]));
+                fail_msg("%s: answer %zu is %s, want %s", c->name, k, probe_answer_name(got[k]),
+                         probe_answer_name(c->want[k]));
     }
 }
 
@@ -211,11 +211,11 @@ static void test_parse(void **state)
  * answer to it is a wrong shape (it was never asked) */
 static void test_parse_unaskable(void **state)
 {
-    static const struct doveadm_query q[] = {
+    static const struct probe_query q[] = {
         {"alice@example.test", "<a@x>"},
         {"b\xff@example.test", "<b@x>"},
     };
-    enum doveadm_answer got[2];
+    enum probe_answer got[2];
     char err[64];
     const char *ok = "[[\"doveadmResponse\",[{}],\"0\"]]";
     const char *bad = "[[\"doveadmResponse\",[{}],\"0\"],[\"doveadmResponse\",[{}],\"1\"]]";
@@ -235,15 +235,15 @@ static void test_parse_unaskable(void **state)
 static void test_parse_bounds(void **state)
 {
     static const char nul[] = "[[\"doveadmResponse\",[],\"0\"]]\0[[]]";
-    enum doveadm_answer got[1] = {P};
+    enum probe_answer got[1] = {P};
     char err[64];
 
     (void)state;
     assert_int_equal(doveadm_search_parse(nul, sizeof(nul) - 1, q3, got, 1, err, sizeof(err)), -1);
     assert_int_equal(got[0], E);
     assert_int_equal(doveadm_search_parse("[]", 2, q3, got, 0, err, sizeof(err)), 0);
-    assert_string_equal(doveadm_answer_name(DOVEADM_NO_USER), "no_user");
-    assert_string_equal(doveadm_answer_name((enum doveadm_answer)99), "error");
+    assert_string_equal(probe_answer_name(PROBE_NO_USER), "no_user");
+    assert_string_equal(probe_answer_name((enum probe_answer)99), "error");
 }
 
 int main(void)
