@@ -30,8 +30,20 @@ enum store_rc {
 /* Called on the loop thread when the backlog fell below its low mark. */
 typedef void (*store_drain_fn)(void *ctx);
 
+/* The file that says a data_dir held a store (store_check). */
+#define STORE_MARKER "dumpsterd.db.created"
+
 /*
- * store_open - open or create DATA_DIR/dumpsterd.db and migrate the schema.
+ * store_check - before store_open: -1 with a message in err when
+ * DATA_DIR/dumpsterd.db is 0 bytes, or missing while STORE_MARKER says the
+ * data_dir held a store (SQLite would begin an empty one: the mail would be
+ * gone without a word). init: the operator asks for a new store; 0.
+ */
+int store_check(const char *data_dir, bool init, char *err, size_t errlen);
+
+/*
+ * store_open - open or create DATA_DIR/dumpsterd.db and migrate the schema;
+ * a new store writes STORE_MARKER.
  * The storage thread starts with store_start(); work queued before runs
  * then, in order. NULL with a message in err on failure.
  */

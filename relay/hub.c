@@ -283,7 +283,7 @@ static int hub_signals(struct hub *h)
 static struct hub *hub_wire(struct hub *h, int *exit_code);
 
 /* hub_new - everything up to the event loop */
-struct hub *hub_new(struct conf *c, int *exit_code)
+struct hub *hub_new(struct conf *c, const struct hub_opts *o, int *exit_code)
 {
     struct conf_errors errs = {0};
     char err[512];
@@ -320,6 +320,8 @@ struct hub *hub_new(struct conf *c, int *exit_code)
         return hub_fail(h, exit_code, EX_OSERR, "smtp", err);
     if ((rc = hub_drop(h, err, sizeof(err))) != EX_OK)
         return hub_fail(h, exit_code, rc, rc == EX_CANTCREAT ? "data_dir" : "privileges", err);
+    if (store_check(h->conf->hub.data_dir, o->init_store, err, sizeof(err)) < 0)
+        return hub_fail(h, exit_code, EX_DATAERR, "store", err);
     if ((h->store = store_open(h->conf->hub.data_dir, h->base, smtpd_server_store_drain, h->srv,
                                err, sizeof(err))) == NULL ||
         (h->queue = queue_new(h->base, h->store, err, sizeof(err))) == NULL)

@@ -18,11 +18,12 @@
 /* usage - the synopsis, exit 64 */
 static int usage(void)
 {
-    fprintf(stderr, "usage: dumpsterd -c FILE [-t | -n] [-s] | -V\n"
+    fprintf(stderr, "usage: dumpsterd -c FILE [-t | -n] [-s] [-I] | -V\n"
                     "  -c FILE  configuration file\n"
                     "  -t       check the configuration and the directory, then exit\n"
                     "  -n       print the settings that differ from the defaults\n"
                     "  -s       log to syslog (LOG_MAIL) instead of stderr\n"
+                    "  -I       begin a new, empty store where data_dir's is missing or empty\n"
                     "  -V       print the versions of dumpsterd and its libraries\n");
     return EX_USAGE;
 }
@@ -54,7 +55,9 @@ int main(int argc, char **argv)
     bool test = false, print = false, use_syslog = false;
     int opt, rc;
 
-    while ((opt = getopt(argc, argv, "c:tnshV")) != -1) {
+    struct hub_opts ho = {0};
+
+    while ((opt = getopt(argc, argv, "c:tnshVI")) != -1) {
         switch (opt) {
         case 'V':
             version_print(stdout);
@@ -70,6 +73,9 @@ int main(int argc, char **argv)
             break;
         case 's':
             use_syslog = true;
+            break;
+        case 'I':
+            ho.init_store = true;
             break;
         default:
             return usage();
@@ -94,7 +100,7 @@ int main(int argc, char **argv)
     }
     if (use_syslog)
         log_use_syslog();
-    struct hub *h = hub_new(&c, &rc);
+    struct hub *h = hub_new(&c, &ho, &rc);
     if (h == NULL)
         return rc;
     rc = hub_run(h);

@@ -60,5 +60,5 @@ int store_db_open(const char *data_dir, sqlite3 **db, char *err, size_t errlen)
     }
     if (store_pragmas(*db, err, errlen) < 0 || store_schema_migrate(*db, err, errlen) < 0)
         return -1;
-    return 0;
+    return store_marker_write(data_dir, err, errlen);
 }

@@ -12,4 +12,8 @@
  * with a message in err (*db may then be open: the caller closes it). */
 int store_db_open(const char *data_dir, sqlite3 **db, char *err, size_t errlen);
 
+/* store_marker_write - DATA_DIR/STORE_MARKER, unless it is there
+ * (store_marker.c). 0, or -1 with a message in err. */
+int store_marker_write(const char *data_dir, char *err, size_t errlen);
+
 #endif

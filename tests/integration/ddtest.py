@@ -97,9 +97,9 @@ class Hub:
         with open(self.conf_path, "w") as f:
             f.write(conf)
 
-    def start(self, wait=True):
+    def start(self, wait=True, args=()):
         self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([DUMPSTERD, "-c", self.conf_path],
+        self.proc = subprocess.Popen([DUMPSTERD, "-c", self.conf_path] + list(args),
                                      stdout=self.logf, stderr=self.logf)
         if wait:
             wait_for(self.accepting, what="dumpsterd to listen")
