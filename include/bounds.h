@@ -61,6 +61,9 @@
  * checkpoint, not once per commit */
 #define DD_STORE_CACHE_KIB 16384
 #define DD_STORE_CHECKPOINT_PAGES 4000
+/* What the WAL file is cut back to after a checkpoint (octets): without it
+ * it keeps its largest size, room a full disk needs back */
+#define DD_STORE_WAL_LIMIT 4194304 /* 4 MiB; a literal: it goes into SQL text */
 
 /* DD_STR - a bound as a string literal, for SQL text */
 #define DD_STR_(x) #x

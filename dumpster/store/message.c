@@ -134,21 +134,25 @@ int message_delete(struct store *s, uint64_t msg)
 }
 
 static const char *const sql_orphans =
-    "DELETE FROM message_body WHERE msg NOT IN (SELECT id FROM message)";
+    "DELETE FROM message_body WHERE msg < ?1 AND msg NOT IN (SELECT id FROM message)";
 static const char *const sql_max_id =
     "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'message'), 0),"
     " coalesce((SELECT max(msg) FROM message_body), 0))";
 
-/* message_recover - forget uncommitted content; the next free id: past
- * every id a message ever had (sqlite_sequence) and every chunk written */
-int message_recover(struct store *s, uint64_t *next_id)
+/* message_next_id - past every id a message ever had (sqlite_sequence)
+ * and every chunk written */
+int message_next_id(struct store *s, uint64_t *next_id)
 {
     int64_t max = 0;
-    int rc = store_do(s, sql_orphans, "");
+    int rc = store_get_int(s, &max, sql_max_id, "");
 
-    if (rc == SQLITE_OK && (rc = store_get_int(s, &max, sql_max_id, "")) == SQLITE_OK)
+    if (rc == SQLITE_OK)
         *next_id = (uint64_t)max + 1;
-    else
-        log_err("store", "recovery: %s", sqlite3_errstr(rc));
     return rc;
+}
+
+/* message_drop_orphans - uncommitted content below an id */
+int message_drop_orphans(struct store *s, uint64_t below)
+{
+    return store_do(s, sql_orphans, "u", below);
 }

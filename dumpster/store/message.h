@@ -54,8 +54,13 @@ int message_delete(struct store *s, uint64_t msg);
 /* message_drop_content - the chunks of a message that was never committed. */
 int message_drop_content(struct store *s, uint64_t msg);
 
-/* message_recover - at start: forget content never committed; *next_id is
- * the first message id no row uses. */
-int message_recover(struct store *s, uint64_t *next_id);
+/* message_next_id - at start: the first message id no row ever used (past
+ * every id of sqlite_sequence and of message_body). Reads only. */
+int message_next_id(struct store *s, uint64_t *next_id);
+
+/* message_drop_orphans - content of messages below id `below` that were
+ * never committed (a stop or a crash between the chunks and the commit);
+ * ids from `below` on may be in intake now and are left alone. */
+int message_drop_orphans(struct store *s, uint64_t below);
 
 #endif

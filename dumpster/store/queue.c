@@ -30,23 +30,26 @@ void *queue_oom(void *p)
     return p;
 }
 
-struct queue_recover {
-    uint64_t next_id;
-};
-
-/* queue_recover_work - startup: forget content never committed */
-static int queue_recover_work(struct store *s, void *arg)
+/* queue_next_id_work - startup: the next id (a read: a full disk does not
+ * stop the start) */
+static int queue_next_id_work(struct store *s, void *arg)
 {
-    struct queue_recover *r = arg;
+    return message_next_id(s, arg);
+}
 
-    return message_recover(s, &r->next_id);
+/* queue_orphans_work - startup: content never committed goes (in a
+ * transaction of its own: it may fail on a full disk) */
+static int queue_orphans_work(struct store *s, void *arg)
+{
+    return message_drop_orphans(s, *(uint64_t *)arg);
 }
 
 /* queue_new - the queue; recovery runs at once (before store_start) */
 struct queue *queue_new(struct event_base *base, struct store *s, char *err, size_t errlen)
 {
     struct queue *q = calloc(1, sizeof(*q));
-    struct queue_recover r = {1};
+    uint64_t next_id = 1;
+    int rc;
 
     if (q == NULL || (q->active = queue_active_new()) == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -59,11 +62,18 @@ struct queue *queue_new(struct event_base *base, struct store *s, char *err, siz
         snprintf(err, errlen, "cannot create the queue timer");
         return queue_free(q);
     }
-    if (store_run_now(s, queue_recover_work, &r) != SQLITE_OK) {
+    if (store_run_now(s, queue_next_id_work, &next_id) != SQLITE_OK) {
         snprintf(err, errlen, "recovery: %s", sqlite3_errmsg(store_db(s)));
         return queue_free(q);
     }
-    q->next_id = r.next_id;
+    q->next_id = next_id;
+    if ((rc = store_run_now(s, queue_orphans_work, &next_id)) != SQLITE_OK) {
+        /* a full disk: again later, with the retries */
+        log_warn("queue", "recovery: cannot remove uncommitted content yet: %s; retrying",
+                 sqlite3_errstr(rc));
+        q->orphans_below = next_id;
+        queue_retry_later(q, NULL, 0, NULL, NULL);
+    }
     return q;
 }
 
@@ -186,10 +196,14 @@ struct queue_abort_op {
     uint64_t msg_id;
 };
 
-/* queue_abort_work - storage thread */
+/* queue_abort_work - storage thread; msg_id 0: the orphans of the start */
 static int queue_abort_work(struct store *s, void *arg)
 {
-    return message_drop_content(s, ((struct queue_abort_op *)arg)->msg_id);
+    struct queue_abort_op *op = arg;
+
+    if (op->msg_id == 0)
+        return message_drop_orphans(s, op->q->orphans_below);
+    return message_drop_content(s, op->msg_id);
 }
 
 /* queue_abort_reply - loop: a removal that failed (a full disk) goes again

@@ -30,7 +30,8 @@ TAILQ_HEAD(queue_retry_list, queue_retry);
 struct queue {
     struct event_base *base;
     struct store *st;
-    uint64_t next_id; /* loop thread */
+    uint64_t next_id;       /* loop thread */
+    uint64_t orphans_below; /* set once at start: uncommitted content below it */
     void (*commit_fn)(void *ctx);
     void *commit_ctx;
     struct {

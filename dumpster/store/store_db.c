@@ -41,7 +41,8 @@ static int store_pragmas(sqlite3 *db, char *err, size_t errlen)
         store_db_exec(db, "PRAGMA temp_store=MEMORY") != SQLITE_OK || /* statement journals */
         store_db_exec(db, "PRAGMA cache_size=-" DD_STR(DD_STORE_CACHE_KIB)) != SQLITE_OK ||
         store_db_exec(db, "PRAGMA wal_autocheckpoint=" DD_STR(DD_STORE_CHECKPOINT_PAGES)) !=
-            SQLITE_OK) {
+            SQLITE_OK ||
+        store_db_exec(db, "PRAGMA journal_size_limit=" DD_STR(DD_STORE_WAL_LIMIT)) != SQLITE_OK) {
         snprintf(err, errlen, "pragmas: %s", sqlite3_errmsg(db));
         return -1;
     }

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 
+from ddpeers import Mbxsink
 from ddtest import Client, Hub, expect, run, wait_for
 
 MNT = None
@@ -61,6 +62,81 @@ def test_disk_full_451_then_recovers():
         hub.cleanup()
 
 
+def mount(size):
+    d = tempfile.mkdtemp(prefix="ddfull-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s" % size, "tmpfs", d], check=True)
+    return d
+
+
+def umount(d):
+    subprocess.run(["umount", "-l", d])
+    os.rmdir(d)
+
+
+def undelivered(hub):
+    with hub.db() as db:
+        return db.execute("SELECT count(*) FROM recipient WHERE state != 2").fetchone()[0]
+
+
+def delivered(sink):
+    return len(sink.messages())
+
+
+def test_full_then_freed_restart_and_delivery():
+    """A full file system shared with something else (a ballast file), delivery down
+    while it fills: a restart while full starts and answers 4xx; once space is
+    freed mail is accepted again, delivery drains every acknowledged message, and
+    a restart is clean (issue 11 item 2)."""
+    mnt = mount("20m")
+    sink = Mbxsink(lmtp=True)
+    hub = Hub(data_dir=os.path.join(mnt, "var"), dests={"SG1": sink.dest()},
+              delivery={"retry_initial": "1", "retry_max": "2"})
+    try:
+        with open(os.path.join(mnt, "ballast"), "wb") as f:
+            f.write(b"\0" * (6 << 20))
+        hub.start()
+        c = Client(hub.port, timeout=60)
+        expect(c.cmd("EHLO full.example.net"), 250)
+        acked, code = [], 250
+        for _ in range(200):
+            code, lines = send(c, 300000)
+            if code != 250:
+                break
+            acked.append(lines[0].split()[-1])
+        assert code in (451, 452) and "4.3." in lines[0], (code, lines)
+        assert len(acked) > 5, "the store filled up at once"
+        c.close()
+        assert hub.stop() == 0
+
+        hub.start()  # restart on a full disk: it starts, and says 4xx for new mail
+        c = Client(hub.port, timeout=60)
+        expect(c.cmd("EHLO full.example.net"), 250)
+        code, lines = send(c, 300000)
+        assert code in (451, 452), (code, lines)
+        assert sorted(hub.queued()) == sorted(acked), "acknowledged mail lost over the restart"
+
+        os.unlink(os.path.join(mnt, "ballast"))  # space comes back
+        code, lines = send(c, 300000)
+        assert code == 250, (code, lines)
+        acked.append(lines[0].split()[-1])
+        expect(c.cmd("QUIT"), 221)
+
+        sink.start()  # the mailbox server comes back: every acknowledged message goes out
+        wait_for(lambda: delivered(sink) >= len(acked), timeout=120,
+                 what="%d messages delivered" % len(acked))
+        wait_for(lambda: undelivered(hub) == 0, timeout=60, what="every recipient delivered")
+        assert delivered(sink) == len(acked), (delivered(sink), len(acked))
+        assert hub.stop() == 0
+        hub.start()
+        assert hub.stop() == 0
+        print("acknowledged %d, 4xx while full (also after a restart), all delivered once "
+              "space came back" % len(acked))
+    finally:
+        hub.cleanup()
+        sink.stop()
+        umount(mnt)
+
+
 def main():
     global MNT
     MNT = tempfile.mkdtemp(prefix="ddfull-")
@@ -69,7 +145,7 @@ def main():
         print("skipped: cannot mount a tmpfs (needs root)")
         sys.exit(77)
     try:
-        failed = run([test_disk_full_451_then_recovers])
+        failed = run([test_disk_full_451_then_recovers, test_full_then_freed_restart_and_delivery])
     finally:
         subprocess.run(["umount", "-l", MNT])
         os.rmdir(MNT)
