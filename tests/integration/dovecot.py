@@ -142,7 +142,7 @@ class Dovecot:
     """One private Dovecot instance; see the module docstring."""
 
     def __init__(self, users=(), name="mx1", hostname=None, sieve_dedup=False, workdir=None,
-                 folders=("Archive",), extra_conf=""):
+                 folders=("Archive",), extra_conf="", ssl=None):
         self.name = name
         self.tmp = workdir or tempfile.mkdtemp(prefix="dovecot-%s-" % name)
         os.chmod(self.tmp, 0o755)  # the mail user walks down to its home
@@ -151,6 +151,7 @@ class Dovecot:
         self.sieve_dedup = sieve_dedup
         self.folders = list(folders)
         self.extra_conf = extra_conf
+        self.ssl = ssl  # (cert, key) PEM files: LMTP offers STARTTLS
         self.lmtp_port = free_port()
         self.http_port = free_port()
         self.run_dir = os.path.join(self.tmp, "run")
@@ -226,7 +227,7 @@ hostname = %(hostname)s
 postmaster_address = postmaster@example.test
 protocols = lmtp
 listen = 127.0.0.1
-ssl = no
+%(ssl)s
 shutdown_clients = yes
 default_internal_user = %(internal)s
 default_login_user = %(login)s
@@ -272,7 +273,12 @@ doveadm_password = %(password)s
             internal=self.internal_user, login=self.login_user, group=self.internal_group, uid=self.uid, gid=self.gid,
             folders=folders, lmtp=self.lmtp_port, http=self.http_port,
             password=self.password, plugins=plugins, sieve=sieve, single=single,
-            extra=self.extra_conf)
+            extra=self.extra_conf, ssl=self._ssl_conf())
+
+    def _ssl_conf(self):
+        if not self.ssl:
+            return "ssl = no"
+        return "ssl = yes\nssl_cert = <%s\nssl_key = <%s\nssl_min_protocol = TLSv1.2" % self.ssl
 
     def _write_files(self):
         for d in ("run", "state", "home", "sieve"):

@@ -19,6 +19,8 @@ prevents: Dovecot keeps every copy the hub resends, so the duplicates are then
 exactly the copies never lost. With the probe unreachable the request waits and
 resends nothing, then heals exactly once it answers. The test also pins down the
 doveadm HTTP API exchange the probe uses (tests/integration/DOVEADM_HTTP_API.md).
+And Dovecot's LMTP with STARTTLS: tls = verify against a CA made at test time
+delivers in TLS byte for byte; a name the certificate lacks defers.
 
 Runs inside its own network namespace (dovecot.in_private_netns); exit 77 only
 when Dovecot is not installed.
@@ -33,6 +35,7 @@ import time
 
 from ddtest import Hub, run, wait_for
 import ddheal
+import ddtls
 import dovecot as dc
 
 USERS = ["alice@example.test", "bob@example.test", "carol@example.test"]
@@ -358,6 +361,42 @@ def test_heal_without_probe():
     heal("tcp", probe=False)
 
 
+def test_lmtp_starttls_verified():
+    """Dovecot's LMTP with STARTTLS: tls = verify against the test CA delivers in TLS
+    (Dovecot's Received: says LMTPS), byte for byte; a name the certificate does not
+    carry defers and delivers nothing."""
+    certs = ddtls.Certs()
+    try:
+        with dc.Dovecot(users=USERS, name="mxtls", ssl=(certs.server, certs.server_key)) as dv:
+            good = {"tls": "verify", "tls_ca_file": certs.ca, "tls_verify_name": "mbx.example.test"}
+            with Hub(directory="@example.test\tSG1\n", dests={"SG1": dv.dest_tcp()},
+                     sg_options={"SG1": good}) as hub:
+                data = ("From: %s\r\nMessage-ID: <tls-1@example.net>\r\nSubject: tls\r\n\r\n"
+                        "in TLS\r\n" % OWNER).encode()
+                with smtplib.SMTP("127.0.0.1", hub.port, timeout=30) as c:
+                    assert not c.sendmail(OWNER, USERS[:2], data)
+                wait_for(lambda: dv.count(USERS[:2]) == 2, what="2 copies over STARTTLS")
+                assert "Verified TLS connection established to 127.0.0.1[127.0.0.1]:%d" % \
+                    dv.lmtp_port in hub.log(), hub.log()[-2000:]
+                (_, stored), = [(q, b) for q, (_, _, b) in hub.queued().items()]
+                for user in USERS[:2]:
+                    (m,) = dv.messages(user)
+                    trace, rest = ddheal.strip_lmtp_trace(m.raw, dv.hostname)
+                    assert b"with LMTPS" in trace[-1], trace[-1]
+                    assert rest == stored, user
+            bad = dict(good, tls_verify_name="wrong.example.test")
+            with Hub(directory="@example.test\tSG1\n", dests={"SG1": dv.dest_tcp()},
+                     sg_options={"SG1": bad}) as hub:
+                with smtplib.SMTP("127.0.0.1", hub.port, timeout=30) as c:
+                    assert not c.sendmail(OWNER, [USERS[2]], data)
+                wait_for(lambda: "status=deferred" in hub.log(), what="the deferral")
+                assert "Server certificate not verified for 127.0.0.1[127.0.0.1]:%d" % \
+                    dv.lmtp_port in hub.log(), hub.log()[-2000:]
+                assert dv.count([USERS[2]]) == 0, "delivered to a server of the wrong name"
+    finally:
+        certs.cleanup()
+
+
 def main():
     why = dc.usable()
     if why:
@@ -367,7 +406,8 @@ def main():
     print("network: %s" % ("private namespace (unshare -n), lo only" if ns else
                            "host loopback (no namespace: not root)"), flush=True)
     return 1 if run([test_doveadm_http_api, test_heal_lmtp_tcp, test_heal_lmtp_unix,
-                     test_heal_probe_down, test_heal_without_probe]) else 0
+                     test_heal_probe_down, test_heal_without_probe,
+                     test_lmtp_starttls_verified]) else 0
 
 
 if __name__ == "__main__":
