@@ -37,7 +37,8 @@ struct smtpd_content {
     size_t chunklen;
     uint32_t seq;     /* chunks handed to the sink */
     uint64_t stored;  /* octets handed to the sink */
-    char *message_id; /* the Message-ID value (malloc) once known */
+    char *message_id; /* malloc'd at the end: the first Message-ID value, ours
+                       * when we added the field, NULL when its value is empty */
     char msgid_field[DD_QUEUEID_LEN + DD_HOSTNAME_MAX + 32]; /* ours, if needed */
 };
 

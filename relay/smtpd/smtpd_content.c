@@ -1,7 +1,8 @@
 /*
  * smtpd_content.c - client bytes -> checked, unstuffed content -> chunks
  *
- * The header section is looked at line by line (hop count, Message-ID);
+ * The header section is looked at line by line (hop count, Message-ID:
+ * the first field's value, unfolded, is what the message is known by);
  * the body passes through untouched. Memory per message is one chunk and
  * one header line, whatever the message size.
  */
@@ -28,9 +29,6 @@ void smtpd_content_begin(struct smtpd_content *c, enum smtpd_data_mode mode, uin
     c->sink_ctx = ctx;
     c->max_size = max_size;
     snprintf(c->msgid_field, sizeof(c->msgid_field), "Message-ID: %s\r\n", our_msgid);
-    c->message_id = strdup(our_msgid);
-    if (c->message_id == NULL)
-        abort();
     smtpd_content_put(c, received, rlen);
 }
 
@@ -63,36 +61,12 @@ static void smtpd_content_put(struct smtpd_content *c, const char *p, size_t n)
     }
 }
 
-/* smtpd_content_msgid - keep the Message-ID value of a header line */
-static void smtpd_content_msgid(struct smtpd_content *c, const char *line, size_t len)
-{
-    static const char name[] = "Message-ID:";
-    size_t nl = sizeof(name) - 1;
-
-    if (len < nl || strncasecmp(line, name, nl) != 0)
-        return;
-    const char *v = line + nl;
-    const char *e = line + len;
-    while (v < e && (*v == ' ' || *v == '\t'))
-        v++;
-    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    if (e == v)
-        return;
-    char *copy = strndup(v, (size_t)(e - v));
-    if (copy == NULL)
-        abort();
-    free(c->message_id);
-    c->message_id = copy;
-}
-
 /* smtpd_content_header_line - one whole line of the header section */
 static void smtpd_content_header_line(struct smtpd_content *c, const char *line, size_t len)
 {
     enum mail_hdr_kind kind = mail_hdr_line(&c->hdr, line, len);
 
     if (kind == MAIL_HDR_FIELD) {
-        smtpd_content_msgid(c, line, len);
         smtpd_content_put(c, line, len);
         return;
     }
@@ -165,6 +139,22 @@ size_t smtpd_content_feed(struct smtpd_content *c, const char *in, size_t len)
     return used;
 }
 
+/* smtpd_content_msgid - what the message is known by: its first Message-ID
+ * value, or ours when we added the field (none when its field is empty) */
+static void smtpd_content_msgid(struct smtpd_content *c)
+{
+    static const size_t name = sizeof("Message-ID: ") - 1;
+    size_t n = 0;
+    const char *v = mail_hdr_msgid(&c->hdr, &n);
+
+    if (v == NULL && !c->hdr.message_id) {
+        v = c->msgid_field + name;
+        n = strlen(v) - 2; /* its CRLF */
+    }
+    if (v != NULL && (c->message_id = strndup(v, n)) == NULL)
+        abort();
+}
+
 /* smtpd_content_end - close the header section if open, flush */
 void smtpd_content_end(struct smtpd_content *c)
 {
@@ -184,6 +174,7 @@ void smtpd_content_end(struct smtpd_content *c)
             smtpd_content_put(c, c->msgid_field, strlen(c->msgid_field));
         c->hdr.in_header = false;
     }
+    smtpd_content_msgid(c);
     smtpd_content_flush(c);
 }
 
