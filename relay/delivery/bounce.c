@@ -174,6 +174,16 @@ static void bounce_content(void *ctx, struct evbuffer *content, enum store_rc rc
     free(h);
 }
 
+/* bounce_said - r is the server's own reply (a code and its line), so the
+ * report names that server (Remote-MTA); not a failure of ours */
+static bool bounce_said(const struct mta_client_reply *r)
+{
+    const char *t = r->text;
+
+    return r->code >= 200 && t[0] >= '2' && t[0] <= '5' && t[1] >= '0' && t[1] <= '9' &&
+           t[2] >= '0' && t[2] <= '9';
+}
+
 /* bounce_new - copy what the report needs of job j and outcome o */
 static struct bounce *bounce_new(struct delivery *d, const struct djob *j,
                                  const struct queue_outcome *o, const struct queue_msg_rcpt *to,
@@ -205,8 +215,9 @@ static struct bounce *bounce_new(struct delivery *d, const struct djob *j,
                  replies[i].enh[0]        ? replies[i].enh
                  : replies[i].code >= 500 ? "5.0.0"
                                           : "4.4.7");
-        b->rc[b->n] = (struct dsn_rcpt){b->addr[b->n], "failed",      b->status[b->n],
-                                        b->peer,       b->diag[b->n], o->now_ms};
+        b->rc[b->n] = (struct dsn_rcpt){b->addr[b->n],   "failed",
+                                        b->status[b->n], bounce_said(&replies[i]) ? b->peer : NULL,
+                                        b->diag[b->n],   o->now_ms};
         b->n++;
     }
     return b;

@@ -129,6 +129,8 @@ static void test_one_report(void **state)
     has(c, "Diagnostic-Code: smtp; 550 5.1.1 <alice@example.org>: unknown user");
     has(c, "Final-Recipient: rfc822; bob@example.org\r\nAction: failed\r\nStatus: 5.7.1\r\n");
     has(c, "Diagnostic-Code: smtp; 554 5.7.1 bob does not want it");
+    has(c, "\r\nRemote-MTA: dns; [127.0.0.1]\r\n"); /* the destination is an IP literal */
+    lacks(c, "Remote-MTA: dns; 127.0.0.1[");
     lacks(c, "carol@example.org");
     has(c, "Content-Type: text/rfc822-headers");
     has(c, "\r\nSubject: quarterly figures\r\n");
@@ -320,6 +322,8 @@ static void test_headers_from_store(void **state)
     has(c, "\r\nSubject: quarterly figures\r\n");
     has(c, "\r\nFrom: Sender <s@example.net>\r\n");
     lacks(c, "the figures follow");
+    lacks(c, "Remote-MTA"); /* no server ever answered */
+    lacks(c, "said:");
 }
 
 /* test_two_jobs - recipients of two storage groups fail in two jobs: each
