@@ -3,9 +3,9 @@
  *
  * The session feeds complete content lines (CRLF included) while the header
  * section lasts; mail_hdr_line() says whether the line is still a header
- * field, counts Received: fields (hop limit) and keeps the value of the
- * first Message-ID: field, unfolded. Also builds the Received: and
- * Message-ID: fields the hub adds.
+ * field, counts Received: fields (hop limit), notes 8-bit text and keeps
+ * the value of the first Message-ID: field, unfolded. Also builds the
+ * Received: and Message-ID: fields the hub adds.
  */
 #ifndef DD_MAIL_HDR_H
 #define DD_MAIL_HDR_H
@@ -27,6 +27,7 @@ struct mail_hdr {
     bool seen_field;              /* at least one field seen (continuations need one) */
     unsigned received;            /* Received: fields */
     bool message_id;              /* a Message-ID: field is present (even an empty one) */
+    bool eight_bit;               /* a field holds an octet >= 0x80 (UTF-8 headers) */
     bool in_msgid;                /* the field being read is the first Message-ID: */
     bool msgid_over;              /* its value is longer than DD_MSGID_MAX: not kept */
     size_t msgid_len;             /* octets in msgid[] */

@@ -67,6 +67,15 @@ static void bounce_committed(void *ctx, uint64_t cookie, enum store_rc rc)
     }
 }
 
+/* memchr_8bit - an octet >= 0x80 in p[0..n) */
+static bool memchr_8bit(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] >= 0x80)
+            return true;
+    return false;
+}
+
 /* bounce_queue - hand the report to the store as a new message */
 static void bounce_queue(struct delivery *d, const char *orig_qid, const struct queue_msg_rcpt *to,
                          char *text, size_t len, const char *seed)
@@ -86,6 +95,9 @@ static void bounce_queue(struct delivery *d, const char *orig_qid, const struct 
     snprintf(m->proto, sizeof(m->proto), "local");
     m->rcpts[0] = *to;
     m->nrcpts = 1;
+    /* dsn.c says 8bit for a part with 8-bit text; a UTF-8 sender is in To: */
+    m->body = memchr_8bit(text, len) ? MSG_BODY_8BITMIME : MSG_BODY_7BIT;
+    m->smtputf8 = memchr_8bit(to->addr, strlen(to->addr)) ? MSG_UTF8_HEADERS : MSG_UTF8_NO;
     size_t idlen = strlen(seed) + strlen(d->c->smtp.hostname) + 3;
     if ((m->message_id = malloc(idlen)) != NULL)
         snprintf(m->message_id, idlen, "<%s@%s>", seed, d->c->smtp.hostname);

@@ -83,6 +83,13 @@ static void msgid_start(struct mail_hdr *h, const char *line, size_t len)
     msgid_add(h, colon + 1, len - (size_t)(colon + 1 - line));
 }
 
+/* note_8bit - a header line with an octet >= 0x80 */
+static void note_8bit(struct mail_hdr *h, const char *line, size_t len)
+{
+    for (size_t i = 0; i < len && !h->eight_bit; i++)
+        h->eight_bit = (unsigned char)line[i] >= 0x80;
+}
+
 /* mail_hdr_line - classify one whole line of the header section */
 enum mail_hdr_kind mail_hdr_line(struct mail_hdr *h, const char *line, size_t len)
 {
@@ -97,11 +104,13 @@ enum mail_hdr_kind mail_hdr_line(struct mail_hdr *h, const char *line, size_t le
             return hdr_end(h, MAIL_HDR_END_BODY);
         if (h->in_msgid)
             msgid_add(h, line, len);
+        note_8bit(h, line, len);
         return MAIL_HDR_FIELD;
     }
     if ((n = field_name_len(line, len)) == 0)
         return hdr_end(h, MAIL_HDR_END_BODY);
     h->seen_field = true;
+    note_8bit(h, line, len);
     h->in_msgid = false;
     if (name_is(line, n, "Received"))
         h->received++;

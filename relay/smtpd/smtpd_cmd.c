@@ -264,6 +264,12 @@ static void smtpd_commit(struct smtpd_session *s)
     snprintf(m->client_ip, sizeof(m->client_ip), "%s", s->ip);
     snprintf(m->helo, sizeof(m->helo), "%s", s->helo);
     snprintf(m->proto, sizeof(m->proto), "%s", smtpd_proto(s));
+    m->body = !t->mail.has_body                    ? MSG_BODY_NONE
+              : t->mail.body == SMTP_BODY_8BITMIME ? MSG_BODY_8BITMIME
+                                                   : MSG_BODY_7BIT;
+    m->smtputf8 = !t->mail.smtputf8          ? MSG_UTF8_NO
+                  : t->content.hdr.eight_bit ? MSG_UTF8_HEADERS
+                                             : MSG_UTF8_ASKED;
     m->rcpts = t->rcpts;
     m->nrcpts = t->nrcpts;
     t->rcpts = NULL;

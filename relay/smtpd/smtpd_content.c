@@ -29,6 +29,8 @@ void smtpd_content_begin(struct smtpd_content *c, enum smtpd_data_mode mode, uin
     c->sink_ctx = ctx;
     c->max_size = max_size;
     snprintf(c->msgid_field, sizeof(c->msgid_field), "Message-ID: %s\r\n", our_msgid);
+    for (size_t i = 0; i < rlen; i++) /* "for <rcpt>" may be UTF-8 */
+        c->hdr.eight_bit |= (unsigned char)received[i] >= 0x80;
     smtpd_content_put(c, received, rlen);
 }
 

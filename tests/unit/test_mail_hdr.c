@@ -140,6 +140,34 @@ static void test_msgid(void **state)
     }
 }
 
+/* test_eight_bit - 8-bit text anywhere in the header section, not the body */
+static void test_eight_bit(void **state)
+{
+    static const struct {
+        const char *lines[MAXL];
+        bool eight_bit;
+    } cases[] = {
+        {{"Subject: ascii\r\n", "\r\n",
+          "b\xc3\xa9"
+          "dy\r\n"},
+         false},
+        {{"Subject: \xc3\xa9t\xc3\xa9\r\n", "\r\n"}, true},
+        {{"Subject: x\r\n", " \xc3\xa9\r\n", "\r\n"}, true},
+        {{"To: <j\xc3\xbcrgen@example.test>\r\n"}, true},
+        {{"Subject: x\r\n", "not a field \xc3\xa9\r\n"}, false}, /* the body */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mail_hdr h;
+
+        mail_hdr_init(&h);
+        for (size_t j = 0; j < MAXL && cases[i].lines[j] && h.in_header; j++)
+            mail_hdr_line(&h, cases[i].lines[j], strlen(cases[i].lines[j]));
+        assert_int_equal(h.eight_bit, cases[i].eight_bit);
+    }
+}
+
 /* test_msgid_bound - a value of DD_MSGID_MAX octets is kept, one more is not
  * (it is never cut short: a cut id would name another message) */
 static void test_msgid_bound(void **state)
@@ -324,10 +352,11 @@ static void test_date(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lines),       cmocka_unit_test(test_msgid),
-        cmocka_unit_test(test_msgid_bound), cmocka_unit_test(test_received_limit),
-        cmocka_unit_test(test_received),    cmocka_unit_test(test_received_long),
-        cmocka_unit_test(test_message_id),  cmocka_unit_test(test_date),
+        cmocka_unit_test(test_lines),          cmocka_unit_test(test_msgid),
+        cmocka_unit_test(test_msgid_bound),    cmocka_unit_test(test_eight_bit),
+        cmocka_unit_test(test_received_limit), cmocka_unit_test(test_received),
+        cmocka_unit_test(test_received_long),  cmocka_unit_test(test_message_id),
+        cmocka_unit_test(test_date),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
