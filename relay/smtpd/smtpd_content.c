@@ -13,17 +13,18 @@
 
 #include "smtpd_content.h"
 
-#define SMTPD_CONTENT_SLICE 16384
+#define SMTPD_CONTENT_SLICE 8192 /* input octets per machine call: at most twice that out */
 
 static void smtpd_content_put(struct smtpd_content *c, const char *p, size_t n);
 
 /* smtpd_content_begin - reset c for a new message, Received: first */
-void smtpd_content_begin(struct smtpd_content *c, enum smtpd_data_mode mode, uint64_t max_size,
-                         const char *received, size_t rlen, const char *our_msgid,
-                         smtpd_content_sink sink, void *ctx)
+void smtpd_content_begin(struct smtpd_content *c, enum smtpd_data_mode mode, bool bare_lf,
+                         uint64_t max_size, const char *received, size_t rlen,
+                         const char *our_msgid, smtpd_content_sink sink, void *ctx)
 {
     memset(c, 0, sizeof(*c));
     smtpd_data_init(&c->data, mode);
+    c->data.bare_lf = bare_lf;
     mail_hdr_init(&c->hdr);
     c->sink = sink;
     c->sink_ctx = ctx;
@@ -124,7 +125,7 @@ static void smtpd_content_out(struct smtpd_content *c, const char *p, size_t n)
 /* smtpd_content_feed - run raw client bytes through the machine */
 size_t smtpd_content_feed(struct smtpd_content *c, const char *in, size_t len)
 {
-    char out[SMTPD_CONTENT_SLICE + 2];
+    char out[2 * SMTPD_CONTENT_SLICE + 2]; /* a bare LF may become CRLF */
     size_t used = 0;
 
     while (used < len && !c->data.done) {
