@@ -41,6 +41,23 @@ struct conf_listen {
     uint16_t port;
 };
 
+/* A network of a list such as [smtp] bare_newline_exclusions. */
+struct conf_net {
+    unsigned char addr[16]; /* network order; IPv4 in the first 4 octets */
+    bool v6;
+    unsigned prefix; /* 0..32 or 0..128; no bit of addr is set past it */
+};
+
+/* conf_net_match - whether the client IP (text, as the hub logs it) is in
+ * one of l[0..n); an IPv4-mapped IPv6 address matches as IPv4. Pure. */
+bool conf_net_match(const struct conf_net *l, size_t n, const char *ip);
+
+/* [smtp] bare_newline (enum names in conf.c) */
+enum conf_bare_newline {
+    CONF_BARE_NEWLINE_REJECT,    /* a bare LF in content: 550 5.6.0 */
+    CONF_BARE_NEWLINE_NORMALIZE, /* a bare LF in content ends a line */
+};
+
 enum dest_proto { DEST_LMTP, DEST_SMTP };
 enum dest_kind { DEST_IP, DEST_HOST, DEST_UNIX };
 
@@ -121,6 +138,9 @@ struct conf {
         unsigned max_errors;
         unsigned greet_pause_ms;
         unsigned max_received_headers;
+        unsigned bare_newline;                                     /* enum conf_bare_newline */
+        struct conf_net bare_newline_exclusions[DD_CONF_NETS_MAX]; /* they get normalize */
+        size_t nbare_newline_exclusions;
         unsigned tls;                             /* enum tls_in_level */
         char tls_cert_file[DD_TLS_PATH_MAX + 1];  /* PEM, the chain after the certificate */
         char tls_key_file[DD_TLS_PATH_MAX + 1];   /* "": the key is in tls_cert_file */

@@ -29,7 +29,8 @@ struct dsn_rcpt {
     const char *address;     /* as queued, without angle brackets */
     const char *action;      /* "failed" or "delayed" */
     const char *status;      /* RFC 3463, "5.1.1"; malformed: 5.0.0 or 4.0.0 by action */
-    const char *remote_mta;  /* host that answered, or NULL / "" */
+    const char *remote_mta;  /* the server that answered: "HOST[IP]:PORT" as delivery
+                              * names it (or a bare host name), "unix:PATH", or NULL / "" */
     const char *diagnostic;  /* its reply ("550 5.1.1 unknown user") or our reason; NULL ok */
     int64_t last_attempt_ms; /* ms since the epoch; <= 0: not known */
 };
@@ -48,6 +49,16 @@ struct dsn_params {
     size_t headers_len;
     const char *seed; /* random text of the caller: the boundary and Message-ID */
 };
+
+/*
+ * dsn_mta_name - the name a Remote-MTA field gives the server peer (RFC 3464
+ * 2.3.5, type dns): the HOST of "HOST[IP]:PORT", or the address literal
+ * "[IP]" ("[IPv6:IP]") when the destination named no host (HOST is the IP
+ * itself); a peer without "[" is a host name already. A unix socket
+ * ("unix:PATH") or an empty peer has no such name: 0. Writes at most cap
+ * octets with the NUL; returns the length, 0 when none or it does not fit.
+ */
+size_t dsn_mta_name(const char *peer, char *buf, size_t cap);
 
 /*
  * dsn_compose - the complete notification message, CRLF line ends, in a

@@ -46,6 +46,13 @@ struct mta_client_reply {
     char text[512]; /* the reply's last line (or a description when code is 0), no CRLF */
 };
 
+/* What the message's client declared in its MAIL FROM (RFC 6152). */
+enum mta_client_body {
+    MTA_CLIENT_BODY_NONE,     /* no BODY= */
+    MTA_CLIENT_BODY_7BIT,     /* BODY=7BIT */
+    MTA_CLIENT_BODY_8BITMIME, /* BODY=8BITMIME */
+};
+
 /* One transaction. The client reads, never keeps, these after done(). */
 struct mta_client_job {
     const char *sender;       /* "" for the null sender <> */
@@ -55,6 +62,14 @@ struct mta_client_job {
      * The client drains it. */
     struct evbuffer *content;
     size_t size; /* octets of content, for SIZE= when the server offered SIZE */
+    /* Passed on in MAIL FROM when the server offers 8BITMIME; without it an
+     * 8BITMIME body goes as it is, with a warning (as Postfix does). */
+    enum mta_client_body body;
+    /* The message came with SMTPUTF8: passed on when offered. It needs a
+     * server that offers SMTPUTF8 when its envelope or, with utf8_headers,
+     * its header section is not ASCII (mta_client_job_refused). */
+    bool smtputf8, utf8_headers;
+    const char *queue_id; /* for log lines; NULL: none */
 };
 
 /* Per-recipient outcome of a job: rcpt[i] is the reply that decided
@@ -132,9 +147,19 @@ struct mta_client *mta_client_connect(struct event_base *base, const struct mta_
 /* mta_client_send - start a job on an idle client (after ready() or done()
  * with mta_client_usable()). Returns 0, or -1 when the client is not idle,
  * the job has no recipient or an address unfit for a command line (control
- * octets, angle brackets, longer than a path), or memory ran out; no
- * callback follows a -1. */
+ * octets, angle brackets, longer than a path), mta_client_job_refused(), or
+ * memory ran out; no callback follows a -1. */
 int mta_client_send(struct mta_client *c, const struct mta_client_job *job);
+
+/*
+ * mta_client_job_refused - whether job cannot go over c as its server
+ * offered: the message needs SMTPUTF8 and the EHLO (LHLO) reply did not
+ * offer it (RFC 6531 3.4). *why then gets the permanent failure for every
+ * recipient: code 550, enh 5.6.7, a text of ours (no server reply).
+ * mta_client_send() refuses such a job too. Call on a ready client.
+ */
+bool mta_client_job_refused(const struct mta_client *c, const struct mta_client_job *job,
+                            struct mta_client_reply *why);
 
 /* mta_client_usable - idle and connected: a job may be sent */
 bool mta_client_usable(const struct mta_client *c);

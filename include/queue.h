@@ -82,6 +82,8 @@ struct queue_job {
     int64_t received_ms;         /* accepted by the hub */
     int64_t queued_ms;           /* (re)entered the queue: lifetime counts from here */
     uint64_t size;
+    enum msg_body body; /* what the client's MAIL FROM said, for the next hop */
+    enum msg_utf8 smtputf8;
     struct evbuffer *content; /* owned; NULL until queue_content(); CRLF lines */
     struct queue_rcpt *rcpts; /* owned */
     size_t nrcpts;

@@ -27,6 +27,23 @@ enum rcpt_route {
     RCPT_ROUTE_SMARTHOST = 1,
 };
 
+/* What the client's MAIL FROM said of the content (RFC 6152), passed on to
+ * the next hop when it offers 8BITMIME. Stored as these numbers. */
+enum msg_body {
+    MSG_BODY_NONE = 0,     /* no BODY= parameter */
+    MSG_BODY_7BIT = 1,     /* BODY=7BIT */
+    MSG_BODY_8BITMIME = 2, /* BODY=8BITMIME */
+};
+
+/* Whether the client's MAIL FROM said SMTPUTF8 (RFC 6531), and whether the
+ * header section then holds 8-bit text: such a message needs a next hop
+ * that offers SMTPUTF8 (so does one whose envelope is not ASCII). */
+enum msg_utf8 {
+    MSG_UTF8_NO = 0,      /* no SMTPUTF8 */
+    MSG_UTF8_ASKED = 1,   /* SMTPUTF8; the header section is ASCII */
+    MSG_UTF8_HEADERS = 2, /* SMTPUTF8, and the header section holds 8-bit text */
+};
+
 struct queue_msg_rcpt {
     char addr[DD_ADDR_MAX + 2];
     enum rcpt_route route;
@@ -45,6 +62,8 @@ struct queue_msg {
     char client_ip[64];
     char helo[DD_HELO_MAX + 1];
     char proto[16];
+    enum msg_body body;
+    enum msg_utf8 smtputf8;
     struct queue_msg_rcpt *rcpts; /* owned (malloc) */
     size_t nrcpts;
 };

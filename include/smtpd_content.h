@@ -37,18 +37,21 @@ struct smtpd_content {
     size_t chunklen;
     uint32_t seq;     /* chunks handed to the sink */
     uint64_t stored;  /* octets handed to the sink */
-    char *message_id; /* the Message-ID value (malloc) once known */
+    char *message_id; /* malloc'd at the end: the first Message-ID value, ours
+                       * when we added the field, NULL when its value is empty */
     char msgid_field[DD_QUEUEID_LEN + DD_HOSTNAME_MAX + 32]; /* ours, if needed */
 };
 
 /*
- * smtpd_content_begin - start a message: mode DOT or BDAT, the Received field
- * we prepend (received[0..rlen)), and the Message-ID value to add when the
- * message has none ("<QUEUEID@hostname>").
+ * smtpd_content_begin - start a message: mode DOT or BDAT, whether a bare LF
+ * is a line end (bare_lf: [smtp] bare_newline = normalize for this client)
+ * instead of a reason to reject, the Received field we prepend
+ * (received[0..rlen)), and the Message-ID value to add when the message has
+ * none ("<QUEUEID@hostname>").
  */
-void smtpd_content_begin(struct smtpd_content *c, enum smtpd_data_mode mode, uint64_t max_size,
-                         const char *received, size_t rlen, const char *our_msgid,
-                         smtpd_content_sink sink, void *ctx);
+void smtpd_content_begin(struct smtpd_content *c, enum smtpd_data_mode mode, bool bare_lf,
+                         uint64_t max_size, const char *received, size_t rlen,
+                         const char *our_msgid, smtpd_content_sink sink, void *ctx);
 
 /* smtpd_content_feed - raw bytes from the client; returns the octets used
  * (DOT mode stops after the end of data: c->data.done). */

@@ -10,6 +10,14 @@
  * included, as sent) also reject the message; nothing is ever truncated.
  * In BDAT mode there is no dot handling and no end marker; the same line
  * checks apply.
+ *
+ * With bare_lf set ([smtp] bare_newline = normalize, Postfix 3.9's
+ * smtpd_forbid_bare_newline = normalize) a bare LF is a line end instead:
+ * it is written as CRLF and counts two octets of its line, as the CRLF it
+ * stands for. The line after it is dot-unstuffed like any other, but its
+ * "." never ends the data: the end is still only CRLF "." CRLF with both
+ * CRLFs real, so "\n.\n", "\n.\r\n" and "\r\n.\n" are content (an empty
+ * line) and nothing splits the message. A bare CR and a NUL still reject.
  */
 #ifndef DD_SMTPD_DATA_H
 #define DD_SMTPD_DATA_H
@@ -29,7 +37,9 @@ enum {
 
 struct smtpd_data {
     enum smtpd_data_mode mode;
+    bool bare_lf;   /* a bare LF ends a line (normalize); set after smtpd_data_init() */
     int state;      /* private */
+    bool lf_line;   /* private: the current line began after a bare LF */
     size_t linelen; /* octets of the current line so far, as sent */
     unsigned errs;  /* SMTPD_DATA_E_* seen so far; non-zero: reject */
     bool done;      /* DOT mode: the terminating CRLF.CRLF was consumed */
@@ -39,7 +49,8 @@ void smtpd_data_init(struct smtpd_data *d, enum smtpd_data_mode mode);
 
 /*
  * smtpd_data_feed - consume in[0..len); write content to out, which must hold
- * at least len + 2 octets; *outlen gets the octets written. Returns the
+ * at least len + 2 octets (2 * len + 2 with bare_lf, where each bare LF
+ * becomes CRLF); *outlen gets the octets written. Returns the
  * octets consumed: all of them, except in DOT mode when the end was found,
  * where it stops right after the final CRLF.CRLF and sets d->done. Once
  * d->errs is non-zero no more content is written (the message is rejected),

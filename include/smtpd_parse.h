@@ -74,7 +74,8 @@ struct smtpd_mail {
     struct smtp_addr from;
     bool has_size;
     uint64_t size;
-    enum smtpd_body body;
+    bool has_body;        /* BODY= was given */
+    enum smtpd_body body; /* what it said; 7BIT when not given */
     bool smtputf8;
 };
 

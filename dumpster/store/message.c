@@ -45,7 +45,7 @@ static int message_whole(struct store *s, const struct queue_msg *m)
 
 static const char *const sql_insert =
     "INSERT INTO message(id, queue_id, sender, message_id, size, nchunks, received, client_ip,"
-    " helo, proto) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    " helo, proto, body, smtputf8) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 /* message_insert - the envelope row, once the content is whole */
 int message_insert(struct store *s, const struct queue_msg *m)
@@ -54,12 +54,14 @@ int message_insert(struct store *s, const struct queue_msg *m)
 
     if (rc != SQLITE_OK)
         return rc;
-    return store_do(s, sql_insert, "uttoudittt", m->msg_id, m->queue_id, m->sender, m->message_id,
-                    m->size, (int)m->nchunks, m->received_ms, m->client_ip, m->helo, m->proto);
+    return store_do(s, sql_insert, "uttouditttdd", m->msg_id, m->queue_id, m->sender, m->message_id,
+                    m->size, (int)m->nchunks, m->received_ms, m->client_ip, m->helo, m->proto,
+                    (int)m->body, (int)m->smtputf8);
 }
 
 static const char *const sql_get =
-    "SELECT queue_id, sender, coalesce(message_id, ''), size, received FROM message WHERE id = ?";
+    "SELECT queue_id, sender, coalesce(message_id, ''), size, received, body, smtputf8"
+    " FROM message WHERE id = ?";
 
 /* message_read - the current row of sql_get */
 static int message_read(void *ctx, sqlite3_stmt *st)
@@ -71,6 +73,11 @@ static int message_read(void *ctx, sqlite3_stmt *st)
     store_col_text(st, 2, out->message_id, sizeof(out->message_id));
     out->size = (uint64_t)sqlite3_column_int64(st, 3);
     out->received_ms = sqlite3_column_int64(st, 4);
+    int body = sqlite3_column_int(st, 5), utf8 = sqlite3_column_int(st, 6);
+    out->body =
+        body == MSG_BODY_7BIT || body == MSG_BODY_8BITMIME ? (enum msg_body)body : MSG_BODY_NONE;
+    out->smtputf8 =
+        utf8 == MSG_UTF8_ASKED || utf8 == MSG_UTF8_HEADERS ? (enum msg_utf8)utf8 : MSG_UTF8_NO;
     return SQLITE_OK;
 }
 

@@ -26,6 +26,8 @@ struct message_row {
     char message_id[DD_MSGID_MAX + 1]; /* "" when it had none */
     uint64_t size;
     int64_t received_ms;
+    enum msg_body body; /* what MAIL FROM said */
+    enum msg_utf8 smtputf8;
 };
 
 /* message_chunk - write chunk seq of message msg. */

@@ -124,6 +124,8 @@ static int queue_load(struct store *s, struct queue_job *j, bool *ok)
     snprintf(j->sender, sizeof(j->sender), "%s", m.sender);
     j->size = m.size;
     j->received_ms = m.received_ms;
+    j->body = m.body;
+    j->smtputf8 = m.smtputf8;
     return SQLITE_OK;
 }
 

@@ -258,6 +258,12 @@ static const char *const store_schema_steps[] = {
     "ALTER TABLE resubmit_request ADD COLUMN skipped_present INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE resubmit_request ADD COLUMN probe INTEGER NOT NULL DEFAULT 1;"
     "ALTER TABLE sg_route RENAME TO route;",
+    /* 4 -> 5: what the client's MAIL FROM said, for the next hop: body
+     * (enum msg_body: 0 none, 1 BODY=7BIT, 2 BODY=8BITMIME) and smtputf8
+     * (enum msg_utf8: 0 no, 1 SMTPUTF8, 2 SMTPUTF8 and 8-bit header text).
+     * A message stored before is sent as it was: without either. */
+    ("ALTER TABLE message ADD COLUMN body INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE message ADD COLUMN smtputf8 INTEGER NOT NULL DEFAULT 0;"),
 };
 
 #define STORE_SCHEMA_NSTEPS (int)(sizeof(store_schema_steps) / sizeof(store_schema_steps[0]))

@@ -105,7 +105,6 @@ void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
 {
     struct queue_outcome *o = calloc(1, sizeof(*o));
     struct mta_client_reply *rs = calloc(j->q->nrcpts ? j->q->nrcpts : 1, sizeof(*rs));
-    bool failed = false;
 
     if (o == NULL || rs == NULL ||
         (o->rcpts = calloc(j->q->nrcpts ? j->q->nrcpts : 1, sizeof(*o->rcpts))) == NULL) {
@@ -127,12 +126,13 @@ void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
         d->stats.attempts_delivered += o->rcpts[i].fate == QUEUE_DELIVERED;
         d->stats.attempts_deferred += o->rcpts[i].fate == QUEUE_DEFERRED;
         d->stats.attempts_failed += o->rcpts[i].fate == QUEUE_FAILED;
-        failed |= o->rcpts[i].fate == QUEUE_FAILED;
     }
-    if (failed && !bounce_send(d, j, o, peer, rs)) /* nobody told: kept as failed a while */
-        o->keep_failed_until_ms = o->now_ms + (int64_t)d->c->delivery.max_queue_lifetime * 1000;
+    bounce_job_end(d, j, o, peer, rs); /* failures wait for the message's one report */
     free(rs);
-    queue_done(d->q, o, NULL, NULL);
+    if (o->nrcpts > 0)
+        queue_done(d->q, o, NULL, NULL);
+    else
+        queue_outcome_free(o);
     delivery_release(d, j);
 }
 
@@ -209,6 +209,7 @@ static void delivery_picked(void *ctx, struct queue_job **jobs, size_t n, enum s
         }
         j->q = jobs[i];
         d->inflight_jobs++;
+        bounce_job_start(d, j->q->msg_id);
         if (d->stopping) {
             delivery_release(d, j);
             continue;
@@ -420,6 +421,7 @@ struct delivery *delivery_free(struct delivery *d)
         event_free(d->tick_ev);
     if (d->kick_ev)
         event_free(d->kick_ev);
+    bounce_free_all(d);
     free(d->routes);
     free(d);
     return NULL;

@@ -109,7 +109,8 @@ struct delivery {
     struct dpool **pools; /* hash table of DELIVERY_POOL_SLOTS chains */
     struct route *routes; /* runtime destinations (admin API) */
     size_t nroutes;
-    bool routes_ready; /* loaded from the store: delivery may start */
+    bool routes_ready;               /* loaded from the store: delivery may start */
+    struct bounce_msg **bounce_msgs; /* messages with jobs in flight (bounce.c) */
     struct delivery_stats stats;
 };
 
@@ -145,10 +146,18 @@ bool dpool_tls_closed(struct dpool *p, const struct mta_client *c);
 /* dpool_tls_free - what the pool's TLS holds */
 void dpool_tls_free(struct dpool_tls *t);
 
-/* bounce.c: tell the sender of j that recipients failed; false when no
- * report can go (no route for it): the failures are to be kept */
-struct queue_outcome;
-bool bounce_send(struct delivery *d, const struct djob *j, const struct queue_outcome *o,
-                 const char *peer, const struct mta_client_reply *replies);
+/* bounce.c: one report per message to its sender, over the message's jobs.
+ * bounce_job_start - a job of msg_id entered delivery. */
+struct bounce_msg;
+void bounce_job_start(struct delivery *d, uint64_t msg_id);
+/* bounce_job_end - j ended with outcome o (replies[i] decided o->rcpts[i]):
+ * the failures o holds leave it to wait for the report, which goes with
+ * them once the message's last job in flight has ended. Without a route
+ * for the report they stay in o, kept as failed; for the null sender they
+ * stay in o. The caller records what is left of o. */
+void bounce_job_end(struct delivery *d, const struct djob *j, struct queue_outcome *o,
+                    const char *peer, const struct mta_client_reply *replies);
+/* bounce_free_all - at the stop: forget what waits (the next start retries it) */
+void bounce_free_all(struct delivery *d);
 
 #endif

@@ -221,6 +221,15 @@ static void dpool_idle_cb(evutil_socket_t fd, short what, void *arg)
         mta_client_quit(cn->c);
 }
 
+/* dpool_next - a connection whose job ended without a transaction: the
+ * next job, or the idle timer */
+static void dpool_next(struct dpool *p, struct dconn *cn)
+{
+    dpool_dispatch(p);
+    if (cn->job == NULL && mta_client_usable(cn->c))
+        event_add(cn->idle_ev, &(struct timeval){DD_DELIVERY_IDLE_SECONDS, 0});
+}
+
 /* dpool_start - the job's content is here: send it */
 static void dpool_start(struct dconn *cn)
 {
@@ -239,6 +248,19 @@ static void dpool_start(struct dconn *cn)
     job.nrcpts = j->q->nrcpts;
     job.content = j->q->content;
     job.size = j->q->size;
+    job.body = j->q->body == MSG_BODY_8BITMIME ? MTA_CLIENT_BODY_8BITMIME
+               : j->q->body == MSG_BODY_7BIT   ? MTA_CLIENT_BODY_7BIT
+                                               : MTA_CLIENT_BODY_NONE;
+    job.smtputf8 = j->q->smtputf8 != MSG_UTF8_NO;
+    job.utf8_headers = j->q->smtputf8 == MSG_UTF8_HEADERS;
+    job.queue_id = j->q->queue_id;
+    struct mta_client_reply why;
+    if (mta_client_job_refused(cn->c, &job, &why)) { /* 5.6.7: this server cannot take it */
+        cn->job = NULL;
+        delivery_job_fail(p->d, j, mta_client_peer(cn->c), &why);
+        dpool_next(p, cn);
+        return;
+    }
     if (mta_client_send(cn->c, &job) == 0)
         return;
     cn->job = NULL;
@@ -246,7 +268,7 @@ static void dpool_start(struct dconn *cn)
         struct mta_client_reply r = {.code = 550, .enh = "5.1.3"};
         snprintf(r.text, sizeof(r.text), "5.1.3 bad address syntax in the envelope");
         delivery_job_fail(p->d, j, p->text, &r);
-        dpool_dispatch(p);
+        dpool_next(p, cn);
         return;
     }
     TAILQ_INSERT_HEAD(&p->jobs, j, link);

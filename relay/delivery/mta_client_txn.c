@@ -2,7 +2,11 @@
  * mta_client_txn.c - one mail transaction on an outbound connection
  *
  * [RSET] MAIL RCPT... DATA, all in one write when the server offered
- * PIPELINING (RFC 2920), else one command per reply. Replies come back in
+ * PIPELINING (RFC 2920), else one command per reply. MAIL FROM passes on
+ * the message's BODY= and SMTPUTF8 when the server offers 8BITMIME and
+ * SMTPUTF8 (RFC 6152, 6531); an 8BITMIME body goes as it is to a server
+ * that does not offer 8BITMIME (logged), and a message that needs SMTPUTF8
+ * is refused before MAIL when the server does not offer it (5.6.7). Replies come back in
  * the order of the commands, so c->step says which command the next reply
  * answers. A recipient stays open (code 0) until a reply decides it: its
  * RCPT reply when that failed, the MAIL or DATA reply when those failed,
@@ -28,6 +32,7 @@
 
 #include <event2/buffer.h>
 
+#include "log.h"
 #include "mta_client_int.h"
 
 /* addr_ok - an address fit for a command line: no control octets, no <> */
@@ -83,15 +88,42 @@ static bool needs_utf8(const struct mta_client_job *job)
     return false;
 }
 
-/* send_mail - MAIL FROM with SIZE and SMTPUTF8 when the server offers them */
+/* job_needs_utf8 - the message cannot go without SMTPUTF8 (RFC 6531 3.2):
+ * it came with SMTPUTF8 and its header section or envelope is not ASCII */
+static bool job_needs_utf8(const struct mta_client_job *job)
+{
+    return job->smtputf8 && (job->utf8_headers || needs_utf8(job));
+}
+
+/* mta_client_job_refused - SMTPUTF8 needed and not offered: 550 5.6.7 */
+bool mta_client_job_refused(const struct mta_client *c, const struct mta_client_job *job,
+                            struct mta_client_reply *why)
+{
+    if ((c->ext & SMTP_EXT_SMTPUTF8) || !job_needs_utf8(job))
+        return false;
+    *why = (struct mta_client_reply){.code = 550, .enh = "5.6.7"};
+    snprintf(why->text, sizeof(why->text), "SMTPUTF8 is required, but was not offered by host %s",
+             c->peer_name);
+    return true;
+}
+
+/* send_mail - MAIL FROM with SIZE, BODY and SMTPUTF8 when the server offers them */
 static void send_mail(struct mta_client *c)
 {
+    static const char *const body[] = {"", " BODY=7BIT", " BODY=8BITMIME"};
+    const struct mta_client_job *job = &c->job;
     char size[32] = "";
+    bool has_8bitmime = (c->ext & SMTP_EXT_8BITMIME) != 0;
+    bool utf8 = (c->ext & SMTP_EXT_SMTPUTF8) && (job->smtputf8 || needs_utf8(job));
 
     if (c->ext & SMTP_EXT_SIZE)
-        snprintf(size, sizeof(size), " SIZE=%zu", c->job.size);
-    mta_client_put(c, "MAIL FROM:<%s>%s%s", c->job.sender, size,
-                   (c->ext & SMTP_EXT_SMTPUTF8) && needs_utf8(&c->job) ? " SMTPUTF8" : "");
+        snprintf(size, sizeof(size), " SIZE=%zu", job->size);
+    if (job->body == MTA_CLIENT_BODY_8BITMIME && !has_8bitmime)
+        log_warn("smtp", "%s: host %s offers no 8BITMIME: the BODY=8BITMIME content goes as it is",
+                 job->queue_id ? job->queue_id : "NOQUEUE", c->peer_name);
+    mta_client_put(c, "MAIL FROM:<%s>%s%s%s", job->sender, size,
+                   has_8bitmime && job->body <= MTA_CLIENT_BODY_8BITMIME ? body[job->body] : "",
+                   utf8 ? " SMTPUTF8" : "");
 }
 
 /* send_step - the command of one step */
@@ -112,7 +144,9 @@ int mta_client_send(struct mta_client *c, const struct mta_client_job *job)
 {
     size_t s;
 
-    if (!mta_client_usable(c) || !job_ok(job))
+    struct mta_client_reply why;
+
+    if (!mta_client_usable(c) || !job_ok(job) || mta_client_job_refused(c, job, &why))
         return -1;
     c->res = calloc(job->nrcpts, sizeof(*c->res));
     c->accepted = calloc(job->nrcpts, sizeof(*c->accepted));

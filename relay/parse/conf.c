@@ -65,10 +65,14 @@ enum conf_type {
     CT_OPTPATH,  /* "" or a path */
     CT_OPTHOST,  /* "" or a DNS name */
     CT_TEXT,     /* printable text, "" allowed (an OpenSSL cipher list) */
+    CT_NETS,     /* comma list of IP[/PREFIX], 0..max items; the count in off2 */
 };
 
+/* [smtp] bare_newline, by enum conf_bare_newline */
+static const char *const conf_bare_newline_names[] = {"reject", "normalize", NULL};
+
 /*
- * One key. off: the value; off2: the count (CT_LISTEN), the text (CT_DEST)
+ * One key. off: the value; off2: the count (CT_LISTEN, CT_NETS), the text (CT_DEST)
  * or the "has" flag of a storage group override (other types); size: the
  * buffer or integer size; def: the default as it would be written in the
  * file; names: the values of a CT_ENUM.
@@ -114,6 +118,9 @@ static const struct conf_key conf_keys[] = {
     NUM(SEC_SMTP, smtp, max_errors, 1, 1000, "10"),
     NUM(SEC_SMTP, smtp, greet_pause_ms, 0, 60000, "0"),
     NUM(SEC_SMTP, smtp, max_received_headers, 1, 1000, "50"),
+    ENUM(SEC_SMTP, smtp, bare_newline, conf_bare_newline_names, "reject"),
+    {SEC_SMTP, "bare_newline_exclusions", CT_NETS, CF(smtp.bare_newline_exclusions),
+     CF(smtp.nbare_newline_exclusions), 0, 0, DD_CONF_NETS_MAX, "", NULL},
     ENUM(SEC_SMTP, smtp, tls, tls_in_level_names, "may"),
     STR(SEC_SMTP, smtp, tls_cert_file, CT_OPTPATH, ""),
     STR(SEC_SMTP, smtp, tls_key_file, CT_OPTPATH, ""),
@@ -377,6 +384,20 @@ static int conf_set_listen(char *base, const struct conf_key *k, const char *v, 
     return 0;
 }
 
+/* conf_set_nets - a comma list of distinct networks */
+static int conf_set_nets(char *base, const struct conf_key *k, const char *v, char *err,
+                         size_t errlen)
+{
+    struct conf_net l[DD_CONF_NETS_MAX];
+    size_t n;
+
+    if (conf_net_list_parse(v, l, (size_t)k->max, &n, err, errlen) < 0)
+        return -1;
+    memcpy(base + k->off, l, n * sizeof(l[0]));
+    *(size_t *)(base + k->off2) = n;
+    return 0;
+}
+
 /* conf_set_resolver - "system" or IP:PORT of a DNS server, kept canonical */
 static int conf_set_resolver(char *base, const struct conf_key *k, const char *v, char *err,
                              size_t errlen)
@@ -474,6 +495,13 @@ static void conf_fmt_listen(const char *base, const struct conf_key *k, char *bu
                                  *(const size_t *)(base + k->off2), buf, cap);
 }
 
+/* conf_fmt_nets - "a/p, b/q" */
+static void conf_fmt_nets(const char *base, const struct conf_key *k, char *buf, size_t cap)
+{
+    conf_net_format((const struct conf_net *)(base + k->off), *(const size_t *)(base + k->off2),
+                    buf, cap);
+}
+
 typedef int conf_set_fn(char *, const struct conf_key *, const char *, char *, size_t);
 typedef void conf_fmt_fn(const char *, const struct conf_key *, char *, size_t);
 
@@ -495,22 +523,33 @@ static const struct conf_type_ops {
     [CT_OPTPATH] = {conf_set_str, conf_fmt_str},
     [CT_OPTHOST] = {conf_set_str, conf_fmt_str},
     [CT_TEXT] = {conf_set_str, conf_fmt_str},
+    [CT_NETS] = {conf_set_nets, conf_fmt_nets},
 };
 
 /* conf_key_has_flag - off2 is the "set in this section" flag of an override */
 static bool conf_key_has_flag(const struct conf_key *k)
 {
-    return k->off2 != NO_OFF && k->type != CT_DEST && k->type != CT_LISTEN &&
-           k->type != CT_PROBE;
+    return k->off2 != NO_OFF && k->type != CT_DEST && k->type != CT_LISTEN && k->type != CT_PROBE &&
+           k->type != CT_NETS;
 }
 
 /* How conf_key_info() names each type, for the generated key lists. */
 static const char *const conf_type_names[] = {
-    [CT_NUM] = "number",    [CT_BOOL] = "boolean",      [CT_NAME] = "name",
-    [CT_HOST] = "host",     [CT_PATH] = "path",         [CT_HASH] = "hash",
-    [CT_LISTEN] = "listen", [CT_RESOLVER] = "resolver", [CT_DEST] = "destination",
-    [CT_PROBE] = "probe",   [CT_ENUM] = "enum",         [CT_OPTPATH] = "optional path",
-    [CT_OPTHOST] = "optional host", [CT_TEXT] = "text",
+    [CT_NUM] = "number",
+    [CT_BOOL] = "boolean",
+    [CT_NAME] = "name",
+    [CT_HOST] = "host",
+    [CT_PATH] = "path",
+    [CT_HASH] = "hash",
+    [CT_LISTEN] = "listen",
+    [CT_RESOLVER] = "resolver",
+    [CT_DEST] = "destination",
+    [CT_PROBE] = "probe",
+    [CT_ENUM] = "enum",
+    [CT_OPTPATH] = "optional path",
+    [CT_OPTHOST] = "optional host",
+    [CT_TEXT] = "text",
+    [CT_NETS] = "networks",
 };
 
 /* conf_key_info - key i of conf_keys[], then of conf_sg_keys[] */

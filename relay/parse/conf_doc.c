@@ -47,6 +47,11 @@ static const struct conf_doc conf_docs[] = {
     {"smtp", "max_errors", NULL, NULL, NULL, "then 421 4.7.0 and close"},
     {"smtp", "greet_pause_ms", "ms", NULL, NULL, "> 0: wait before the 220"},
     {"smtp", "max_received_headers", NULL, NULL, NULL, "more: 554 5.4.6"},
+    {"smtp", "bare_newline", NULL, NULL, NULL,
+     "a bare LF in message content: reject: 550 5.6.0; normalize: a line end (the end of "
+     "data is still only CRLF.CRLF)"},
+    {"smtp", "bare_newline_exclusions", NULL, NULL, NULL,
+     "clients in these networks get normalize whatever bare_newline says"},
     {"smtp", "tls", NULL, NULL, NULL,
      "may: STARTTLS offered when a certificate is set; encrypt: 530 5.7.0 before it"},
     {"smtp", "tls_cert_file", NULL, NULL, NULL,
@@ -169,7 +174,9 @@ static void conf_doc_type(const struct conf_key_info *k, char *buf, size_t cap)
         buf[0] = 0;
         for (size_t i = 0; k->names[i] && n < cap; i++)
             n += (size_t)snprintf(buf + n, cap - n, "%s`%s`", i ? ", " : "", k->names[i]);
-    } else if (strcmp(k->type, "optional path") == 0)
+    } else if (strcmp(k->type, "networks") == 0)
+        snprintf(buf, cap, "comma list of 0..%" PRIu64 " `IP[/PREFIX]`", k->max);
+    else if (strcmp(k->type, "optional path") == 0)
         snprintf(buf, cap, "empty or a path");
     else if (strcmp(k->type, "optional host") == 0)
         snprintf(buf, cap, "empty or a domain name");

@@ -2,8 +2,9 @@
  * conf_int.h - what conf.c, conf_dest.c and directory.c share (private to relay/)
  *
  * Address syntax (ports, DNS names, IP:PORT listen items) lives in
- * conf_dest.c; reading a bounded file lives in conf.c. Not a public
- * interface: the rest of the hub uses conf.h and directory.h.
+ * conf_dest.c, network lists in conf_net.c; reading a bounded file lives
+ * in conf.c. Not a public interface: the rest of the hub uses conf.h and
+ * directory.h.
  */
 #ifndef DD_CONF_INT_H
 #define DD_CONF_INT_H
@@ -35,6 +36,14 @@ void conf_dest_listen_list_format(const struct conf_listen *l, size_t n, char *b
 
 /* conf_dest_listen_format - "IPv4:PORT" or "[IPv6]:PORT". */
 void conf_dest_listen_format(const struct conf_listen *l, char *buf, size_t cap);
+
+/* conf_net_list_parse - comma list of at most max distinct networks (IP,
+ * IP/PREFIX, [IPv6]/PREFIX) into l[]; "" gives *np = 0. 0, or -1 with err. */
+int conf_net_list_parse(const char *v, struct conf_net *l, size_t max, size_t *np, char *err,
+                        size_t errlen);
+
+/* conf_net_format - "192.0.2.0/24, 2001:db8::/32" (NUL-terminated, cut past cap). */
+void conf_net_format(const struct conf_net *l, size_t n, char *buf, size_t cap);
 
 /*
  * conf_line_span - the line at p[0..rem): *len its octets without LF or CR LF,

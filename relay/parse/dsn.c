@@ -303,15 +303,41 @@ static void put_notification(struct dsn_buf *b, const struct dsn_params *p,
     }
 }
 
+/* dsn_mta_name - HOST of "HOST[IP]:PORT", "[IP]" when HOST is the IP, none for unix: */
+size_t dsn_mta_name(const char *peer, char *buf, size_t cap)
+{
+    const char *open = peer ? strchr(peer, '[') : NULL, *close;
+    size_t hlen, n;
+    int w;
+
+    if (cap == 0 || !has_text(peer) || strncmp(peer, "unix:", 5) == 0)
+        return 0;
+    hlen = open ? (size_t)(open - peer) : strlen(peer);
+    close = open ? strchr(open, ']') : NULL;
+    if (close != NULL && (size_t)(close - open - 1) == hlen && hlen > 0 &&
+        memcmp(peer, open + 1, hlen) == 0) /* an IP literal destination */
+        w = snprintf(buf, cap, "[%s%.*s]", memchr(peer, ':', hlen) ? "IPv6:" : "", (int)hlen, peer);
+    else
+        w = snprintf(buf, cap, "%.*s", (int)hlen, peer);
+    n = w < 0 ? 0 : (size_t)w;
+    if (n == 0 || n >= cap) {
+        buf[0] = 0;
+        return 0;
+    }
+    return n;
+}
+
 /* put_rcpt_fields - one per-recipient block of the delivery-status part */
 static void put_rcpt_fields(struct dsn_buf *b, const struct dsn_rcpt *r)
 {
+    char mta[DSN_TOKEN_MAX + 16];
+
     line(b, "");
     field(b, "Final-Recipient", "rfc822; ", r->address);
     field(b, "Action", "", r->action);
     field(b, "Status", "", rcpt_status(r));
-    if (has_text(r->remote_mta))
-        field(b, "Remote-MTA", "dns; ", r->remote_mta);
+    if (dsn_mta_name(r->remote_mta, mta, sizeof(mta)) > 0)
+        field(b, "Remote-MTA", "dns; ", mta);
     if (has_text(r->diagnostic))
         field(b, "Diagnostic-Code", is_smtp_reply(r->diagnostic) ? "smtp; " : "X-Dumpsterd; ",
               r->diagnostic);

@@ -7,6 +7,10 @@
  * anything else, which means the body started without an empty line. Like
  * Postfix we also take the obsolete "Name :" form (RFC 5322 4.5.2).
  *
+ * The first Message-ID: field is the message's id (a later one is not: a
+ * message has at most one, RFC 5322 3.6); its value is gathered over its
+ * continuation lines, so "Message-ID:\r\n <id>" gives "<id>".
+ *
  * The builders write the Received: and Message-ID: fields the hub adds. They
  * refuse CR or LF in their inputs, so nothing can inject a header line.
  */
@@ -56,6 +60,36 @@ static enum mail_hdr_kind hdr_end(struct mail_hdr *h, enum mail_hdr_kind k)
     return k;
 }
 
+/* msgid_add - more of the first Message-ID: value: line[0..len) without its line end */
+static void msgid_add(struct mail_hdr *h, const char *p, size_t len)
+{
+    while (len > 0 && (p[len - 1] == '\n' || p[len - 1] == '\r'))
+        len--;
+    if (h->msgid_over || len > DD_MSGID_MAX - h->msgid_len) {
+        h->msgid_over = true;
+        return;
+    }
+    memcpy(h->msgid + h->msgid_len, p, len);
+    h->msgid_len += len;
+}
+
+/* msgid_start - the first Message-ID: field: its value starts after the colon */
+static void msgid_start(struct mail_hdr *h, const char *line, size_t len)
+{
+    const char *colon = memchr(line, ':', len);
+
+    h->message_id = true;
+    h->in_msgid = true;
+    msgid_add(h, colon + 1, len - (size_t)(colon + 1 - line));
+}
+
+/* note_8bit - a header line with an octet >= 0x80 */
+static void note_8bit(struct mail_hdr *h, const char *line, size_t len)
+{
+    for (size_t i = 0; i < len && !h->eight_bit; i++)
+        h->eight_bit = (unsigned char)line[i] >= 0x80;
+}
+
 /* mail_hdr_line - classify one whole line of the header section */
 enum mail_hdr_kind mail_hdr_line(struct mail_hdr *h, const char *line, size_t len)
 {
@@ -65,16 +99,41 @@ enum mail_hdr_kind mail_hdr_line(struct mail_hdr *h, const char *line, size_t le
         return MAIL_HDR_END_BODY;
     if (len == 2 && line[0] == '\r' && line[1] == '\n')
         return hdr_end(h, MAIL_HDR_END_BLANK);
-    if (len > 0 && (line[0] == ' ' || line[0] == '\t'))
-        return h->seen_field ? MAIL_HDR_FIELD : hdr_end(h, MAIL_HDR_END_BODY);
+    if (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+        if (!h->seen_field)
+            return hdr_end(h, MAIL_HDR_END_BODY);
+        if (h->in_msgid)
+            msgid_add(h, line, len);
+        note_8bit(h, line, len);
+        return MAIL_HDR_FIELD;
+    }
     if ((n = field_name_len(line, len)) == 0)
         return hdr_end(h, MAIL_HDR_END_BODY);
     h->seen_field = true;
+    note_8bit(h, line, len);
+    h->in_msgid = false;
     if (name_is(line, n, "Received"))
         h->received++;
-    else if (name_is(line, n, "Message-ID"))
-        h->message_id = true;
+    else if (name_is(line, n, "Message-ID") && !h->message_id)
+        msgid_start(h, line, len);
     return MAIL_HDR_FIELD;
+}
+
+/* mail_hdr_msgid - the first Message-ID: value, trimmed, or NULL */
+const char *mail_hdr_msgid(const struct mail_hdr *h, size_t *len)
+{
+    size_t b = 0, e = h->msgid_len;
+
+    if (!h->message_id || h->msgid_over)
+        return NULL;
+    while (b < e && (h->msgid[b] == ' ' || h->msgid[b] == '\t'))
+        b++;
+    while (e > b && (h->msgid[e - 1] == ' ' || h->msgid[e - 1] == '\t'))
+        e--;
+    if (b == e)
+        return NULL;
+    *len = e - b;
+    return h->msgid + b;
 }
 
 /* A bounded text buffer for the builders. */

@@ -11,6 +11,11 @@
  *
  * A CR is held back until its LF arrives, so the content written is CRLF
  * lines only; after the first error nothing more is written at all.
+ *
+ * With bare_lf a bare LF is written as CRLF and leads to a start of line
+ * marked lf_line: a "." there is unstuffed, but ".\r\n" or ".\n" after it
+ * is just an empty line. Only a real CRLF clears the mark, so the end of
+ * data still needs CRLF "." CRLF, both real.
  */
 #include <string.h>
 
@@ -62,6 +67,15 @@ static void count(struct smtpd_data *d, size_t n)
         d->errs |= SMTPD_DATA_E_LINE_TOO_LONG;
 }
 
+/* line_end - a CRLF written: the next octet starts a line (lf: after a bare LF) */
+static void line_end(struct smtpd_data *d, struct sink *o, bool lf)
+{
+    emit(d, o, "\r\n", 2);
+    d->linelen = 0;
+    d->state = S_BOL;
+    d->lf_line = lf;
+}
+
 /* text_octet - one octet inside a line (also the first after the dot) */
 static void text_octet(struct smtpd_data *d, unsigned char c, struct sink *o)
 {
@@ -72,7 +86,11 @@ static void text_octet(struct smtpd_data *d, unsigned char c, struct sink *o)
         d->state = S_CR; /* held back until we know its LF is there */
         break;
     case '\n':
-        d->errs |= SMTPD_DATA_E_BARE_LF;
+        if (d->bare_lf) {
+            count(d, 1); /* the CR it stands for: the line as sent downstream */
+            line_end(d, o, true);
+        } else
+            d->errs |= SMTPD_DATA_E_BARE_LF;
         break;
     case '\0':
         d->errs |= SMTPD_DATA_E_NUL;
@@ -92,9 +110,7 @@ static void cr_octet(struct smtpd_data *d, unsigned char c, struct sink *o)
         return;
     }
     count(d, 1);
-    emit(d, o, "\r\n", 2);
-    d->linelen = 0;
-    d->state = S_BOL;
+    line_end(d, o, false);
 }
 
 /* step - one octet in any state but S_DONE */
@@ -118,7 +134,10 @@ static void step(struct smtpd_data *d, unsigned char c, struct sink *o)
         }
         break;
     case S_DOTCR:
-        if (c == '\n') {
+        if (c == '\n' && d->lf_line) { /* "." CRLF after a bare LF: an empty line */
+            count(d, 1);
+            line_end(d, o, false);
+        } else if (c == '\n') {
             count(d, 1);
             d->state = S_DONE;
             d->done = true;

@@ -220,6 +220,7 @@ static enum smtpd_perr mail_param(const struct param *p, unsigned *seen, struct 
         if (*seen & SEEN_BODY)
             return SMTPD_P_SYNTAX;
         *seen |= SEEN_BODY;
+        out->has_body = true;
         if (p->val && ascii_word_is(p->val, p->vallen, "7BIT"))
             out->body = SMTP_BODY_7BIT;
         else if (p->val && ascii_word_is(p->val, p->vallen, "8BITMIME"))

@@ -172,6 +172,16 @@ static const char *smtpd_proto(const struct smtpd_session *s)
     return s->tls ? "SMTPS" : "SMTP";
 }
 
+/* smtpd_bare_lf - a bare LF in this client's content ends a line: [smtp]
+ * bare_newline = normalize, or the client is in bare_newline_exclusions */
+static bool smtpd_bare_lf(const struct smtpd_session *s)
+{
+    const struct conf *c = s->c;
+
+    return c->smtp.bare_newline == CONF_BARE_NEWLINE_NORMALIZE ||
+           conf_net_match(c->smtp.bare_newline_exclusions, c->smtp.nbare_newline_exclusions, s->ip);
+}
+
 /* smtpd_cmd_content_begin - Received: first, then the client's octets */
 void smtpd_cmd_content_begin(struct smtpd_session *s, enum smtpd_data_mode mode)
 {
@@ -194,8 +204,8 @@ void smtpd_cmd_content_begin(struct smtpd_session *s, enum smtpd_data_mode mode)
     snprintf(msgid, sizeof(msgid), "<%s@%s>", t->queue_id, s->c->smtp.hostname);
     t->msg_id = queue_new_msg_id(s->env->q);
     t->content_started = true;
-    smtpd_content_begin(&t->content, mode, s->c->smtp.max_message_size, received, rlen, msgid,
-                        smtpd_sink, s);
+    smtpd_content_begin(&t->content, mode, smtpd_bare_lf(s), s->c->smtp.max_message_size, received,
+                        rlen, msgid, smtpd_sink, s);
 }
 
 /* smtpd_cmd_data - DATA: 354, then content until CRLF.CRLF */
@@ -264,6 +274,12 @@ static void smtpd_commit(struct smtpd_session *s)
     snprintf(m->client_ip, sizeof(m->client_ip), "%s", s->ip);
     snprintf(m->helo, sizeof(m->helo), "%s", s->helo);
     snprintf(m->proto, sizeof(m->proto), "%s", smtpd_proto(s));
+    m->body = !t->mail.has_body                    ? MSG_BODY_NONE
+              : t->mail.body == SMTP_BODY_8BITMIME ? MSG_BODY_8BITMIME
+                                                   : MSG_BODY_7BIT;
+    m->smtputf8 = !t->mail.smtputf8          ? MSG_UTF8_NO
+                  : t->content.hdr.eight_bit ? MSG_UTF8_HEADERS
+                                             : MSG_UTF8_ASKED;
     m->rcpts = t->rcpts;
     m->nrcpts = t->nrcpts;
     t->rcpts = NULL;

@@ -1,7 +1,8 @@
 /*
  * smtpd_content.c - client bytes -> checked, unstuffed content -> chunks
  *
- * The header section is looked at line by line (hop count, Message-ID);
+ * The header section is looked at line by line (hop count, Message-ID:
+ * the first field's value, unfolded, is what the message is known by);
  * the body passes through untouched. Memory per message is one chunk and
  * one header line, whatever the message size.
  */
@@ -12,25 +13,25 @@
 
 #include "smtpd_content.h"
 
-#define SMTPD_CONTENT_SLICE 16384
+#define SMTPD_CONTENT_SLICE 8192 /* input octets per machine call: at most twice that out */
 
 static void smtpd_content_put(struct smtpd_content *c, const char *p, size_t n);
 
 /* smtpd_content_begin - reset c for a new message, Received: first */
-void smtpd_content_begin(struct smtpd_content *c, enum smtpd_data_mode mode, uint64_t max_size,
-                         const char *received, size_t rlen, const char *our_msgid,
-                         smtpd_content_sink sink, void *ctx)
+void smtpd_content_begin(struct smtpd_content *c, enum smtpd_data_mode mode, bool bare_lf,
+                         uint64_t max_size, const char *received, size_t rlen,
+                         const char *our_msgid, smtpd_content_sink sink, void *ctx)
 {
     memset(c, 0, sizeof(*c));
     smtpd_data_init(&c->data, mode);
+    c->data.bare_lf = bare_lf;
     mail_hdr_init(&c->hdr);
     c->sink = sink;
     c->sink_ctx = ctx;
     c->max_size = max_size;
     snprintf(c->msgid_field, sizeof(c->msgid_field), "Message-ID: %s\r\n", our_msgid);
-    c->message_id = strdup(our_msgid);
-    if (c->message_id == NULL)
-        abort();
+    for (size_t i = 0; i < rlen; i++) /* "for <rcpt>" may be UTF-8 */
+        c->hdr.eight_bit |= (unsigned char)received[i] >= 0x80;
     smtpd_content_put(c, received, rlen);
 }
 
@@ -63,36 +64,12 @@ static void smtpd_content_put(struct smtpd_content *c, const char *p, size_t n)
     }
 }
 
-/* smtpd_content_msgid - keep the Message-ID value of a header line */
-static void smtpd_content_msgid(struct smtpd_content *c, const char *line, size_t len)
-{
-    static const char name[] = "Message-ID:";
-    size_t nl = sizeof(name) - 1;
-
-    if (len < nl || strncasecmp(line, name, nl) != 0)
-        return;
-    const char *v = line + nl;
-    const char *e = line + len;
-    while (v < e && (*v == ' ' || *v == '\t'))
-        v++;
-    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    if (e == v)
-        return;
-    char *copy = strndup(v, (size_t)(e - v));
-    if (copy == NULL)
-        abort();
-    free(c->message_id);
-    c->message_id = copy;
-}
-
 /* smtpd_content_header_line - one whole line of the header section */
 static void smtpd_content_header_line(struct smtpd_content *c, const char *line, size_t len)
 {
     enum mail_hdr_kind kind = mail_hdr_line(&c->hdr, line, len);
 
     if (kind == MAIL_HDR_FIELD) {
-        smtpd_content_msgid(c, line, len);
         smtpd_content_put(c, line, len);
         return;
     }
@@ -148,7 +125,7 @@ static void smtpd_content_out(struct smtpd_content *c, const char *p, size_t n)
 /* smtpd_content_feed - run raw client bytes through the machine */
 size_t smtpd_content_feed(struct smtpd_content *c, const char *in, size_t len)
 {
-    char out[SMTPD_CONTENT_SLICE + 2];
+    char out[2 * SMTPD_CONTENT_SLICE + 2]; /* a bare LF may become CRLF */
     size_t used = 0;
 
     while (used < len && !c->data.done) {
@@ -163,6 +140,22 @@ size_t smtpd_content_feed(struct smtpd_content *c, const char *in, size_t len)
             break;
     }
     return used;
+}
+
+/* smtpd_content_msgid - what the message is known by: its first Message-ID
+ * value, or ours when we added the field (none when its field is empty) */
+static void smtpd_content_msgid(struct smtpd_content *c)
+{
+    static const size_t name = sizeof("Message-ID: ") - 1;
+    size_t n = 0;
+    const char *v = mail_hdr_msgid(&c->hdr, &n);
+
+    if (v == NULL && !c->hdr.message_id) {
+        v = c->msgid_field + name;
+        n = strlen(v) - 2; /* its CRLF */
+    }
+    if (v != NULL && (c->message_id = strndup(v, n)) == NULL)
+        abort();
 }
 
 /* smtpd_content_end - close the header section if open, flush */
@@ -184,6 +177,7 @@ void smtpd_content_end(struct smtpd_content *c)
             smtpd_content_put(c, c->msgid_field, strlen(c->msgid_field));
         c->hdr.in_header = false;
     }
+    smtpd_content_msgid(c);
     smtpd_content_flush(c);
 }
 

@@ -7,6 +7,9 @@
  * CRLFs and judge each line whole. Invariants: output never longer than
  * input + 2, CRLF-only when accepted, consumed <= input, nothing taken
  * after the end. The accepted content also goes through mail_hdr_line().
+ * The same runs again with bare_lf (normalize), against a reference that
+ * cuts at every LF and ends only at a "." CRLF line after a real CRLF;
+ * there the output may reach twice the input, + 2.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -44,22 +47,24 @@ static size_t next_chunk(unsigned *seed)
 }
 
 /* feed - run the machine over in[0..len), in chunks when seed != 0 */
-static struct res feed(enum smtpd_data_mode mode, const char *in, size_t len, unsigned seed)
+static struct res feed(enum smtpd_data_mode mode, bool lf, const char *in, size_t len,
+                       unsigned seed)
 {
-    struct res r = {malloc(len + 3), 0, 0, 0, false};
+    struct res r = {malloc(2 * len + 3), 0, 0, 0, false};
     struct smtpd_data d;
     size_t n, used, outlen;
 
     check(r.out != NULL, "malloc");
     smtpd_data_init(&d, mode);
+    d.bare_lf = lf;
     while (r.consumed < len) {
         n = seed ? next_chunk(&seed) : len;
         n = n < len - r.consumed ? n : len - r.consumed;
         used = smtpd_data_feed(&d, in + r.consumed, n, r.out + r.outlen, &outlen);
-        check(used <= n && outlen <= n + 2, "one feed's bounds");
+        check(used <= n && outlen <= (lf ? 2 * n : n) + 2, "one feed's bounds");
         r.consumed += used;
         r.outlen += outlen;
-        check(r.outlen <= r.consumed, "output bounded by input");
+        check(r.outlen <= (lf ? 2 * r.consumed : r.consumed), "output bounded by input");
         if (used < n) {
             check(d.done, "stops early only at the end");
             break;
@@ -74,7 +79,7 @@ static struct res feed(enum smtpd_data_mode mode, const char *in, size_t len, un
         check(outlen <= 2, "finish adds at most CRLF");
         r.outlen += outlen;
     }
-    check(r.outlen <= len + 2, "output <= input + 2");
+    check(r.outlen <= (lf ? 2 * len : len) + 2, "output <= input + 2 (twice with bare_lf)");
     r.errs = d.errs;
     r.done = d.done;
     return r;
@@ -147,6 +152,64 @@ static struct res reference(enum smtpd_data_mode mode, const char *in, size_t le
     return r;
 }
 
+/* find_lf - offset of the first LF in s[0..n), or n */
+static size_t find_lf(const char *s, size_t n)
+{
+    const char *p = memchr(s, '\n', n);
+
+    return p ? (size_t)(p - s) : n;
+}
+
+/* lf_line - one line in[0..k) ended by an LF (real: a CR before it) into r */
+static void lf_line(struct res *r, enum smtpd_data_mode mode, const char *in, size_t k, bool real)
+{
+    size_t text = real ? k - 1 : k, skip;
+
+    r->errs |= line_errs(in, text, k + 1 + !real, false);
+    skip = mode == SMTPD_DATA_DOT && text > 0 && in[0] == '.';
+    memcpy(r->out + r->outlen, in + skip, text - skip);
+    memcpy(r->out + r->outlen + text - skip, "\r\n", 2);
+    r->outlen += text - skip + 2;
+}
+
+/* reference_lf - the verdict with bare_lf: every LF ends a line; the end is a
+ * "." CRLF line whose line before it ended in a real CRLF (or none) */
+static struct res reference_lf(enum smtpd_data_mode mode, const char *in, size_t len)
+{
+    struct res r = {malloc(2 * len + 3), 0, 0, 0, false};
+    size_t pos = 0, k, skip;
+    bool prev_real = true;
+
+    check(r.out != NULL, "malloc");
+    while (pos < len && (k = find_lf(in + pos, len - pos)) < len - pos) {
+        bool real = k > 0 && in[pos + k - 1] == '\r';
+        if (mode == SMTPD_DATA_DOT && prev_real && real && k == 2 && in[pos] == '.') {
+            r.done = true;
+            pos += 3;
+            break;
+        }
+        lf_line(&r, mode, in + pos, k, real);
+        prev_real = real;
+        pos += k + 1;
+    }
+    if (!r.done && pos < len) { /* a last line without LF: as without bare_lf */
+        k = len - pos;
+        if (mode == SMTPD_DATA_BDAT && in[len - 1] != '\r') {
+            r.errs |= line_errs(in + pos, k, k + 2, false);
+            memcpy(r.out + r.outlen, in + pos, k);
+            memcpy(r.out + r.outlen + k, "\r\n", 2);
+            r.outlen += k + 2;
+        } else {
+            r.errs |= line_errs(in + pos, k, k, mode == SMTPD_DATA_DOT);
+            skip = (mode == SMTPD_DATA_DOT && in[pos] == '.');
+            memcpy(r.out + r.outlen, in + pos + skip, k - skip);
+            r.outlen += k - skip - (in[len - 1] == '\r' && k > skip);
+        }
+    }
+    r.consumed = pos < len && !r.done ? len : pos;
+    return r;
+}
+
 /* crlf_only - every CR is followed by LF, every LF follows a CR, no NUL */
 static bool crlf_only(const char *s, size_t n)
 {
@@ -194,10 +257,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned seed = size ? data[0] | 0x100u : 1;
     int m;
 
-    for (m = 0; m < 2; m++) {
-        enum smtpd_data_mode mode = m ? SMTPD_DATA_BDAT : SMTPD_DATA_DOT;
-        struct res one = feed(mode, in, len, 0), split = feed(mode, in, len, seed);
-        struct res ref = reference(mode, in, len);
+    for (m = 0; m < 4; m++) {
+        enum smtpd_data_mode mode = m & 1 ? SMTPD_DATA_BDAT : SMTPD_DATA_DOT;
+        bool lf = m >= 2;
+        struct res one = feed(mode, lf, in, len, 0), split = feed(mode, lf, in, len, seed);
+        struct res ref = lf ? reference_lf(mode, in, len) : reference(mode, in, len);
 
         same(&one, &split, "split feeding agrees with one piece");
         check(one.outlen == split.outlen && memcmp(one.out, split.out, one.outlen) == 0,

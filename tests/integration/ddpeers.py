@@ -192,3 +192,103 @@ class Dns:
     def __exit__(self, *exc):
         self.stopped = True
         self.sock.close()
+
+
+class WirePeer:
+    """A small SMTP server in a thread, on 127.0.0.1: it offers the EHLO keywords
+    it is given, accepts every transaction, and records each one as it came over
+    the wire: the MAIL FROM line, the RCPT addresses and the raw DATA bytes
+    (still dot-stuffed, up to and without the final CRLF.CRLF)."""
+
+    def __init__(self, keywords=("PIPELINING", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES")):
+        self.keywords = list(keywords)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.txns = []  # (mail line, [rcpts], raw data bytes)
+        self.stopped = False
+        self.conns = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def dest(self):
+        return "smtp:[127.0.0.1]:%d" % self.port
+
+    def serve(self):
+        self.sock.listen(16)
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+
+    def session(self, conn):
+        buf = b""
+        mail, rcpts = None, []
+
+        def say(text):
+            conn.sendall(text.encode() + b"\r\n")
+        try:
+            say("220 wirepeer ESMTP")
+            while True:
+                while b"\r\n" not in buf:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buf += chunk
+                line, buf = buf.split(b"\r\n", 1)
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    say("\r\n".join(["250-wirepeer"] + ["250-" + k for k in self.keywords[:-1]]
+                                    + ["250 " + self.keywords[-1]]) if self.keywords
+                        else "250 wirepeer")
+                elif verb == b"HELO":
+                    say("250 wirepeer")
+                elif verb == b"MAIL":
+                    mail, rcpts = line.decode("utf-8", "replace"), []
+                    say("250 2.1.0 Ok")
+                elif verb == b"RCPT":
+                    rcpts.append(line[8:].strip(b"<>").decode("utf-8", "replace"))
+                    say("250 2.1.5 Ok")
+                elif verb == b"DATA":
+                    say("354 go ahead")
+                    while b"\r\n.\r\n" not in b"\r\n" + buf:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            return
+                        buf += chunk
+                    data, buf = (b"\r\n" + buf).split(b"\r\n.\r\n", 1)
+                    with self.lock:
+                        self.txns.append((mail, rcpts, data[2:]))
+                    say("250 2.0.0 Ok: queued")
+                elif verb == b"RSET" or verb == b"NOOP":
+                    say("250 2.0.0 Ok")
+                elif verb == b"QUIT":
+                    say("221 2.0.0 Bye")
+                    return
+                else:
+                    say("502 5.5.1 not here")
+        except OSError:
+            return
+        finally:
+            conn.close()
+
+    def transactions(self):
+        with self.lock:
+            return list(self.txns)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped = True
+        self.sock.close()
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

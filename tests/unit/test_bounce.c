@@ -4,7 +4,8 @@
  * report from <> to its sender, routed to the storage group the directory
  * gives the sender or to the smarthost, never to the null sender, not at
  * all without a route (logged, the failure kept as failed in the store
- * for max_queue_lifetime, then removed); the report names the
+ * for max_queue_lifetime, then removed); one report per message, also
+ * when its failures come from jobs of two storage groups; the report names the
  * failed recipients only and quotes the original header section, also
  * when the content was never read for a delivery
  *
@@ -129,6 +130,8 @@ static void test_one_report(void **state)
     has(c, "Diagnostic-Code: smtp; 550 5.1.1 <alice@example.org>: unknown user");
     has(c, "Final-Recipient: rfc822; bob@example.org\r\nAction: failed\r\nStatus: 5.7.1\r\n");
     has(c, "Diagnostic-Code: smtp; 554 5.7.1 bob does not want it");
+    has(c, "\r\nRemote-MTA: dns; [127.0.0.1]\r\n"); /* the destination is an IP literal */
+    lacks(c, "Remote-MTA: dns; 127.0.0.1[");
     lacks(c, "carol@example.org");
     has(c, "Content-Type: text/rfc822-headers");
     has(c, "\r\nSubject: quarterly figures\r\n");
@@ -320,28 +323,96 @@ static void test_headers_from_store(void **state)
     has(c, "\r\nSubject: quarterly figures\r\n");
     has(c, "\r\nFrom: Sender <s@example.net>\r\n");
     lacks(c, "the figures follow");
+    lacks(c, "Remote-MTA"); /* no server ever answered */
+    lacks(c, "said:");
 }
 
-/* test_two_jobs - recipients of two storage groups fail in two jobs: each
- * is named in exactly one report */
+/* test_two_jobs - recipients of two storage groups fail in two jobs: one
+ * report names both, each with the server that refused it */
 static void test_two_jobs(void **state)
 {
     struct bworld *w = *state;
     const char *rcpts[] = {"alice@example.org:SG1", "erin@example.org:SG2"};
 
     peer_rule(w->mbox, "alice@example.org", "550 5.1.1 unknown user", NULL);
-    peer_rule(w->local, "erin@example.org", "550 5.1.1 unknown user", NULL);
+    peer_rule(w->local, "erin@example.org", "550 5.1.1 no erin here", NULL);
     df_send(w->x, DF_SENDER, df_content, clock_now_ms(), rcpts, 2);
-    df_wait_for(w->x, &w->sh->nmsgs, 2);
+    df_wait_for(w->x, &w->sh->nmsgs, 1);
     df_wait(w->x, 0, "SELECT count(*) FROM message WHERE sender = ''");
-    assert_int_equal(w->sh->nmsgs, 2);
-    int alice = 0, erin = 0;
-    for (size_t i = 0; i < 2; i++) {
-        alice += strstr(w->sh->msgs[i].content, "rfc822; alice@example.org") != NULL;
-        erin += strstr(w->sh->msgs[i].content, "rfc822; erin@example.org") != NULL;
-    }
-    assert_int_equal(alice, 1);
-    assert_int_equal(erin, 1);
+    df_wait(w->x, 0, "SELECT count(*) FROM message");
+    sf_run_ms(w->x->f, 200);
+    assert_int_equal(w->sh->nmsgs, 1);
+    assert_int_equal(bounces_sent(w), 1);
+    const char *c = w->sh->msgs[0].content;
+    has(c, "Final-Recipient: rfc822; alice@example.org\r\n");
+    has(c, "Final-Recipient: rfc822; erin@example.org\r\n");
+    has(c, "Diagnostic-Code: smtp; 550 5.1.1 no erin here");
+    char remote[64];
+    snprintf(remote, sizeof(remote), "host 127.0.0.1[127.0.0.1]:%u said: 550 5.1.1 unknown",
+             (unsigned)w->mbox->port);
+    has(c, remote);
+    snprintf(remote, sizeof(remote), "host 127.0.0.1[127.0.0.1]:%u said: 550 5.1.1 no erin",
+             (unsigned)w->local->port);
+    has(c, remote);
+}
+
+/* test_report_waits - the report waits for the message's other job in
+ * flight (its failures stay undecided in the store meanwhile), and names
+ * only what failed */
+static void test_report_waits(void **state)
+{
+    struct bworld *w = *state;
+    const char *rcpts[] = {"alice@example.org:SG1", "erin@example.org:SG2", "dave@example.org:SG2"};
+
+    peer_rule(w->mbox, "alice@example.org", "550 5.1.1 unknown user", NULL);
+    peer_rule(w->local, "erin@example.org", NULL, "552 5.2.2 erin is over quota");
+    w->local->fault = PEER_HOLD;
+    uint64_t id = df_send(w->x, DF_SENDER, df_content, clock_now_ms(), rcpts, 3);
+    df_wait_for(w->x, &w->local->held, 1);
+    df_wait_attempts(w->x, 1); /* alice failed */
+    sf_run_ms(w->x->f, 200);
+    assert_int_equal(bounces_sent(w), 0);
+    assert_int_equal(w->sh->conns, 0);
+    assert_int_equal(df_rcpt_state(w->x, id, "alice@example.org"), RCPT_PENDING); /* active */
+    w->local->fault = PEER_OK;
+    peer_release(w->local);
+    df_wait_for(w->x, &w->sh->nmsgs, 1);
+    assert_int_equal(bounces_sent(w), 1);
+    const char *c = w->sh->msgs[0].content;
+    has(c, "Final-Recipient: rfc822; alice@example.org\r\n");
+    has(c, "Final-Recipient: rfc822; erin@example.org\r\nAction: failed\r\nStatus: 5.2.2\r\n");
+    lacks(c, "dave@example.org");
+    df_wait(w->x, RCPT_FAILED,
+            "SELECT coalesce(min(state), -1) FROM recipient WHERE msg = %lld"
+            " AND rcpt IN ('alice@example.org', 'erin@example.org')",
+            (long long)id);
+    assert_int_equal(df_rcpt_state(w->x, id, "dave@example.org"), RCPT_DELIVERED);
+}
+
+/* test_report_waits_restart - a stop while failures wait for the report
+ * forgets them: the next start tries those recipients again, and one report
+ * follows */
+static void test_report_waits_restart(void **state)
+{
+    struct bworld *w = *state;
+    const char *rcpts[] = {"alice@example.org:SG1", "erin@example.org:SG2"};
+
+    peer_rule(w->mbox, "alice@example.org", "550 5.1.1 unknown user", NULL);
+    peer_rule(w->local, "erin@example.org", NULL, "550 5.1.1 no erin here");
+    w->local->fault = PEER_HOLD;
+    uint64_t id = df_send(w->x, DF_SENDER, df_content, clock_now_ms(), rcpts, 2);
+    df_wait_for(w->x, &w->local->held, 1);
+    df_wait_attempts(w->x, 1);
+    df_reopen(w->x);
+    w->local->fault = PEER_OK;
+    df_wait_for(w->x, &w->sh->nmsgs, 1);
+    df_wait(w->x, 0, "SELECT count(*) FROM message WHERE id = %lld", (long long)id);
+    sf_run_ms(w->x->f, 200);
+    assert_int_equal(w->sh->nmsgs, 1);
+    assert_int_equal(w->mbox->rcpt_cmds, 2); /* alice was tried again */
+    const char *c = w->sh->msgs[0].content;
+    has(c, "Final-Recipient: rfc822; alice@example.org\r\n");
+    has(c, "Final-Recipient: rfc822; erin@example.org\r\n");
 }
 
 /* main - the cases */
@@ -355,6 +426,8 @@ int main(void)
         cmocka_unit_test(test_no_route_expires),
         cmocka_unit_test_setup_teardown(test_headers_from_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_jobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_waits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_waits_restart, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

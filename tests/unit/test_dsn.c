@@ -508,11 +508,70 @@ static void test_line_cut(void **state)
     free(m);
 }
 
+/* test_mta_name - the name of the server in Remote-MTA, from delivery's peer text */
+static void test_mta_name(void **state)
+{
+    static const struct {
+        const char *peer, *want; /* want NULL: no Remote-MTA */
+    } names[] = {
+        {"mbx1.example.test[192.0.2.7]:24", "mbx1.example.test"},
+        {"mbx1.example.test[2001:db8::7]:24", "mbx1.example.test"},
+        {"192.0.2.7[192.0.2.7]:2424", "[192.0.2.7]"},
+        {"2001:db8::7[2001:db8::7]:25", "[IPv6:2001:db8::7]"},
+        {"::1[::1]:25", "[IPv6:::1]"},
+        {"192.0.2.7[192.0.2.8]:25", "192.0.2.7"}, /* not the same: the name as given */
+        {"mbx1.example.test", "mbx1.example.test"},
+        {"unix:/run/dovecot/lmtp", NULL},
+        {"", NULL},
+        {NULL, NULL},
+        {"[192.0.2.7]:25", NULL},
+    };
+    char buf[300];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t n = dsn_mta_name(names[i].peer, buf, sizeof(buf));
+
+        print_message("mta name case %zu\n", i);
+        if (names[i].want == NULL) {
+            assert_int_equal(n, 0);
+            continue;
+        }
+        assert_int_equal(n, strlen(names[i].want));
+        assert_string_equal(buf, names[i].want);
+        assert_int_equal(dsn_mta_name(names[i].peer, buf, n + 1), n);
+        assert_int_equal(dsn_mta_name(names[i].peer, buf, n), 0); /* never cut */
+    }
+}
+
+/* test_remote_mta_field - an IP literal destination is "[IP]" in Remote-MTA,
+ * never "ip[ip]:port"; the human-readable part keeps the whole peer */
+static void test_remote_mta_field(void **state)
+{
+    struct dsn_rcpt r = {"bob@example.test",       "failed", "5.1.1", "127.0.0.1[127.0.0.1]:2424",
+                         "550 5.1.1 unknown user", 0};
+    struct dsn_params p = {"h.example", "hub1", "Q", "a@b", 0, 0, &r, 1, NULL, 0, "s"};
+    char *m;
+
+    (void)state;
+    m = dsn_compose(&p, NULL);
+    assert_non_null(m);
+    assert_non_null(strstr(m, "\r\nRemote-MTA: dns; [127.0.0.1]\r\n"));
+    assert_null(strstr(m, "Remote-MTA: dns; 127"));
+    assert_non_null(strstr(m, "host 127.0.0.1[127.0.0.1]:2424 said: 550 5.1.1"));
+    free(m);
+    r.remote_mta = "unix:/run/dovecot/lmtp";
+    m = dsn_compose(&p, NULL);
+    assert_non_null(m);
+    assert_null(strstr(m, "Remote-MTA"));
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compose),
-        cmocka_unit_test(test_null_params),
+        cmocka_unit_test(test_compose),          cmocka_unit_test(test_mta_name),
+        cmocka_unit_test(test_remote_mta_field), cmocka_unit_test(test_null_params),
         cmocka_unit_test(test_line_cut),
     };
 

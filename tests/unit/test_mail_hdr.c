@@ -87,6 +87,119 @@ static void test_lines(void **state)
     }
 }
 
+struct msgid_case {
+    const char *lines[MAXL]; /* NULL-terminated */
+    const char *want;        /* NULL: none */
+};
+
+static const struct msgid_case msgid_cases[] = {
+    {{"Message-ID: <a@b>\r\n", "\r\n"}, "<a@b>"},
+    {{"message-id:<a@b>\r\n"}, "<a@b>"},
+    {{"Message-Id : <a@b>\r\n"}, "<a@b>"},
+    {{"Message-ID: \t<a@b> \t\r\n"}, "<a@b>"},
+    /* Folded: the value is on the continuation line(s). */
+    {{"Message-ID:\r\n", " <a@b>\r\n", "\r\n"}, "<a@b>"},
+    {{"Message-ID:\r\n", "\t<a@b>\r\n", "Subject: x\r\n", " y\r\n"}, "<a@b>"},
+    {{"Message-ID:\r\n", " \r\n", " <a@b>\r\n"}, "<a@b>"},
+    {{"Message-ID: <a@\r\n", " b>\r\n"}, "<a@ b>"},
+    {{"Message-ID: <a@b>\r\n", " (comment)\r\n"}, "<a@b> (comment)"},
+    /* The first field only. */
+    {{"Message-ID: <a@b>\r\n", "Message-ID: <c@d>\r\n"}, "<a@b>"},
+    {{"Message-ID:\r\n", "Subject: x\r\n", "Message-ID: <c@d>\r\n"}, NULL},
+    {{"Message-ID: <a@b>\r\n", "Subject: x\r\n", " <c@d>\r\n"}, "<a@b>"},
+    /* Not a Message-ID: field, or not in the header section. */
+    {{"Subject: x\r\n", " Message-ID: <a@b>\r\n"}, NULL},
+    {{"Resent-Message-ID: <r@x>\r\n", "X-Message-ID: <x@x>\r\n"}, NULL},
+    {{"From: a@b\r\n", "body\r\n", "Message-ID: <late@x>\r\n"}, NULL},
+    {{"From: a@b\r\n", "\r\n", "Message-ID: <late@x>\r\n"}, NULL},
+    {{"Message-ID:\r\n", "\r\n", " <body@x>\r\n"}, NULL},
+    {{"Message-ID:   \r\n", "\r\n"}, NULL},
+};
+
+/* test_msgid - the first Message-ID value, unfolded and trimmed */
+static void test_msgid(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(msgid_cases) / sizeof(msgid_cases[0]); i++) {
+        const struct msgid_case *c = &msgid_cases[i];
+        struct mail_hdr h;
+        size_t n = 0;
+
+        print_message("msgid case %zu\n", i);
+        mail_hdr_init(&h);
+        for (size_t j = 0; j < MAXL && c->lines[j] && h.in_header; j++)
+            mail_hdr_line(&h, c->lines[j], strlen(c->lines[j]));
+        const char *v = mail_hdr_msgid(&h, &n);
+        if (c->want == NULL) {
+            assert_null(v);
+            continue;
+        }
+        assert_non_null(v);
+        assert_int_equal(n, strlen(c->want));
+        assert_memory_equal(v, c->want, n);
+    }
+}
+
+/* test_eight_bit - 8-bit text anywhere in the header section, not the body */
+static void test_eight_bit(void **state)
+{
+    static const struct {
+        const char *lines[MAXL];
+        bool eight_bit;
+    } cases[] = {
+        {{"Subject: ascii\r\n", "\r\n",
+          "b\xc3\xa9"
+          "dy\r\n"},
+         false},
+        {{"Subject: \xc3\xa9t\xc3\xa9\r\n", "\r\n"}, true},
+        {{"Subject: x\r\n", " \xc3\xa9\r\n", "\r\n"}, true},
+        {{"To: <j\xc3\xbcrgen@example.test>\r\n"}, true},
+        {{"Subject: x\r\n", "not a field \xc3\xa9\r\n"}, false}, /* the body */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mail_hdr h;
+
+        mail_hdr_init(&h);
+        for (size_t j = 0; j < MAXL && cases[i].lines[j] && h.in_header; j++)
+            mail_hdr_line(&h, cases[i].lines[j], strlen(cases[i].lines[j]));
+        assert_int_equal(h.eight_bit, cases[i].eight_bit);
+    }
+}
+
+/* test_msgid_bound - a value of DD_MSGID_MAX octets is kept, one more is not
+ * (it is never cut short: a cut id would name another message) */
+static void test_msgid_bound(void **state)
+{
+    static char line[DD_MSGID_MAX + 8];
+
+    (void)state;
+    for (size_t extra = 0; extra < 2; extra++) {
+        struct mail_hdr h;
+        size_t n = 0, len = 0;
+
+        mail_hdr_init(&h);
+        mail_hdr_line(&h, "Message-ID:\r\n", 13);
+        /* two continuation lines: " <" + x... and " x...>" */
+        size_t first = DD_MSGID_MAX / 2;
+        len = (size_t)snprintf(line, sizeof(line), " <%0*d\r\n", (int)(first - 2), 0);
+        mail_hdr_line(&h, line, len);
+        size_t rest = DD_MSGID_MAX - first + extra;
+        len = (size_t)snprintf(line, sizeof(line), " %0*d>\r\n", (int)(rest - 2), 0);
+        mail_hdr_line(&h, line, len);
+        mail_hdr_line(&h, "\r\n", 2);
+        const char *v = mail_hdr_msgid(&h, &n);
+        if (extra) {
+            assert_null(v);
+            assert_true(h.message_id); /* the message has one: none is added */
+        } else {
+            assert_non_null(v);
+            assert_int_equal(n, DD_MSGID_MAX - 1); /* the leading blank trimmed */
+        }
+    }
+}
+
 /* test_received_limit - a loop of many Received: fields is counted in full */
 static void test_received_limit(void **state)
 {
@@ -239,9 +352,11 @@ static void test_date(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lines),      cmocka_unit_test(test_received_limit),
-        cmocka_unit_test(test_received),   cmocka_unit_test(test_received_long),
-        cmocka_unit_test(test_message_id), cmocka_unit_test(test_date),
+        cmocka_unit_test(test_lines),          cmocka_unit_test(test_msgid),
+        cmocka_unit_test(test_msgid_bound),    cmocka_unit_test(test_eight_bit),
+        cmocka_unit_test(test_received_limit), cmocka_unit_test(test_received),
+        cmocka_unit_test(test_received_long),  cmocka_unit_test(test_message_id),
+        cmocka_unit_test(test_date),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

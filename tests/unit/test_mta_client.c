@@ -1323,7 +1323,7 @@ static void test_bad_jobs(void **state)
     static const char *const angle[] = {"<b@x>"};
     struct fixture *f = *state;
     struct harness *h = &f->h;
-    struct mta_client_job j = {"a@x", rcpt2, 0, NULL, 0};
+    struct mta_client_job j = {.sender = "a@x", .rcpts = rcpt2};
 
     f->srv = srv_new(f->base, script, NULL);
     h_connect(h, MTA_CLIENT_SMTP, (struct sockaddr *)&f->srv->addr, f->srv->addrlen, 5);
@@ -1347,6 +1347,85 @@ static void test_bad_jobs(void **state)
     assert_true(run_until(f->base, &h->finished, 10));
     reply_is(&h->why, 221, "2.0.0", NULL);
     buf_equal(f->srv->cmds, "EHLO client.test\r\nQUIT\r\n");
+}
+
+/* ---- what MAIL FROM passes on (RFC 6152, 6531) ---- */
+
+#define EHLO_UTF8 "250-t\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+#define EHLO_NONE "250-t\r\n250 PIPELINING\r\n"
+
+/* test_mail_params - BODY= as the message came, SMTPUTF8 when it came with it */
+static void test_mail_params(void **state)
+{
+    static const char *const script[] = {
+        GREET,   EHLO_UTF8, OK_MAIL, OK_RCPT, GO,     QUEUED,        /* job 0 */
+        OK_RCPT, OK_MAIL,   OK_RCPT, GO,      QUEUED,                /* RSET, job 1 */
+        OK_RCPT, OK_MAIL,   OK_RCPT, GO,      QUEUED,                /* RSET, job 2 */
+        OK_RCPT, OK_MAIL,   OK_RCPT, GO,      QUEUED, BYE,    NULL}; /* RSET, job 3 */
+    static const char *const utf8_rcpt[] = {"j\xc3\xbcrgen@x"};
+    struct fixture *f = *state;
+    struct harness *h = &f->h;
+
+    f->srv = srv_new(f->base, script, NULL);
+    job_set(h, 0, "a@x", rcpt2, 1, "Subject: \xc3\xbc\r\n\r\n\xc3\xa9t\xc3\xa9\r\n");
+    h->jobs[0].body = MTA_CLIENT_BODY_8BITMIME;
+    h->jobs[0].smtputf8 = h->jobs[0].utf8_headers = true;
+    job_set(h, 1, "a@x", rcpt2, 1, "x\r\n");
+    h->jobs[1].body = MTA_CLIENT_BODY_7BIT;
+    job_set(h, 2, "a@x", rcpt2, 1, "x\r\n");
+    job_set(h, 3, "a@x", utf8_rcpt, 1, "x\r\n"); /* an address needs it all the same */
+    h->quit_after = true;
+    h_run(h, f->srv, MTA_CLIENT_SMTP);
+    buf_equal(f->srv->cmds, "EHLO client.test\r\n"
+                            "MAIL FROM:<a@x> BODY=8BITMIME SMTPUTF8\r\nRCPT TO:<b@x>\r\nDATA\r\n"
+                            "RSET\r\nMAIL FROM:<a@x> BODY=7BIT\r\nRCPT TO:<b@x>\r\nDATA\r\n"
+                            "RSET\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n"
+                            "RSET\r\nMAIL FROM:<a@x> SMTPUTF8\r\n"
+                            "RCPT TO:<j\xc3\xbcrgen@x>\r\nDATA\r\nQUIT\r\n");
+    assert_int_equal(h->done, 4);
+    reply_is(&h->res[0][0], 250, "2.0.0", NULL);
+}
+
+/* test_mail_params_not_offered - a server without 8BITMIME gets the
+ * 8BITMIME body as it is, without BODY=; one without SMTPUTF8 gets a
+ * SMTPUTF8 message whose header section and envelope are ASCII, without
+ * SMTPUTF8; a message that needs it is refused with 5.6.7, before MAIL */
+static void test_mail_params_not_offered(void **state)
+{
+    static const char *const script[] = {GREET,   EHLO_NONE, OK_MAIL, OK_RCPT, GO,  QUEUED, OK_RCPT,
+                                         OK_MAIL, OK_RCPT,   GO,      QUEUED,  BYE, NULL};
+    static const char *const utf8_rcpt[] = {"j\xc3\xbcrgen@x"};
+    struct fixture *f = *state;
+    struct harness *h = &f->h;
+    struct mta_client_reply why;
+
+    f->srv = srv_new(f->base, script, NULL);
+    job_set(h, 0, "a@x", rcpt2, 1, "Subject: 8bit\r\n\r\n\xc3\xa9t\xc3\xa9\r\n");
+    h->jobs[0].body = MTA_CLIENT_BODY_8BITMIME;
+    job_set(h, 1, "a@x", rcpt2, 1, "Subject: ascii\r\n\r\nx\r\n");
+    h->jobs[1].smtputf8 = true;
+    h_connect(h, MTA_CLIENT_SMTP, (struct sockaddr *)&f->srv->addr, f->srv->addrlen, 5);
+    assert_true(run_until(f->base, &h->finished, 20));
+    assert_int_equal(h->done, 2);
+    assert_true(mta_client_usable(h->c));
+    struct mta_client_job need = h->jobs[1];
+    need.utf8_headers = true;
+    assert_false(mta_client_job_refused(h->c, &h->jobs[1], &why));
+    assert_true(mta_client_job_refused(h->c, &need, &why));
+    reply_is(&why, 550, "5.6.7", "SMTPUTF8 is required, but was not offered by host test");
+    assert_int_equal(mta_client_send(h->c, &need), -1);
+    need.utf8_headers = false;
+    need.rcpts = utf8_rcpt;
+    assert_true(mta_client_job_refused(h->c, &need, &why));
+    need.smtputf8 = false; /* not asked for: the address alone is no reason to refuse here */
+    assert_false(mta_client_job_refused(h->c, &need, &why));
+    h->finished = false;
+    mta_client_quit(h->c);
+    assert_true(run_until(f->base, &h->finished, 10));
+    buf_equal(f->srv->cmds, "EHLO client.test\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n"
+                            "RSET\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nQUIT\r\n");
+    buf_equal(f->srv->data, "Subject: 8bit\r\n\r\n\xc3\xa9t\xc3\xa9\r\n.\r\n"
+                            "Subject: ascii\r\n\r\nx\r\n.\r\n");
 }
 
 /* ---- smtp-sink ---- */
@@ -1451,6 +1530,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_in_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_jobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mail_params, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mail_params_not_offered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smtp_sink, setup, teardown),
     };
 

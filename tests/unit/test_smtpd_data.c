@@ -5,6 +5,8 @@
  * splits; all three must give the same content, errors, end and octets
  * consumed. The smuggling cases (CVE-2023-51764) must set an error and must
  * never end the data; followed by a real CRLF.CRLF they end exactly there.
+ * With bare_lf (normalize) the same variants are content or a bare-CR/NUL
+ * error, and still never end the data before the real CRLF.CRLF.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,26 +35,37 @@ struct result {
     bool done;
 };
 
+/* The machines of the tests take a bare LF as a line end ([smtp] bare_newline
+ * = normalize) while this is set. */
+static bool bare_lf;
+
+/* out_max - the most content n input octets may give (a bare LF: CRLF) */
+static size_t out_max(size_t n)
+{
+    return (bare_lf ? 2 * n : n) + 2;
+}
+
 /* run - feed in[0..len) in chunks of the sizes split() gives; then finish */
 static struct result run(enum smtpd_data_mode mode, const char *in, size_t len, bool finish,
                          size_t (*split)(size_t left, unsigned *seed), unsigned seed)
 {
-    struct result r = {malloc(len + 3), 0, 0, 0, false};
+    struct result r = {malloc(out_max(len) + 1), 0, 0, 0, false};
     struct smtpd_data d;
     size_t pos = 0;
 
     assert_non_null(r.out);
     smtpd_data_init(&d, mode);
+    d.bare_lf = bare_lf;
     while (pos < len) {
         size_t n = split(len - pos, &seed), outlen = 99999, used;
         char *chunk = malloc(n); /* exact size: ASan sees any overread */
-        char *out = malloc(n + 2);
+        char *out = malloc(out_max(n));
 
         memcpy(chunk, in + pos, n);
         used = smtpd_data_feed(&d, chunk, n, out, &outlen);
         assert_true(used <= n);
-        assert_true(outlen <= n + 2);
-        assert_true(r.outlen + outlen <= len + 2);
+        assert_true(outlen <= out_max(n));
+        assert_true(r.outlen + outlen <= out_max(len));
         memcpy(r.out + r.outlen, out, outlen);
         r.outlen += outlen;
         pos += used;
@@ -393,12 +406,119 @@ static void test_reply(void **state)
     assert_int_equal(smtpd_data_reply(0)[0], '4');
 }
 
+/* Normalize: a bare LF ends a line; the end is still only CRLF.CRLF. */
+static const struct data_case lf_cases[] = {
+    {DOT, "a\nb\r\n.\r\n", 0, false, "a\r\nb\r\n", 0, true, 0},
+    {DOT, "a\n\nb\r\n.\r\n", 0, false, "a\r\n\r\nb\r\n", 0, true, 0},
+    {DOT, "Subject: x\n\nbody\n..dot\nend\r\n.\r\n", 0, false,
+     "Subject: x\r\n\r\nbody\r\n.dot\r\nend\r\n", 0, true, 0},
+    /* A "." line after a bare LF, or ended by one, is an empty line, never the end. */
+    {DOT, "a\n.\nb\r\n.\r\n", 0, false, "a\r\n\r\nb\r\n", 0, true, 0},
+    {DOT, "a\n.\r\nb\r\n.\r\n", 0, false, "a\r\n\r\nb\r\n", 0, true, 0},
+    {DOT, "a\r\n.\nb\r\n.\r\n", 0, false, "a\r\n\r\nb\r\n", 0, true, 0},
+    {DOT, "a\n.\r\n", 0, false, "a\r\n\r\n", 0, false, 0},
+    {DOT, "a\n.\n", 0, false, "a\r\n\r\n", 0, false, 0},
+    {DOT, "\n.\r\n", 0, false, "\r\n\r\n", 0, false, 0},
+    {DOT, ".\n", 0, false, "\r\n", 0, false, 0},
+    {DOT, "a\n.\r\n.\r\nNEXT", 0, false, "a\r\n\r\n", 0, true, 8},
+    {DOT, "a\n..\r\n.\r\n", 0, false, "a\r\n.\r\n", 0, true, 0},
+    /* A bare CR and a NUL still reject. */
+    {DOT, "a\r.\rb\r\n.\r\n", 0, false, NULL, CR, true, 0},
+    {DOT, "a\n\r.\r\nb\r\n.\r\n", 0, false, NULL, CR, true, 0},
+    {DOT, "a\n\0.\r\nb\r\n.\r\n", 12, false, NULL, NUL, true, 0},
+    /* BDAT: LF lines too, still no dots. */
+    {BDAT, "a\nb", 0, true, "a\r\nb\r\n", 0, false, 0},
+    {BDAT, "a\n", 0, true, "a\r\n", 0, false, 0},
+    {BDAT, "..x\n.\n", 0, true, "..x\r\n.\r\n", 0, false, 0},
+    {BDAT, "a\n\r", 0, true, NULL, CR, false, 0},
+};
+
+/* test_lf_table - the normalize cases */
+static void test_lf_table(void **state)
+{
+    (void)state;
+    bare_lf = true;
+    for (size_t i = 0; i < sizeof(lf_cases) / sizeof(lf_cases[0]); i++) {
+        print_message("lf case %zu\n", i);
+        check_case(&lf_cases[i]);
+    }
+    bare_lf = false;
+}
+
+/* test_lf_smuggling - every variant, after every prefix: content or a bare
+ * CR/NUL error, never the end; then the real end, exactly there */
+static void test_lf_smuggling(void **state)
+{
+    static const char *prefixes[] = {"", "a", "a\r\n", "a\n", "a\r\n\r\n", "a\n\n"};
+    static const char tail[] = "x\r\n.\r\n";
+    char buf[64];
+
+    (void)state;
+    bare_lf = true;
+    for (size_t i = 0; i < sizeof(smuggle) / sizeof(smuggle[0]); i++) {
+        for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
+            size_t pl = strlen(prefixes[p]), len = pl + smuggle[i].len;
+            struct result r;
+
+            print_message("lf smuggle %zu prefix %zu\n", i, p);
+            memcpy(buf, prefixes[p], pl);
+            memcpy(buf + pl, smuggle[i].v, smuggle[i].len);
+            r = check_all_splits(SMTPD_DATA_DOT, buf, len, false);
+            assert_int_equal(r.errs, smuggle[i].errs & ~(unsigned)LF);
+            assert_false(r.done);
+            assert_int_equal(r.consumed, len);
+            free(r.out);
+            memcpy(buf + len, tail, sizeof(tail) - 1);
+            memcpy(buf + len + sizeof(tail) - 1, "MORE", 4);
+            r = check_all_splits(SMTPD_DATA_DOT, buf, len + sizeof(tail) - 1 + 4, false);
+            assert_int_equal(r.errs, smuggle[i].errs_then & ~(unsigned)LF);
+            assert_true(r.done);
+            assert_int_equal(r.consumed, len + sizeof(tail) - 1);
+            if (r.errs == 0)
+                assert_true(crlf_only(r.out, r.outlen));
+            free(r.out);
+        }
+    }
+    bare_lf = false;
+}
+
+/* test_lf_line_length - a bare LF counts as the CRLF it becomes: 998 octets
+ * and LF are a line of 1000, 999 and LF too long; empty LF lines double */
+static void test_lf_line_length(void **state)
+{
+    static char in[2100];
+    struct result r;
+
+    (void)state;
+    bare_lf = true;
+    for (size_t text = 998; text <= 999; text++) {
+        memset(in, 'x', text);
+        memcpy(in + text, "\n.\r\n\r\n.\r\n", 10);
+        r = check_all_splits(SMTPD_DATA_DOT, in, text + 10, false);
+        assert_int_equal(r.errs, text == 998 ? 0 : LONG);
+        assert_true(r.done);
+        if (r.errs == 0) {
+            assert_int_equal(r.outlen, 1000 + 4);
+            assert_memory_equal(r.out + 998, "\r\n\r\n\r\n", 6);
+        }
+        free(r.out);
+    }
+    memset(in, '\n', 1000);
+    memcpy(in + 1000, "\r\n.\r\n", 5);
+    r = check_all_splits(SMTPD_DATA_DOT, in, 1005, false);
+    assert_int_equal(r.errs, 0);
+    assert_int_equal(r.outlen, 2002); /* 1000 bare LFs, then the empty CRLF line */
+    free(r.out);
+    bare_lf = false;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),       cmocka_unit_test(test_smuggling),
-        cmocka_unit_test(test_line_length), cmocka_unit_test(test_many_lines),
-        cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_table),        cmocka_unit_test(test_smuggling),
+        cmocka_unit_test(test_line_length),  cmocka_unit_test(test_many_lines),
+        cmocka_unit_test(test_reply),        cmocka_unit_test(test_lf_table),
+        cmocka_unit_test(test_lf_smuggling), cmocka_unit_test(test_lf_line_length),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

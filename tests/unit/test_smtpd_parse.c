@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -244,6 +245,15 @@ static const struct mail_case mail_cases[] = {
     {"FROM:<a..b@c>", SMTPD_P_BAD_SENDER, NULL, false, 0, B7, false},
 };
 
+/* mentions_body - arg has a "BODY=" parameter (any case) */
+static bool mentions_body(const char *arg)
+{
+    for (const char *p = arg; *p; p++)
+        if (strncasecmp(p, " BODY=", 6) == 0)
+            return true;
+    return false;
+}
+
 /* test_mail - MAIL FROM arguments and parameters */
 static void test_mail(void **state)
 {
@@ -265,6 +275,7 @@ static void test_mail(void **state)
         assert_int_equal(m.has_size, c->has_size);
         assert_true(m.size == c->size);
         assert_int_equal(m.body, c->body);
+        assert_int_equal(m.has_body, mentions_body(c->arg));
         assert_int_equal(m.smtputf8, c->smtputf8);
     }
 }

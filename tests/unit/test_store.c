@@ -3,7 +3,8 @@
  * event loop: commit and reopen, cleanup of what was never committed,
  * incomplete content, duplicate queue ids, a newer schema, group commit,
  * picking due work, outcomes, flush, a restart of deliveries cut short,
- * and the migration of a database written by schema version 3
+ * what MAIL FROM declared kept with the message, and the migration of a
+ * database written by schema version 3
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -61,7 +62,7 @@ static void test_commit_and_reopen(void **state)
                                 RCPT_PENDING),
                      3);
     assert_int_equal(sf_sql_int(f, "SELECT sum(length(data)) FROM message_body"), 100);
-    assert_int_equal(sf_sql_int(f, "PRAGMA user_version"), 4);
+    assert_int_equal(sf_sql_int(f, "PRAGMA user_version"), 5);
 }
 
 static void test_orphans_removed(void **state)
@@ -145,7 +146,7 @@ static void test_newer_schema_refused(void **state)
     assert_null(store_open(f->dir, f->base, NULL, NULL, err, sizeof(err)));
     assert_non_null(strstr(err, "newer"));
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 5", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     sf_open(f);
 }
@@ -306,7 +307,7 @@ static void test_migration_from_v3(void **state)
 
     load_v3(f);
     sf_open(f);
-    assert_int_equal(sf_sql_int(f, "PRAGMA user_version"), 4);
+    assert_int_equal(sf_sql_int(f, "PRAGMA user_version"), 5);
     /* m1: alice and bob each with their own delivery time, bob's later */
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_rcpt WHERE msg = 1"), 2);
     sf_sql_row(f, t, 2,
@@ -335,10 +336,47 @@ static void test_migration_from_v3(void **state)
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM sqlite_sequence WHERE name = 'message'"),
                      1);
     assert_int_equal(sf_sql_int(f, "SELECT seq FROM sqlite_sequence WHERE name = 'message'"), 4);
+    /* what MAIL FROM said was not stored then: sent as before, without either */
+    assert_int_equal(sf_sql_int(f,
+                                "SELECT count(*) FROM message WHERE body = %d AND"
+                                " smtputf8 = %d",
+                                MSG_BODY_NONE, MSG_UTF8_NO),
+                     4);
     /* and the queue works on it: m3 is due */
     struct sf_picked p = sf_pick(f, SF_FAR_MS);
     assert_int_equal(p.n, 1);
     assert_string_equal(p.jobs[0]->sg, "SG2");
+    assert_int_equal(p.jobs[0]->body, MSG_BODY_NONE);
+    assert_int_equal(p.jobs[0]->smtputf8, MSG_UTF8_NO);
+    sf_free_picked(&p);
+}
+
+/* test_mail_params_kept - BODY= and SMTPUTF8 stay with the message, across a
+ * restart, for every job of it */
+static void test_mail_params_kept(void **state)
+{
+    struct storefix *f = *state;
+
+    f->body = MSG_BODY_8BITMIME;
+    f->smtputf8 = MSG_UTF8_HEADERS;
+    uint64_t a = commit3(f, 1);
+    f->body = MSG_BODY_7BIT;
+    f->smtputf8 = MSG_UTF8_ASKED;
+    uint64_t b = commit3(f, 2);
+    sf_reopen(f);
+    assert_int_equal(
+        sf_sql_int(f, "SELECT body * 10 + smtputf8 FROM message WHERE id = %lld", (long long)a),
+        22);
+    assert_int_equal(
+        sf_sql_int(f, "SELECT body * 10 + smtputf8 FROM message WHERE id = %lld", (long long)b),
+        11);
+    struct sf_picked p = sf_pick(f, SF_FAR_MS);
+    assert_int_equal(p.n, 4); /* two messages, two storage groups each */
+    for (size_t i = 0; i < p.n; i++) {
+        bool first = p.jobs[i]->msg_id == a;
+        assert_int_equal(p.jobs[i]->body, first ? MSG_BODY_8BITMIME : MSG_BODY_7BIT);
+        assert_int_equal(p.jobs[i]->smtputf8, first ? MSG_UTF8_HEADERS : MSG_UTF8_ASKED);
+    }
     sf_free_picked(&p);
 }
 
@@ -354,6 +392,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_pick_and_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_flush_and_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_from_v3, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mail_params_kept, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

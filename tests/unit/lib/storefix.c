@@ -352,6 +352,8 @@ uint64_t sf_commit(struct storefix *f, uint64_t size, uint32_t nchunks, int64_t 
     snprintf(m->client_ip, sizeof(m->client_ip), "127.0.0.1");
     snprintf(m->helo, sizeof(m->helo), "client.test");
     snprintf(m->proto, sizeof(m->proto), "ESMTP");
+    m->body = f->body;
+    m->smtputf8 = f->smtputf8;
     for (uint64_t off = 0; off < size; m->nchunks++) {
         uint64_t len = m->nchunks + 1 == nchunks ? size - off : size / nchunks;
         char *data = malloc(len ? len : 1);

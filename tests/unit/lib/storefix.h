@@ -51,6 +51,8 @@ struct storefix {
     int commits, commit_errors;
     enum store_rc last_rc;
     unsigned long long next_qid;
+    enum msg_body body; /* what sf_commit() says MAIL FROM declared (default none) */
+    enum msg_utf8 smtputf8;
     struct sf_fault flt; /* the store's fault hook (sf_fault) */
     /* called between queue_new and store_start: more observers */
     void (*before_start)(struct storefix *f);
