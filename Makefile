@@ -58,12 +58,15 @@ fuzz-build: deps
 	cmake --build $(BUILD_FUZZ) -j$(JOBS)
 
 # Run every fuzz target for FUZZ_SECONDS each.
+# A crash (or a leak, or a timeout) fails the target: its log's tail is printed.
 fuzz: fuzz-build
-	@for f in $(BUILD_FUZZ)/fuzz_*; do \
-	  n=$$(basename $$f); mkdir -p tests/fuzz/corpus-$$n; \
-	  echo "== $$n"; $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-	    tests/fuzz/corpus-$$n 2>&1 | grep -E '^(Done|#[0-9]+.*DONE|==|SUMMARY)' ; \
-	done
+	@fail=0; for f in $(BUILD_FUZZ)/fuzz_*; do \
+	  n=$$(basename $$f); mkdir -p tests/fuzz/corpus-$$n; echo "== $$n"; \
+	  if ! $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 tests/fuzz/corpus-$$n \
+	      >$(BUILD_FUZZ)/$$n.log 2>&1; then \
+	    fail=1; tail -40 $(BUILD_FUZZ)/$$n.log; echo "FAILED: $$n"; fi; \
+	  grep -E '^(#[0-9]+.*DONE|Done|SUMMARY)' $(BUILD_FUZZ)/$$n.log; \
+	done; exit $$fail
 
 # dumpsterd side by side with Postfix (tests/bench/run.py; BENCH_COUNT, BENCH_RUNS,
 # BENCH_WORKLOADS=5k:20,..., BENCH_EXTRAS=latency,rss,startup,admin,resubmit). As root.

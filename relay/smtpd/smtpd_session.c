@@ -25,7 +25,8 @@ static void smtpd_process(struct smtpd_session *s);
 static void smtpd_settle(struct smtpd_session *s);
 
 /* smtpd_reply_v - one reply line; CRLF is added */
-static void smtpd_reply_v(struct smtpd_session *s, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void smtpd_reply_v(struct smtpd_session *s,
+                                                                const char *fmt, va_list ap)
 {
     struct evbuffer *out = bufferevent_get_output(s->bev);
 
