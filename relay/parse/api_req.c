@@ -124,6 +124,8 @@ static int get_string(const json_t *v, const char *name, size_t max, const char 
 {
     size_t i;
 
+    *s = NULL; /* set on every path: gcc -O3 cannot see through bad_field() */
+    *n = 0;
     if (!json_is_string(v))
         return bad_field(err, name, "must be a string");
     *s = json_string_value(v);
