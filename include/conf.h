@@ -133,6 +133,8 @@ struct conf {
         size_t nlisten;
         char token_hash[65]; /* lowercase hex BLAKE2b-256, or "" */
         bool public_reads;
+        unsigned max_connections;                /* at once; more wait in the listen backlog */
+        unsigned request_timeout;                /* seconds: a request, first octet to last */
         char tls_cert_file[DD_TLS_PATH_MAX + 1]; /* "": plain HTTP */
         char tls_key_file[DD_TLS_PATH_MAX + 1];
     } admin;

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "admin.h"
+#include "api_route.h"
 #include "store.h"
 
 struct evbuffer;
@@ -25,10 +26,10 @@ struct event;
 struct evhttp;
 struct evhttp_request;
 
-/* A path segment a route captures ({sg} or {id}), at most this long. */
-#define ADMIN_ARG_MAX 128
-
 struct admin_op;
+
+struct admin_conn;
+struct evconnlistener;
 
 struct admin {
     struct event_base *base;
@@ -37,14 +38,23 @@ struct admin {
     const struct tls *tls; /* HTTPS when it has an [admin] context */
     struct admin_op *ops;  /* waiting for the store, doubly linked */
     size_t nops;
+    struct admin_conn *conns; /* open or lingering (admin_conn.c) */
+    size_t nconns;
+    struct evconnlistener *ls[DD_LISTEN_MAX]; /* evhttp's (admin_listen.c) */
+    size_t nls;
+    bool accepting, resting;  /* resting: after a failed accept() */
+    struct event *relisten;   /* ends the rest */
+    int64_t full_logged_ms;   /* the last "not accepting" line */
+    uint64_t accept_errors;   /* accept() failures seen */
+    struct admin *alive_next; /* the list of admins alive */
 };
 
 /* One request being routed. */
 struct admin_call {
     struct admin *a;
     struct evhttp_request *req;
-    const char *query;           /* raw query string or NULL */
-    char arg[ADMIN_ARG_MAX + 1]; /* the captured segment, "" when none */
+    const char *query;               /* raw query string or NULL */
+    char arg[API_ROUTE_ARG_MAX + 1]; /* the captured segment, "" when none */
 };
 
 /* The head of every asynchronous operation; handlers embed it first. */
@@ -81,6 +91,30 @@ void admin_op_error(struct admin_op *op, int status, const char *code, const cha
     __attribute__((format(printf, 4, 5)));
 /* admin_op_free - free op without an answer (the client is gone) */
 void admin_op_free(struct admin_op *op);
+
+/* admin_method - the request's method as an http_head.h bit (0: other) */
+unsigned admin_method(const struct evhttp_request *req);
+
+/* ---- admin_conn.c ---- */
+
+/* admin_conn_bevcb - evhttp's bufferevent callback: a new connection,
+ * filtered and counted (arg: the admin) */
+struct bufferevent *admin_conn_bevcb(struct event_base *base, void *arg);
+/* admin_conns_detach - before evhttp_free(): lingering sockets close, the
+ * others forget the admin */
+void admin_conns_detach(struct admin *a);
+
+/* ---- admin_listen.c ---- */
+
+/* admin_listen_start - bind or take every [admin] listen address; -1 with
+ * err (the pre-bound listeners not served are freed) */
+int admin_listen_start(struct admin *a, const struct admin_deps *deps, char *err, size_t errlen);
+/* admin_listen_update - accept, or stop at the cap or while resting */
+void admin_listen_update(struct admin *a);
+/* admin_listen_stop - before evhttp_free() */
+void admin_listen_stop(struct admin *a);
+/* admin_listeners_free - deps' pre-bound listeners from index i on */
+void admin_listeners_free(const struct admin_deps *deps, size_t i);
 
 /* ---- admin_reply.c ---- */
 

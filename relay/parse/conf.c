@@ -123,6 +123,8 @@ static const struct conf_key conf_keys[] = {
     LISTEN(SEC_ADMIN, admin, "127.0.0.1:8025"),
     STR(SEC_ADMIN, admin, token_hash, CT_HASH, ""),
     STR(SEC_ADMIN, admin, public_reads, CT_BOOL, "yes"),
+    NUM(SEC_ADMIN, admin, max_connections, 1, 10000, "64"),
+    NUM(SEC_ADMIN, admin, request_timeout, 1, 3600, "10"),
     STR(SEC_ADMIN, admin, tls_cert_file, CT_OPTPATH, ""),
     STR(SEC_ADMIN, admin, tls_key_file, CT_OPTPATH, ""),
     NUM(SEC_DELIVERY, delivery, concurrency_per_destination, 1, 10000, "20"),
