@@ -117,7 +117,8 @@ struct conf {
         unsigned max_recipients;
         unsigned max_connections;
         unsigned max_connections_per_ip;
-        unsigned command_timeout; /* seconds */
+        unsigned command_timeout; /* seconds: idle, and a whole command line */
+        unsigned data_timeout;    /* seconds: DATA or BDAT content, start to end */
         unsigned max_errors;
         unsigned greet_pause_ms;
         unsigned max_received_headers;

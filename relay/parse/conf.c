@@ -111,6 +111,7 @@ static const struct conf_key conf_keys[] = {
     NUM(SEC_SMTP, smtp, max_connections, 1, 100000, "2000"),
     NUM(SEC_SMTP, smtp, max_connections_per_ip, 1, 100000, "200"),
     NUM(SEC_SMTP, smtp, command_timeout, 1, 3600, "300"),
+    NUM(SEC_SMTP, smtp, data_timeout, 1, DAY, "1800"),
     NUM(SEC_SMTP, smtp, max_errors, 1, 1000, "10"),
     NUM(SEC_SMTP, smtp, greet_pause_ms, 0, 60000, "0"),
     NUM(SEC_SMTP, smtp, max_received_headers, 1, 1000, "50"),
