@@ -184,6 +184,7 @@ static void admin_op_detach(struct admin_op *op)
         if (op->next != NULL)
             op->next->prev = op->prev;
         a->nops--;
+        a->nshared -= op->shared;
     }
     if (op->timer != NULL)
         event_free(op->timer);
@@ -208,14 +209,15 @@ static void admin_op_timeout(evutil_socket_t fd, short what, void *arg)
                           ADMIN_OP_TIMEOUT);
 }
 
-/* admin_op_new - an operation that will answer c later */
-void *admin_op_new(struct admin_call *c, size_t size)
+/* admin_op_start - an operation that will answer c later; a shared one
+ * (waiting for a read already asked) does not count toward the bound */
+static void *admin_op_start(struct admin_call *c, size_t size, bool shared)
 {
     struct admin *a = c->a;
     struct timeval tv = {ADMIN_OP_TIMEOUT, 0};
     struct admin_op *op;
 
-    if (a->nops >= ADMIN_INFLIGHT_MAX) {
+    if (!shared && a->nops - a->nshared >= ADMIN_INFLIGHT_MAX) {
         evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
         admin_reply_error(c->req, 503, "busy", "%d requests are waiting for the store",
                           ADMIN_INFLIGHT_MAX);
@@ -235,7 +237,21 @@ void *admin_op_new(struct admin_call *c, size_t size)
         a->ops->prev = op;
     a->ops = op;
     a->nops++;
+    op->shared = shared;
+    a->nshared += shared;
     return op;
+}
+
+/* admin_op_new - an operation of its own */
+void *admin_op_new(struct admin_call *c, size_t size)
+{
+    return admin_op_start(c, size, false);
+}
+
+/* admin_op_new_shared - an operation that waits for a shared read */
+void *admin_op_new_shared(struct admin_call *c, size_t size)
+{
+    return admin_op_start(c, size, true);
 }
 
 /* admin_op_admin - NULL once the admin is gone */
@@ -367,6 +383,8 @@ struct admin *admin_free(struct admin *a)
         return NULL;
     while (a->ops != NULL)
         admin_op_detach(a->ops); /* its callback finds no admin and only frees it */
+    admin_share_detach(&a->stats_read);
+    admin_share_detach(&a->metrics_read);
     admin_conns_detach(a);
     admin_listen_stop(a);
     if (a->http != NULL)
