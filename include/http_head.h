@@ -38,7 +38,7 @@ enum http_method {
 enum http_reject {
     HTTP_R_NONE = 0,
     HTTP_R_REQUEST_LINE, /* 400: not METHOD SP TARGET SP HTTP/x.y CRLF */
-    HTTP_R_TARGET,       /* 400: the target is not a path */
+    HTTP_R_TARGET,       /* 400: the target is not a path ("/..." but not "//...") */
     HTTP_R_HEADER_LINE,  /* 400: not NAME: VALUE CRLF, or a control octet */
     HTTP_R_LENGTH,       /* 400: Content-Length is not a number */
     HTTP_R_TWO_LENGTHS,  /* 400: Content-Length twice */

@@ -21,7 +21,9 @@
  * sending gets to read its answer rather than a reset. A connection counts
  * toward [admin] max_connections until its socket is closed.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,8 @@
 #include "http_head.h"
 #include "log.h"
 #include "tls.h"
+
+#define ADMIN_PEER_BUF (INET6_ADDRSTRLEN + 10) /* "[IP]:PORT" */
 
 struct admin_conn {
     struct admin *a; /* NULL once the admin is gone */
@@ -231,16 +235,38 @@ static void admin_conn_written(struct evbuffer *buf, const struct evbuffer_cb_in
     }
 }
 
+/* admin_conn_peer - "[IP]:PORT" of the client, for the log */
+static const char *admin_conn_peer(const struct admin_conn *c, char buf[ADMIN_PEER_BUF])
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+
+    if (getpeername(bufferevent_getfd(c->under), (struct sockaddr *)&ss, &len) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        } else if (ss.ss_family == AF_INET) {
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    snprintf(buf, ADMIN_PEER_BUF, "[%s]:%u", host, port);
+    return buf;
+}
+
 /* admin_conn_deadline_cb - the request took too long */
 static void admin_conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct admin_conn *c = arg;
+    char peer[ADMIN_PEER_BUF];
 
     (void)fd;
     (void)what;
     if (c->a == NULL || c->rejected || !admin_conn_alive(c))
         return;
-    log_info("admin", "request not complete within %u s: %s",
+    log_info("admin", "client=%s request not complete within %u s: %s", admin_conn_peer(c, peer),
              c->a->deps.conf->admin.request_timeout,
              c->body_left > 0 ? "connection dropped" : "408");
     if (c->body_left > 0) { /* evhttp reads a body: no answer can come in order */

@@ -30,7 +30,8 @@
 static const char admin_oom_json[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of "
                                      "memory\"}}";
 
-/* admin_reply_log - one line for writes, 401s and server errors */
+/* admin_reply_log - one line for writes, 401s, server errors and requests
+ * refused before routing (admin_conn.c's stand-ins) */
 static void admin_reply_log(struct evhttp_request *req, int status)
 {
     unsigned m = admin_method(req);
@@ -41,10 +42,18 @@ static void admin_reply_log(struct evhttp_request *req, int status)
     char safe[ADMIN_LOG_URI_MAX + 1];
     size_t i;
 
-    if ((m == HTTP_M_GET || m == HTTP_M_HEAD) && status != 401 && status < 500)
+    bool refused =
+        evhttp_find_header(evhttp_request_get_input_headers(req), HTTP_REJECT_HEADER) != NULL;
+
+    if (!refused && (m == HTTP_M_GET || m == HTTP_M_HEAD) && status != 401 && status < 500)
         return;
     if (evcon != NULL)
         evhttp_connection_get_peer(evcon, &peer, &port);
+    if (refused) {
+        log_info("admin", "client=[%s]:%u request refused status=%d", peer ? peer : "?",
+                 (unsigned)port, status);
+        return;
+    }
     for (i = 0; uri != NULL && uri[i] != 0 && i < ADMIN_LOG_URI_MAX; i++)
         safe[i] = uri[i] > 0x20 && uri[i] < 0x7f ? uri[i] : '?';
     safe[i] = 0;

@@ -97,8 +97,9 @@ static enum http_reject http_version(const char *s, size_t n, bool *http10)
     return HTTP_R_NONE;
 }
 
-/* http_target_ok - a path ("/..."), "*" for OPTIONS, or an absolute URI:
- * visible ASCII only */
+/* http_target_ok - a path ("/...", visible ASCII), or "*" for OPTIONS; no
+ * absolute URI and no "//" (evhttp would read an authority there and
+ * refuse a bad one with its own page) */
 static bool http_target_ok(const char *s, size_t n, unsigned method)
 {
     for (size_t i = 0; i < n; i++)
@@ -106,9 +107,7 @@ static bool http_target_ok(const char *s, size_t n, unsigned method)
             return false;
     if (n == 1 && s[0] == '*')
         return method == HTTP_M_OPTIONS;
-    if (n > 0 && s[0] == '/')
-        return true;
-    return (n > 7 && ascii_word_is(s, 7, "HTTP://")) || (n > 8 && ascii_word_is(s, 8, "HTTPS://"));
+    return n > 0 && s[0] == '/' && (n == 1 || s[1] != '/');
 }
 
 /* http_method_of - the method named s[0..n), 0 when unknown */

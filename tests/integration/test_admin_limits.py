@@ -155,6 +155,7 @@ BAD = [
     (b"GET /v1/stats HTTP/1.1\r\nHost x\r\n\r\n", 400, "bad_request"),
     (b"GET /v1/stats HTTP/1.1\nHost: x\n\n", 400, "bad_request"),
     (b"GET /v1/stats HTTP/1.1\r\nX-Dumpsterd-Reject: 8\r\n\r\n", 400, "bad_request"),
+    (b"GET //[bad/v1/stats HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"),
 ]
 
 
@@ -173,6 +174,7 @@ def test_refusals_are_json():
         assert r.closed()
         r.close()
         assert exchange(hub, b"GET /healthz HTTP/1.0\r\n\r\n")[0][0] == 200
+        wait_for(lambda: "request refused status=501" in hub.log(), what="the log line")
     finally:
         finish(hub)
 
