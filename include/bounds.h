@@ -82,6 +82,20 @@
 #define ADMIN_INFLIGHT_MAX 64
 #define ADMIN_OP_TIMEOUT 30
 #define ADMIN_QUEUE_LIST_MAX 1000 /* messages listed by GET /v1/queue */
+/* Admin connections ([admin] max_connections, request_timeout): a closed
+ * plain connection is read and dropped this long first, so a client still
+ * sending reads its answer, not a reset; a failed accept() rests the
+ * listeners this long; "not accepting" is logged at most this often. */
+#define ADMIN_LINGER_MS 2000
+#define ADMIN_ACCEPT_PAUSE_MS 100
+#define ADMIN_FULL_LOG_MS 60000
+/* GET /v1/stats and GET /metrics that arrive while the store read they
+ * need is in flight wait for that read's answer, at most this many per
+ * read (more: 503 and Retry-After), so a flood of public reads costs the
+ * storage thread one read at a time; they cost the store nothing more, so
+ * they do not count toward ADMIN_INFLIGHT_MAX. As many as the default
+ * [admin] max_connections. */
+#define ADMIN_SHARE_WAITERS_MAX 64
 
 /* Admin API: a request body larger than this is refused with 413 (SPEC 8). */
 #define DD_API_BODY_MAX 65536

@@ -134,7 +134,8 @@ struct conf {
         unsigned max_recipients;
         unsigned max_connections;
         unsigned max_connections_per_ip;
-        unsigned command_timeout; /* seconds */
+        unsigned command_timeout; /* seconds: idle, and a whole command line */
+        unsigned data_timeout;    /* seconds: DATA or BDAT content, start to end */
         unsigned max_errors;
         unsigned greet_pause_ms;
         unsigned max_received_headers;
@@ -153,6 +154,8 @@ struct conf {
         size_t nlisten;
         char token_hash[65]; /* lowercase hex BLAKE2b-256, or "" */
         bool public_reads;
+        unsigned max_connections;                /* at once; more wait in the listen backlog */
+        unsigned request_timeout;                /* seconds: a request, first octet to last */
         char tls_cert_file[DD_TLS_PATH_MAX + 1]; /* "": plain HTTP */
         char tls_key_file[DD_TLS_PATH_MAX + 1];
     } admin;

@@ -22,6 +22,7 @@
 #include "delivery.h"
 #include "directory.h"
 #include "dumpster.h"
+#include "fdlimit.h"
 #include "hub.h"
 #include "log.h"
 #include "prebind.h"
@@ -66,20 +67,22 @@ static void hub_keep_fixed(const struct conf *old, struct conf *nc)
                    old->smtp.nlisten != nc->smtp.nlisten ||
                    memcmp(old->smtp.listen, nc->smtp.listen, sizeof(nc->smtp.listen)) != 0 ||
                    old->smtp.max_connections != nc->smtp.max_connections ||
+                   old->admin.max_connections != nc->admin.max_connections ||
                    old->admin.nlisten != nc->admin.nlisten ||
                    memcmp(old->admin.listen, nc->admin.listen, sizeof(nc->admin.listen)) != 0 ||
                    strcmp(old->delivery.resolver, nc->delivery.resolver) != 0;
 
     if (changed)
         log_warn("main", "reload: hub.name, hub.data_dir, hub.user, the listen addresses, "
-                         "smtp.max_connections and delivery.resolver need a restart; "
-                         "keeping the running values");
+                         "smtp.max_connections, admin.max_connections and delivery.resolver "
+                         "need a restart; keeping the running values");
     memcpy(nc->hub.name, old->hub.name, sizeof(nc->hub.name));
     memcpy(nc->hub.data_dir, old->hub.data_dir, sizeof(nc->hub.data_dir));
     memcpy(nc->hub.user, old->hub.user, sizeof(nc->hub.user));
     memcpy(nc->smtp.listen, old->smtp.listen, sizeof(nc->smtp.listen));
     nc->smtp.nlisten = old->smtp.nlisten;
     nc->smtp.max_connections = old->smtp.max_connections;
+    nc->admin.max_connections = old->admin.max_connections;
     memcpy(nc->admin.listen, old->admin.listen, sizeof(nc->admin.listen));
     nc->admin.nlisten = old->admin.nlisten;
     memcpy(nc->delivery.resolver, old->delivery.resolver, sizeof(nc->delivery.resolver));
@@ -162,7 +165,8 @@ static void hub_reload(struct hub *h)
         return;
     }
     hub_keep_fixed(h->conf, nc);
-    if (probes_set_conf(h->probes, nc, err, sizeof(err)) < 0) {
+    if (fdlimit_check(nc, err, sizeof(err)) < 0 ||
+        probes_set_conf(h->probes, nc, err, sizeof(err)) < 0) {
         log_warn("main", "configuration reload failed, keeping the old one: %s", err);
         tls_free(t);
         directory_free(d);
@@ -309,6 +313,8 @@ struct hub *hub_new(struct conf *c, const struct hub_opts *o, int *exit_code)
     }
     if (sodium_init() < 0)
         return hub_fail(h, exit_code, EX_SOFTWARE, "libsodium", "cannot initialize");
+    if (fdlimit_raise(h->conf, err, sizeof(err)) < 0)
+        return hub_fail(h, exit_code, EX_CONFIG, "descriptors", err);
     if ((rc = hub_user(h, err, sizeof(err))) != EX_OK)
         return hub_fail(h, exit_code, rc, rc == EX_NOUSER ? "user" : "data_dir", err);
     if (evthread_use_pthreads() < 0 || (h->base = hub_event_base()) == NULL)

@@ -1,22 +1,22 @@
 /*
- * admin_http.c - the admin API server: listeners, bounds, routing, tokens,
+ * admin_http.c - the admin API server: bounds, routing, tokens, refusals,
  * and the operations that answer later
  *
- * One evhttp server takes every [admin] listen address, with the header,
- * body and time bounds of admin.h set before the first connection. A
- * request is routed by a table of (path pattern, method, handler): a path
- * no route knows is 404, a known path with another method 405 with an
- * Allow header. The token is checked after routing, so a wrong method is
- * 405 even without one. evhttp stops reading a connection while its
- * request is being handled, so the request stays valid until it is
- * answered; only admin_free() takes requests away, and it first detaches
- * every operation still waiting (admin_op_*), whose late callbacks then
- * find neither admin nor request and only free themselves. An operation
- * the store leaves unanswered for ADMIN_OP_TIMEOUT is answered 503 and
- * detached the same way, so no client waits forever and the in-flight
- * bound (ADMIN_INFLIGHT_MAX) cannot fill up for good.
+ * One evhttp server takes every [admin] listen address (admin_listen.c);
+ * each connection passes through admin_conn.c, which shows evhttp only
+ * heads that http_head.h accepted and, for one it refused, a stand-in
+ * request answered here with the JSON error. A request is routed by the
+ * table of api_route.h: a path no route knows is 404, a known path with
+ * another method 405 with an Allow header. The token is checked after
+ * routing, so a wrong method is 405 even without one. evhttp stops reading
+ * a connection while its request is being handled, so the request stays
+ * valid until it is answered; only admin_free() takes requests away, and
+ * it first detaches every operation still waiting (admin_op_*), whose late
+ * callbacks then find neither admin nor request and only free themselves.
+ * An operation the store leaves unanswered for ADMIN_OP_TIMEOUT is
+ * answered 503 and detached the same way, so no client waits forever and
+ * the in-flight bound (ADMIN_INFLIGHT_MAX) cannot fill up for good.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,95 +24,72 @@
 
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/listener.h>
+#include <event2/keyvalq_struct.h>
 
 #include "admin_int.h"
 #include "api_req.h"
+#include "api_route.h"
 #include "auth.h"
 #include "log.h"
 
-/* Who may call a route: anyone; anyone when public_reads = yes (SPEC 3:
- * GET /metrics and /v1/stats); only holders of the token. */
-enum admin_access { ADMIN_OPEN, ADMIN_PUBLIC_READ, ADMIN_TOKEN };
-
-struct admin_route {
-    const char *pattern; /* '*' captures one non-empty segment */
-    enum evhttp_cmd_type method;
-    admin_handler_fn fn;
-    enum admin_access access;
+/* The handler of each route of api_route.h. */
+static const admin_handler_fn admin_handlers[API_R_COUNT] = {
+    [API_R_HEALTHZ] = admin_stats_healthz,
+    [API_R_METRICS] = admin_stats_metrics,
+    [API_R_STATS] = admin_stats_get,
+    [API_R_STATS_SG] = admin_stats_get,
+    [API_R_RESUBMIT_LIST] = admin_resubmit_list,
+    [API_R_RESUBMIT_POST] = admin_resubmit_post,
+    [API_R_RESUBMIT_GET] = admin_resubmit_get,
+    [API_R_RESUBMIT_CANCEL] = admin_resubmit_cancel,
+    [API_R_SG_LIST] = admin_sg_list,
+    [API_R_SG_GET] = admin_sg_list,
+    [API_R_SG_DEST_GET] = admin_sg_dest_get,
+    [API_R_SG_DEST_PUT] = admin_sg_dest_put,
+    [API_R_SG_REPLICATED] = admin_sg_replicated,
+    [API_R_QUEUE_LIST] = admin_queue_list,
+    [API_R_QUEUE_FLUSH] = admin_queue_flush,
 };
-
-static const struct admin_route admin_routes[] = {
-    {"/healthz", EVHTTP_REQ_GET, admin_stats_healthz, ADMIN_OPEN},
-    {"/metrics", EVHTTP_REQ_GET, admin_stats_metrics, ADMIN_PUBLIC_READ},
-    {"/v1/stats", EVHTTP_REQ_GET, admin_stats_get, ADMIN_PUBLIC_READ},
-    {"/v1/stats/*", EVHTTP_REQ_GET, admin_stats_get, ADMIN_PUBLIC_READ},
-    {"/v1/resubmit", EVHTTP_REQ_GET, admin_resubmit_list, ADMIN_TOKEN},
-    {"/v1/resubmit", EVHTTP_REQ_POST, admin_resubmit_post, ADMIN_TOKEN},
-    {"/v1/resubmit/*", EVHTTP_REQ_GET, admin_resubmit_get, ADMIN_TOKEN},
-    {"/v1/resubmit/*", EVHTTP_REQ_DELETE, admin_resubmit_cancel, ADMIN_TOKEN},
-    {"/v1/storage-groups", EVHTTP_REQ_GET, admin_sg_list, ADMIN_TOKEN},
-    {"/v1/storage-groups/*", EVHTTP_REQ_GET, admin_sg_list, ADMIN_TOKEN},
-    {"/v1/storage-groups/*/destination", EVHTTP_REQ_GET, admin_sg_dest_get, ADMIN_TOKEN},
-    {"/v1/storage-groups/*/destination", EVHTTP_REQ_PUT, admin_sg_dest_put, ADMIN_TOKEN},
-    {"/v1/storage-groups/*/replicated", EVHTTP_REQ_POST, admin_sg_replicated, ADMIN_TOKEN},
-    {"/v1/queue", EVHTTP_REQ_GET, admin_queue_list, ADMIN_TOKEN},
-    {"/v1/queue/flush", EVHTTP_REQ_POST, admin_queue_flush, ADMIN_TOKEN},
-};
-#define ADMIN_NROUTES (sizeof(admin_routes) / sizeof(admin_routes[0]))
 
 /* Methods evhttp lets through to us: the rest get 405 from the table. */
 #define ADMIN_METHODS                                                                              \
     (EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |     \
      EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH)
 
-/* admin_path_match - path against pat; the '*' segment goes to arg */
-static bool admin_path_match(const char *pat, const char *path, char *arg, size_t cap)
+/* admin_method - evhttp's method as an http_head.h bit */
+unsigned admin_method(const struct evhttp_request *req)
 {
-    while (*pat != 0) {
-        if (*pat == '*') {
-            size_t n = strcspn(path, "/");
-
-            if (n == 0 || n >= cap)
-                return false;
-            memcpy(arg, path, n);
-            arg[n] = 0;
-            path += n;
-            pat++;
-            continue;
-        }
-        if (*pat++ != *path++)
-            return false;
+    switch (evhttp_request_get_command(req)) {
+    case EVHTTP_REQ_GET:
+        return HTTP_M_GET;
+    case EVHTTP_REQ_HEAD:
+        return HTTP_M_HEAD;
+    case EVHTTP_REQ_POST:
+        return HTTP_M_POST;
+    case EVHTTP_REQ_PUT:
+        return HTTP_M_PUT;
+    case EVHTTP_REQ_DELETE:
+        return HTTP_M_DELETE;
+    case EVHTTP_REQ_OPTIONS:
+        return HTTP_M_OPTIONS;
+    case EVHTTP_REQ_TRACE:
+        return HTTP_M_TRACE;
+    case EVHTTP_REQ_CONNECT:
+        return HTTP_M_CONNECT;
+    case EVHTTP_REQ_PATCH:
+        return HTTP_M_PATCH;
+    default:
+        return 0;
     }
-    return *path == 0;
-}
-
-/* admin_allow - the Allow header of the methods in mask */
-static void admin_allow(unsigned mask, char *buf, size_t cap)
-{
-    static const struct {
-        enum evhttp_cmd_type m;
-        const char *name;
-    } names[] = {{EVHTTP_REQ_GET, "GET, HEAD"},
-                 {EVHTTP_REQ_POST, "POST"},
-                 {EVHTTP_REQ_PUT, "PUT"},
-                 {EVHTTP_REQ_DELETE, "DELETE"}};
-    size_t used = 0;
-
-    buf[0] = 0;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (mask & names[i].m)
-            used += (size_t)snprintf(buf + used, used < cap ? cap - used : 0, "%s%s",
-                                     used ? ", " : "", names[i].name);
 }
 
 /* admin_auth - the token a request needs; 0, or -1 after a 401 */
-static int admin_auth(struct admin *a, struct evhttp_request *req, enum admin_access access)
+static int admin_auth(struct admin *a, struct evhttp_request *req, enum api_access access)
 {
     const struct conf *cf = a->deps.conf;
     const char *h;
 
-    if (access == ADMIN_OPEN || (access == ADMIN_PUBLIC_READ && cf->admin.public_reads))
+    if (access == API_OPEN || (access == API_PUBLIC_READ && cf->admin.public_reads))
         return 0;
     h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (auth_check_bearer(cf->admin.token_hash, h))
@@ -130,54 +107,59 @@ static int admin_auth(struct admin *a, struct evhttp_request *req, enum admin_ac
     return -1;
 }
 
-/* admin_route_find - the route of path and method; *allowed collects the
- * methods of the path when none matches */
-static const struct admin_route *admin_route_find(const char *path, enum evhttp_cmd_type m,
-                                                  char *arg, size_t cap, unsigned *allowed)
+/* admin_rejected - the stand-in request of a refusal (admin_conn.c): its
+ * JSON error, and the connection closes; false for a real request */
+static bool admin_rejected(struct admin *a, struct evhttp_request *req)
 {
-    if (m == EVHTTP_REQ_HEAD)
-        m = EVHTTP_REQ_GET; /* evhttp sends no body for HEAD */
-    *allowed = 0;
-    for (size_t i = 0; i < ADMIN_NROUTES; i++) {
-        if (!admin_path_match(admin_routes[i].pattern, path, arg, cap))
-            continue;
-        if (admin_routes[i].method == m)
-            return &admin_routes[i];
-        *allowed |= (unsigned)admin_routes[i].method;
-    }
-    return NULL;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *v = evhttp_find_header(in, HTTP_REJECT_HEADER);
+    const struct http_reject_info *ri = v != NULL ? http_reject_info(atoi(v)) : NULL;
+
+    if (v == NULL)
+        return false;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+    if (ri == NULL)
+        admin_reply_error(req, 400, "bad_request", "bad request");
+    else if (ri->status == 408)
+        admin_reply_error(req, 408, ri->code, "the request was not complete within %u s",
+                          a->deps.conf->admin.request_timeout);
+    else
+        admin_reply_error(req, ri->status, ri->code, "%s", ri->message);
+    return true;
 }
 
-/* admin_dispatch - every request: route, method, token, handler */
+/* admin_dispatch - every request: refusal, route, method, token, handler */
 static void admin_dispatch(struct evhttp_request *req, void *arg)
 {
     struct admin_call c = {.a = arg, .req = req};
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
-    const struct admin_route *r;
-    unsigned allowed;
+    unsigned m = admin_method(req), allowed;
+    int id;
     char allow[64];
 
+    if (admin_rejected(c.a, req))
+        return;
     if (path == NULL || path[0] == 0) {
         admin_reply_error(req, 400, "bad_request", "no path");
         return;
     }
     c.query = evhttp_uri_get_query(uri);
-    r = admin_route_find(path, m, c.arg, sizeof(c.arg), &allowed);
-    if (r == NULL && allowed == 0) {
+    id = api_route_find(m, path, c.arg, sizeof(c.arg), &allowed);
+    if (id < 0 && allowed == 0) {
         admin_reply_error(req, 404, "not_found", "no such resource");
         return;
     }
-    if (r == NULL) {
-        admin_allow(allowed, allow, sizeof(allow));
+    if (id < 0) {
+        api_allow_text(allowed, allow, sizeof(allow));
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
         admin_reply_error(req, 405, "method_not_allowed", "allowed: %s", allow);
         return;
     }
-    if (admin_auth(c.a, req, r->method == EVHTTP_REQ_GET ? r->access : ADMIN_TOKEN) < 0)
+    const struct api_route *r = api_route_get((enum api_route_id)id);
+    if (admin_auth(c.a, req, r->method == HTTP_M_GET ? r->access : API_TOKEN) < 0)
         return;
-    r->fn(&c);
+    admin_handlers[id](&c);
 }
 
 /* admin_sg_known - a configured storage group, else 404 */
@@ -202,6 +184,7 @@ static void admin_op_detach(struct admin_op *op)
         if (op->next != NULL)
             op->next->prev = op->prev;
         a->nops--;
+        a->nshared -= op->shared;
     }
     if (op->timer != NULL)
         event_free(op->timer);
@@ -226,14 +209,15 @@ static void admin_op_timeout(evutil_socket_t fd, short what, void *arg)
                           ADMIN_OP_TIMEOUT);
 }
 
-/* admin_op_new - an operation that will answer c later */
-void *admin_op_new(struct admin_call *c, size_t size)
+/* admin_op_start - an operation that will answer c later; a shared one
+ * (waiting for a read already asked) does not count toward the bound */
+static void *admin_op_start(struct admin_call *c, size_t size, bool shared)
 {
     struct admin *a = c->a;
     struct timeval tv = {ADMIN_OP_TIMEOUT, 0};
     struct admin_op *op;
 
-    if (a->nops >= ADMIN_INFLIGHT_MAX) {
+    if (!shared && a->nops - a->nshared >= ADMIN_INFLIGHT_MAX) {
         evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
         admin_reply_error(c->req, 503, "busy", "%d requests are waiting for the store",
                           ADMIN_INFLIGHT_MAX);
@@ -253,7 +237,21 @@ void *admin_op_new(struct admin_call *c, size_t size)
         a->ops->prev = op;
     a->ops = op;
     a->nops++;
+    op->shared = shared;
+    a->nshared += shared;
     return op;
+}
+
+/* admin_op_new - an operation of its own */
+void *admin_op_new(struct admin_call *c, size_t size)
+{
+    return admin_op_start(c, size, false);
+}
+
+/* admin_op_new_shared - an operation that waits for a shared read */
+void *admin_op_new_shared(struct admin_call *c, size_t size)
+{
+    return admin_op_start(c, size, true);
 }
 
 /* admin_op_admin - NULL once the admin is gone */
@@ -338,40 +336,6 @@ void admin_op_free(struct admin_op *op)
         admin_reply_error(req, 500, "internal", "the operation ended without an answer");
 }
 
-/* admin_bind - listen on one [admin] address */
-static int admin_bind(struct admin *a, const struct conf_listen *l, char *err, size_t errlen)
-{
-    bool v6 = strchr(l->host, ':') != NULL;
-
-    if (evhttp_bind_socket_with_handle(a->http, l->host, l->port) != NULL)
-        return 0;
-    snprintf(err, errlen, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "", l->host, v6 ? "]" : "",
-             (unsigned)l->port, errno ? strerror(errno) : "bind failed");
-    return -1;
-}
-
-/* admin_listeners_free - the pre-bound listeners from index i on */
-static void admin_listeners_free(const struct admin_deps *deps, size_t i)
-{
-    for (; deps->listeners != NULL && i < deps->conf->admin.nlisten; i++)
-        evconnlistener_free(deps->listeners[i]);
-}
-
-/* admin_listen - bind address i, or serve its pre-bound listener; frees the rest on error */
-static int admin_listen(struct admin *a, const struct admin_deps *deps, size_t i, char *err,
-                        size_t errlen)
-{
-    if (deps->listeners == NULL) {
-        errno = 0;
-        return admin_bind(a, &deps->conf->admin.listen[i], err, errlen);
-    }
-    if (evhttp_bind_listener(a->http, deps->listeners[i]) != NULL)
-        return 0;
-    snprintf(err, errlen, "cannot serve a listener: out of memory");
-    admin_listeners_free(deps, i);
-    return -1;
-}
-
 /* admin_new - the server, bounded, on every [admin] listen address */
 struct admin *admin_new(struct event_base *base, const struct admin_deps *deps, char *err,
                         size_t errlen)
@@ -392,16 +356,17 @@ struct admin *admin_new(struct event_base *base, const struct admin_deps *deps, 
     }
     a->base = base;
     a->deps = *deps;
-    evhttp_set_max_headers_size(a->http, ADMIN_HEADERS_MAX);
-    evhttp_set_max_body_size(a->http, ADMIN_BODY_HARD_MAX);
+    /* admin_conn.c judges every head first (request line and headers
+     * within ADMIN_HEADERS_MAX, bodies within DD_API_BODY_MAX): evhttp's
+     * own bounds sit above ours, so it never answers with its HTML page */
+    evhttp_set_max_headers_size(a->http, 2 * ADMIN_HEADERS_MAX);
+    evhttp_set_max_body_size(a->http, DD_API_BODY_MAX);
     evhttp_set_timeout(a->http, ADMIN_TIMEOUT);
     evhttp_set_allowed_methods(a->http, ADMIN_METHODS);
-    /* an oversized body is read and dropped, so the client sees the 413 */
-    evhttp_set_flags(a->http, EVHTTP_SERVER_LINGERING_CLOSE);
+    evhttp_set_bevcb(a->http, admin_conn_bevcb, a);
     evhttp_set_gencb(a->http, admin_dispatch, a);
-    for (size_t i = 0; i < deps->conf->admin.nlisten; i++)
-        if (admin_listen(a, deps, i, err, errlen) < 0)
-            return admin_free(a);
+    if (admin_listen_start(a, deps, err, errlen) < 0)
+        return admin_free(a);
     return a;
 }
 
@@ -418,6 +383,10 @@ struct admin *admin_free(struct admin *a)
         return NULL;
     while (a->ops != NULL)
         admin_op_detach(a->ops); /* its callback finds no admin and only frees it */
+    admin_share_detach(&a->stats_read);
+    admin_share_detach(&a->metrics_read);
+    admin_conns_detach(a);
+    admin_listen_stop(a);
     if (a->http != NULL)
         evhttp_free(a->http);
     free(a);

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "admin.h"
+#include "api_route.h"
 #include "store.h"
 
 struct evbuffer;
@@ -25,10 +26,16 @@ struct event;
 struct evhttp;
 struct evhttp_request;
 
-/* A path segment a route captures ({sg} or {id}), at most this long. */
-#define ADMIN_ARG_MAX 128
-
 struct admin_op;
+
+struct admin_conn;
+struct evconnlistener;
+struct admin_share_batch;
+
+/* A store read many requests share (admin_share.c). */
+struct admin_share {
+    struct admin_share_batch *open; /* the read in flight, or NULL */
+};
 
 struct admin {
     struct event_base *base;
@@ -37,14 +44,26 @@ struct admin {
     const struct tls *tls; /* HTTPS when it has an [admin] context */
     struct admin_op *ops;  /* waiting for the store, doubly linked */
     size_t nops;
+    size_t nshared;           /* of them, waiting for a shared read (admin_share.c) */
+    struct admin_conn *conns; /* open or lingering (admin_conn.c) */
+    size_t nconns;
+    struct evconnlistener *ls[DD_LISTEN_MAX]; /* evhttp's (admin_listen.c) */
+    size_t nls;
+    bool accepting, resting;         /* resting: after a failed accept() */
+    struct event *relisten;          /* ends the rest */
+    int64_t full_logged_ms;          /* the last "not accepting" line */
+    uint64_t accept_errors;          /* accept() failures seen */
+    struct admin *alive_next;        /* the list of admins alive */
+    struct admin_share stats_read;   /* the outstanding requests, for /v1/stats */
+    struct admin_share metrics_read; /* the queue counts, for /metrics */
 };
 
 /* One request being routed. */
 struct admin_call {
     struct admin *a;
     struct evhttp_request *req;
-    const char *query;           /* raw query string or NULL */
-    char arg[ADMIN_ARG_MAX + 1]; /* the captured segment, "" when none */
+    const char *query;               /* raw query string or NULL */
+    char arg[API_ROUTE_ARG_MAX + 1]; /* the captured segment, "" when none */
 };
 
 /* The head of every asynchronous operation; handlers embed it first. */
@@ -53,6 +72,7 @@ struct admin_op {
     struct evhttp_request *req; /* NULL once nobody waits for the answer */
     struct admin_op *prev, *next;
     struct event *timer;               /* ADMIN_OP_TIMEOUT: answered 503 if the store is silent */
+    bool shared;                       /* waits for a shared read: not in ADMIN_INFLIGHT_MAX */
     void (*dtor)(struct admin_op *op); /* releases what the handler added */
 };
 
@@ -65,6 +85,10 @@ typedef void (*admin_handler_fn)(struct admin_call *c);
  * sent). Unanswered after ADMIN_OP_TIMEOUT, the client gets a 503 and the
  * operation is detached like at admin_free(). */
 void *admin_op_new(struct admin_call *c, size_t size);
+/* admin_op_new_shared - the same for an operation that waits for a read
+ * other requests share (admin_share.c): it costs the store nothing more,
+ * so it is bounded by ADMIN_SHARE_WAITERS_MAX, not ADMIN_INFLIGHT_MAX */
+void *admin_op_new_shared(struct admin_call *c, size_t size);
 /* admin_op_admin - the admin, or NULL when it was freed meanwhile */
 struct admin *admin_op_admin(const struct admin_op *op);
 /* admin_op_settle - at the start of a later answer: the admin, or NULL
@@ -81,6 +105,46 @@ void admin_op_error(struct admin_op *op, int status, const char *code, const cha
     __attribute__((format(printf, 4, 5)));
 /* admin_op_free - free op without an answer (the client is gone) */
 void admin_op_free(struct admin_op *op);
+
+/* admin_method - the request's method as an http_head.h bit (0: other) */
+unsigned admin_method(const struct evhttp_request *req);
+
+/* ---- admin_conn.c ---- */
+
+/* admin_conn_bevcb - evhttp's bufferevent callback: a new connection,
+ * filtered and counted (arg: the admin) */
+struct bufferevent *admin_conn_bevcb(struct event_base *base, void *arg);
+/* admin_conns_detach - before evhttp_free(): lingering sockets close, the
+ * others forget the admin */
+void admin_conns_detach(struct admin *a);
+
+/* ---- admin_listen.c ---- */
+
+/* admin_listen_start - bind or take every [admin] listen address; -1 with
+ * err (the pre-bound listeners not served are freed) */
+int admin_listen_start(struct admin *a, const struct admin_deps *deps, char *err, size_t errlen);
+/* admin_listen_update - accept, or stop at the cap or while resting */
+void admin_listen_update(struct admin *a);
+/* admin_listen_stop - before evhttp_free() */
+void admin_listen_stop(struct admin *a);
+/* admin_listeners_free - deps' pre-bound listeners from index i on */
+void admin_listeners_free(const struct admin_deps *deps, size_t i);
+
+/* ---- admin_share.c ---- */
+
+/* admin_share_full - a read is in flight with ADMIN_SHARE_WAITERS_MAX waiting */
+bool admin_share_full(const struct admin_share *s);
+/* admin_share_join - op waits for the read of s; *start: the caller must
+ * start it, with the returned batch as the callback's context; NULL out
+ * of memory */
+struct admin_share_batch *admin_share_join(struct admin_share *s, struct admin_op *op, bool *start);
+/* admin_share_done - in the read's callback: the batch leaves s; *ops and
+ * the count returned are the operations waiting for the answer */
+size_t admin_share_done(struct admin_share_batch *b, struct admin_op ***ops);
+/* admin_share_free - the batch, once every waiter was answered */
+void admin_share_free(struct admin_share_batch *b);
+/* admin_share_detach - at admin_free(): a read in flight forgets s */
+void admin_share_detach(struct admin_share *s);
 
 /* ---- admin_reply.c ---- */
 

@@ -13,15 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 #include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "admin_int.h"
 #include "api_req.h"
+#include "http_head.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -31,37 +30,11 @@
 static const char admin_oom_json[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of "
                                      "memory\"}}";
 
-/* admin_method_name - for the log */
-static const char *admin_method_name(enum evhttp_cmd_type m)
-{
-    switch (m) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_OPTIONS:
-        return "OPTIONS";
-    case EVHTTP_REQ_TRACE:
-        return "TRACE";
-    case EVHTTP_REQ_CONNECT:
-        return "CONNECT";
-    case EVHTTP_REQ_PATCH:
-        return "PATCH";
-    default:
-        return "OTHER";
-    }
-}
-
-/* admin_reply_log - one line for writes, 401s and server errors */
+/* admin_reply_log - one line for writes, 401s, server errors and requests
+ * refused before routing (admin_conn.c's stand-ins) */
 static void admin_reply_log(struct evhttp_request *req, int status)
 {
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    unsigned m = admin_method(req);
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     const char *uri = evhttp_request_get_uri(req);
     char *peer = NULL;
@@ -69,27 +42,45 @@ static void admin_reply_log(struct evhttp_request *req, int status)
     char safe[ADMIN_LOG_URI_MAX + 1];
     size_t i;
 
-    if ((m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD) && status != 401 && status < 500)
+    bool refused =
+        evhttp_find_header(evhttp_request_get_input_headers(req), HTTP_REJECT_HEADER) != NULL;
+
+    if (!refused && (m == HTTP_M_GET || m == HTTP_M_HEAD) && status != 401 && status < 500)
         return;
     if (evcon != NULL)
         evhttp_connection_get_peer(evcon, &peer, &port);
+    if (refused) {
+        log_info("admin", "client=[%s]:%u request refused status=%d", peer ? peer : "?",
+                 (unsigned)port, status);
+        return;
+    }
     for (i = 0; uri != NULL && uri[i] != 0 && i < ADMIN_LOG_URI_MAX; i++)
         safe[i] = uri[i] > 0x20 && uri[i] < 0x7f ? uri[i] : '?';
     safe[i] = 0;
     log_info("admin", "client=[%s]:%u %s %s status=%d", peer ? peer : "?", (unsigned)port,
-             admin_method_name(m), safe, status);
+             http_method_name(m), safe, status);
 }
 
-/* admin_reply_buffer - status with body (drained into the reply) */
+/* admin_reply_buffer - status with body (drained into the reply); HEAD
+ * gets the headers of the GET answer, Content-Length included, and no
+ * body (evhttp 2.1 would send it) */
 void admin_reply_buffer(struct evhttp_request *req, int status, const char *content_type,
                         struct evbuffer *body)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evbuffer *out = evhttp_request_get_output_buffer(req);
 
     evhttp_add_header(h, "Content-Type", content_type);
     evhttp_add_header(h, "Cache-Control", "no-store");
     if (body != NULL)
-        evbuffer_add_buffer(evhttp_request_get_output_buffer(req), body);
+        evbuffer_add_buffer(out, body);
+    if (admin_method(req) == HTTP_M_HEAD) {
+        char len[24];
+
+        snprintf(len, sizeof(len), "%zu", evbuffer_get_length(out));
+        evhttp_add_header(h, "Content-Length", len);
+        evbuffer_drain(out, evbuffer_get_length(out));
+    }
     admin_reply_log(req, status);
     evhttp_send_reply(req, status, NULL, NULL);
 }
@@ -154,50 +145,15 @@ int admin_body(struct admin_call *c, const char **body, size_t *len)
     return 0;
 }
 
-/* admin_query_check - one parameter of the query; 0 or -1 after a 400 */
-static int admin_query_check(struct admin_call *c, const struct evkeyval *kv, const char *name,
-                             bool seen, size_t cap)
-{
-    if (name == NULL || strcmp(kv->key, name) != 0) {
-        admin_reply_error(c->req, 400, "bad_query", "unknown query parameter \"%.64s\"", kv->key);
-        return -1;
-    }
-    if (seen) {
-        admin_reply_error(c->req, 400, "bad_query", "query parameter \"%s\" repeated", name);
-        return -1;
-    }
-    if (strlen(kv->value) >= cap) {
-        admin_reply_error(c->req, 400, "bad_query", "query parameter \"%s\" too long", name);
-        return -1;
-    }
-    return 0;
-}
-
 /* admin_query_param - the one parameter a path takes, if given */
 int admin_query_param(struct admin_call *c, const char *name, char *out, size_t cap)
 {
-    struct evkeyvalq q;
-    struct evkeyval *kv;
-    int found = 0;
+    struct api_error err;
+    int rc = api_query_param(c->query, name, out, cap, &err);
 
-    if (c->query == NULL || c->query[0] == 0)
-        return 0;
-    TAILQ_INIT(&q);
-    if (evhttp_parse_query_str(c->query, &q) < 0) {
-        evhttp_clear_headers(&q);
-        admin_reply_error(c->req, 400, "bad_query", "malformed query string");
-        return -1;
-    }
-    for (kv = TAILQ_FIRST(&q); kv != NULL; kv = TAILQ_NEXT(kv, next)) {
-        if (admin_query_check(c, kv, name, found, cap) < 0) {
-            evhttp_clear_headers(&q);
-            return -1;
-        }
-        snprintf(out, cap, "%s", kv->value);
-        found = 1;
-    }
-    evhttp_clear_headers(&q);
-    return found;
+    if (rc < 0)
+        admin_reply_error(c->req, err.status, err.code, "%s", err.message);
+    return rc;
 }
 
 /* admin_json_str - a JSON string of any octets (non-UTF-8 made '?') */

@@ -2,15 +2,19 @@
  * admin_stats.c - GET /healthz, GET /metrics, GET /v1/stats[/{sg}]
  *
  * Statistics of storage groups come from the dumpster's counters in
- * memory; what needs the store (outstanding requests for /v1/stats, queue
- * counts for /metrics) is asked first, and the answer is built in its
- * callback from the counters of that moment.
+ * memory, so an answer costs memory in proportion to the storage groups
+ * it covers. What needs the store (outstanding requests for /v1/stats,
+ * queue counts for /metrics) is asked first, once for every request that
+ * waits for it (admin_share.c), and each answer is built in its callback
+ * from the counters of that moment; /v1/stats asks nothing when the
+ * engine's counts (in memory) say no request is outstanding.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/http.h>
 
 #include "admin_int.h"
 #include "clock.h"
@@ -67,18 +71,13 @@ void admin_stats_healthz(struct admin_call *c)
     admin_reply_json(c->req, smtp && dumpster ? 200 : 503, j);
 }
 
-/* admin_metrics_counted - the queue was counted: render everything */
-static void admin_metrics_counted(void *ctx, const struct queue_counts *qc)
+/* admin_metrics_render - every family, from the counters of now */
+static struct evbuffer *admin_metrics_render(struct admin *a, const struct queue_counts *qc)
 {
-    struct admin_op *op = ctx;
-    struct admin *a = admin_op_settle(op, STORE_OK, "");
     struct metrics_snapshot m = {0};
-    struct dumpster_stats *sg;
-    struct evbuffer *out;
+    struct dumpster_stats *sg = admin_stats_all(a, NULL, &m.nsg);
+    struct evbuffer *out = sg != NULL ? evbuffer_new() : NULL;
 
-    if (a == NULL)
-        return;
-    sg = admin_stats_all(a, NULL, &m.nsg);
     m.sg = sg;
     resubmit_counts(a->deps.resubmit, m.resubmit);
     smtpd_server_get_stats(a->deps.srv, &m.smtp);
@@ -91,23 +90,71 @@ static void admin_metrics_counted(void *ctx, const struct queue_counts *qc)
         m.queue = *qc;
     }
     m.now_ms = clock_now_ms();
-    out = evbuffer_new();
-    if (out == NULL || sg == NULL || metrics_render(out, &m) < 0)
-        admin_op_error(op, 500, "internal", "out of memory");
-    else
-        admin_op_reply_buffer(op, 200, METRICS_CONTENT_TYPE, out);
-    if (out != NULL)
+    if (out != NULL && metrics_render(out, &m) < 0) {
         evbuffer_free(out);
+        out = NULL;
+    }
     free(sg);
+    return out;
 }
 
-/* admin_stats_metrics - GET /metrics: count the queue first */
+/* admin_metrics_counted - the queue was counted: every waiter's answer */
+static void admin_metrics_counted(void *ctx, const struct queue_counts *qc)
+{
+    struct admin_op **ops;
+    size_t n = admin_share_done(ctx, &ops);
+
+    for (size_t i = 0; i < n; i++) {
+        struct admin *a = admin_op_settle(ops[i], STORE_OK, "");
+        struct evbuffer *out = a != NULL ? admin_metrics_render(a, qc) : NULL;
+
+        if (a == NULL)
+            continue;
+        if (out == NULL)
+            admin_op_error(ops[i], 500, "internal", "out of memory");
+        else
+            admin_op_reply_buffer(ops[i], 200, METRICS_CONTENT_TYPE, out);
+        if (out != NULL)
+            evbuffer_free(out);
+    }
+    admin_share_free(ctx);
+}
+
+/* admin_busy - 503: the shared read has all the waiters it takes */
+static void admin_busy(struct admin_call *c)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
+    admin_reply_error(c->req, 503, "busy", "%d requests wait for the same read already",
+                      ADMIN_SHARE_WAITERS_MAX);
+}
+
+/* admin_share_start - op joins the read of s; true when the caller starts
+ * it (ctx: *batch); false after an answer (out of memory) */
+static bool admin_share_start(struct admin_op *op, struct admin_share *s,
+                              struct admin_share_batch **batch, bool *start)
+{
+    if ((*batch = admin_share_join(s, op, start)) != NULL)
+        return true;
+    admin_op_error(op, 500, "internal", "out of memory");
+    return false;
+}
+
+/* admin_stats_metrics - GET /metrics: count the queue first, once for all */
 void admin_stats_metrics(struct admin_call *c)
 {
-    struct admin_op *op = admin_op_new(c, sizeof(*op));
+    struct admin_share_batch *b;
+    struct admin_op *op;
+    bool start;
 
-    if (op != NULL)
-        queue_count(c->a->deps.queue, admin_metrics_counted, op);
+    if (admin_share_full(&c->a->metrics_read)) {
+        admin_busy(c);
+        return;
+    }
+    if ((op = admin_op_new_shared(c, sizeof(*op))) == NULL ||
+        !admin_share_start(op, &c->a->metrics_read, &b, &start))
+        return;
+    if (start)
+        queue_count(c->a->deps.queue, admin_metrics_counted, b);
 }
 
 /* admin_stats_group - one storage group as JSON */
@@ -149,46 +196,78 @@ static json_t *admin_stats_request(const struct resubmit_info *r)
     return j;
 }
 
-/* admin_stats_listed - the outstanding requests came: answer */
-static void admin_stats_listed(void *ctx, const struct resubmit_info *infos, size_t n,
-                               enum store_rc rc)
+/* admin_stats_json - the answer of /v1/stats (one: of sg only) */
+static json_t *admin_stats_json(struct admin *a, bool one, const char *sg,
+                                const struct resubmit_info *infos, size_t n)
 {
-    struct admin_stats_op *op = ctx;
-    struct admin *a = admin_op_settle(&op->op, rc, "cannot list the requests");
-    json_t *j, *groups, *reqs;
-    struct dumpster_stats *st;
+    json_t *j = json_object(), *groups = json_array(), *reqs = json_array();
     int64_t now = clock_now_ms();
     size_t nst;
+    struct dumpster_stats *st = admin_stats_all(a, one ? sg : NULL, &nst);
 
-    if (a == NULL)
-        return;
-    j = json_object();
-    groups = json_array();
-    reqs = json_array();
-    st = admin_stats_all(a, op->one ? op->sg : NULL, &nst);
     for (size_t i = 0; i < nst; i++)
         json_array_append_new(groups, admin_stats_group(a, &st[i], now));
     for (size_t i = 0; i < n; i++)
-        if (!op->one || strcmp(infos[i].req.storage_group, op->sg) == 0)
+        if (!one || strcmp(infos[i].req.storage_group, sg) == 0)
             json_array_append_new(reqs, admin_stats_request(&infos[i]));
     free(st);
     admin_json_set(j, "hub", admin_json_str(a->deps.conf->hub.name));
     admin_json_set(j, "time", admin_json_time(now));
     admin_json_set(j, "storage_groups", groups);
     admin_json_set(j, "outstanding_requests", reqs);
-    admin_op_reply(&op->op, 200, j);
+    return j;
 }
 
-/* admin_stats_get - GET /v1/stats and /v1/stats/{sg} */
+/* admin_stats_listed - the outstanding requests came: every waiter's answer */
+static void admin_stats_listed(void *ctx, const struct resubmit_info *infos, size_t n,
+                               enum store_rc rc)
+{
+    struct admin_op **ops;
+    size_t nops = admin_share_done(ctx, &ops);
+
+    for (size_t i = 0; i < nops; i++) {
+        struct admin_stats_op *op = (struct admin_stats_op *)ops[i];
+        struct admin *a = admin_op_settle(&op->op, rc, "cannot list the requests");
+
+        if (a != NULL)
+            admin_op_reply(&op->op, 200, admin_stats_json(a, op->one, op->sg, infos, n));
+    }
+    admin_share_free(ctx);
+}
+
+/* admin_stats_outstanding - requests pending or running, from memory */
+static uint64_t admin_stats_outstanding(const struct admin *a)
+{
+    uint64_t counts[RESUBMIT_NSTATES];
+
+    resubmit_counts(a->deps.resubmit, counts);
+    return counts[RESUBMIT_PENDING] + counts[RESUBMIT_RUNNING];
+}
+
+/* admin_stats_get - GET /v1/stats and /v1/stats/{sg}: the counters are in
+ * memory; only outstanding requests need the store, read once for all
+ * who wait, and not at all when there are none */
 void admin_stats_get(struct admin_call *c)
 {
+    bool one = c->arg[0] != 0, start;
+    struct admin_share_batch *b;
     struct admin_stats_op *op;
 
-    if (c->arg[0] != 0 && !admin_sg_known(c, c->arg))
+    if (one && !admin_sg_known(c, c->arg))
         return;
-    if ((op = admin_op_new(c, sizeof(*op))) == NULL)
+    if (admin_stats_outstanding(c->a) == 0) {
+        admin_reply_json(c->req, 200, admin_stats_json(c->a, one, c->arg, NULL, 0));
         return;
-    op->one = c->arg[0] != 0;
+    }
+    if (admin_share_full(&c->a->stats_read)) {
+        admin_busy(c);
+        return;
+    }
+    if ((op = admin_op_new_shared(c, sizeof(*op))) == NULL ||
+        !admin_share_start(&op->op, &c->a->stats_read, &b, &start))
+        return;
+    op->one = one;
     snprintf(op->sg, sizeof(op->sg), "%s", c->arg);
-    resubmit_list(c->a->deps.resubmit, true, admin_stats_listed, &op->op);
+    if (start)
+        resubmit_list(c->a->deps.resubmit, true, admin_stats_listed, b);
 }

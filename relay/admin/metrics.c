@@ -45,9 +45,14 @@ void metrics_escape(const char *s, char *out, size_t cap)
     out[o] = 0;
 }
 
-/* metrics_num - the shortest text of v that reads back as v */
+/* metrics_num - the shortest text of v that reads back as v; a whole
+ * number below 2^53 (exact in a double) as an integer, never 6.048e+05 */
 static void metrics_num(double v, char out[METRICS_NUM_BUF])
 {
+    if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(int64_t)v) {
+        snprintf(out, METRICS_NUM_BUF, "%" PRId64, (int64_t)v);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(out, METRICS_NUM_BUF, "%.*g", prec, v);
         if (strtod(out, NULL) == v)

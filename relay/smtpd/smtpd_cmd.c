@@ -226,6 +226,7 @@ static void smtpd_cmd_data(struct smtpd_session *s)
     }
     smtpd_cmd_content_begin(s, SMTPD_DATA_DOT);
     s->state = SMTPD_S_DATA;
+    smtpd_data_deadline(s, true);
     smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
@@ -246,6 +247,7 @@ static void smtpd_cmd_bdat(struct smtpd_session *s, const struct smtpd_cmd *cmd)
     s->bdat_last = last;
     s->bdat_refuse = NULL;
     s->state = SMTPD_S_BDAT;
+    smtpd_data_deadline(s, true); /* from the first chunk to the LAST one */
     if (!s->txn.active)
         s->bdat_refuse = "503 5.5.1 Error: need MAIL command";
     else if (s->txn.nrcpts == 0)
@@ -300,6 +302,7 @@ void smtpd_cmd_content_done(struct smtpd_session *s)
 
     s->state = SMTPD_S_CMD;
     if (s->bdat_refuse) {
+        smtpd_data_deadline(s, false);
         smtpd_reply_error(s, "%s", s->bdat_refuse);
         s->bdat_refuse = NULL;
         return;
@@ -310,6 +313,7 @@ void smtpd_cmd_content_done(struct smtpd_session *s)
                     (unsigned long long)t->content.client_size);
         return;
     }
+    smtpd_data_deadline(s, false);
     smtpd_content_end(&t->content);
     reject = smtpd_content_reject_reply(&t->content, s->c->smtp.max_received_headers);
     if (reject) {

@@ -4,7 +4,13 @@
  * Reads command lines (bounded: a line longer than DD_SMTP_CMD_MAX is
  * refused before it is read whole) and content, writes replies, enforces
  * timeouts, the greet pause, the pipelining rule for HELO clients and
- * max_errors. What a command means is smtpd_cmd.c's job.
+ * max_errors. What a command means is smtpd_cmd.c's job. Timeouts are of
+ * two kinds, both answered 421 4.4.2: silence (command_timeout between
+ * reads or writes, the bufferevent's) and deadlines, which a client that
+ * drips an octet at a time cannot push back (as Postfix's
+ * smtpd_per_record_deadline): command_timeout for a whole command line
+ * from its first octet, data_timeout for a message's content from the 354
+ * (or the first BDAT) to its end.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -182,8 +188,8 @@ static bool smtpd_blocked(struct smtpd_session *s)
     return evbuffer_get_length(bufferevent_get_output(s->bev)) > DD_SMTP_OUTPUT_MAX;
 }
 
-/* smtpd_process - work through the input while the state allows */
-static void smtpd_process(struct smtpd_session *s)
+/* smtpd_process_input - work through the input while the state allows */
+static void smtpd_process_input(struct smtpd_session *s)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
 
@@ -212,6 +218,19 @@ static void smtpd_process(struct smtpd_session *s)
     }
     if (smtpd_blocked(s))
         bufferevent_disable(s->bev, EV_READ);
+}
+
+/* smtpd_process - the input, then the deadline of a line left half read */
+static void smtpd_process(struct smtpd_session *s)
+{
+    size_t left;
+
+    smtpd_process_input(s);
+    left = evbuffer_get_length(bufferevent_get_input(s->bev));
+    if (s->state == SMTPD_S_DISCARD || (s->state == SMTPD_S_CMD && left > 0))
+        smtpd_line_deadline(s, s->c->smtp.command_timeout);
+    else if (s->state != SMTPD_S_TLS_HANDSHAKE)
+        smtpd_line_deadline(s, 0);
 }
 
 /*
@@ -284,6 +303,67 @@ static const char *smtpd_state_name(const struct smtpd_session *s)
     }
 }
 
+/* smtpd_timed_out - 421 4.4.2 and close; why: which deadline, or NULL */
+static void smtpd_timed_out(struct smtpd_session *s, const char *why)
+{
+    log_info("smtpd", "timeout after %s from %s%s%s", smtpd_state_name(s), s->peer,
+             why != NULL ? ": " : "", why != NULL ? why : "");
+    smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->c->smtp.hostname);
+    smtpd_close_after_reply(s);
+    smtpd_settle(s);
+}
+
+/* smtpd_line_deadline_cb - a command line (or a handshake) took too long */
+static void smtpd_line_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtpd_session *s = arg;
+
+    (void)fd;
+    (void)what;
+    if (s->state == SMTPD_S_TLS_HANDSHAKE) {
+        s->env->stats->tls_handshake_failures++;
+        log_info("smtpd", "timeout after STARTTLS from %s: handshake not complete in %u s", s->peer,
+                 s->c->smtp.tls_handshake_timeout);
+        smtpd_session_free(s);
+        return;
+    }
+    if (s->state == SMTPD_S_CMD || s->state == SMTPD_S_DISCARD)
+        smtpd_timed_out(s, "command line not complete in time");
+}
+
+/* smtpd_data_deadline_cb - the content took longer than data_timeout */
+static void smtpd_data_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtpd_session *s = arg;
+
+    (void)fd;
+    (void)what;
+    if (s->state != SMTPD_S_CLOSING && s->state != SMTPD_S_COMMIT)
+        smtpd_timed_out(s, "message content not complete in time");
+}
+
+/* smtpd_line_deadline - start (unless running) or stop (secs 0) */
+void smtpd_line_deadline(struct smtpd_session *s, unsigned secs)
+{
+    struct timeval tv = {(time_t)secs, 0};
+
+    if (secs == 0)
+        evtimer_del(s->line_ev);
+    else if (!evtimer_pending(s->line_ev, NULL))
+        evtimer_add(s->line_ev, &tv);
+}
+
+/* smtpd_data_deadline - start (unless running) or stop */
+void smtpd_data_deadline(struct smtpd_session *s, bool on)
+{
+    struct timeval tv = {(time_t)s->c->smtp.data_timeout, 0};
+
+    if (!on)
+        evtimer_del(s->data_ev);
+    else if (!evtimer_pending(s->data_ev, NULL))
+        evtimer_add(s->data_ev, &tv);
+}
+
 /* smtpd_event_cb - end of file, error or timeout (the handshake's: smtpd_tls.c) */
 void smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -296,10 +376,7 @@ void smtpd_event_cb(struct bufferevent *bev, short what, void *arg)
         return;
     }
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && s->state != SMTPD_S_CLOSING) {
-        log_info("smtpd", "timeout after %s from %s", smtpd_state_name(s), s->peer);
-        smtpd_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->c->smtp.hostname);
-        smtpd_close_after_reply(s);
-        smtpd_settle(s);
+        smtpd_timed_out(s, NULL);
         return;
     }
     if (s->state != SMTPD_S_CLOSING)
@@ -316,6 +393,8 @@ void smtpd_txn_reset(struct smtpd_session *s)
         queue_abort(s->env->q, t->msg_id);
         smtpd_content_free(&t->content);
     }
+    if (s->data_ev != NULL)
+        smtpd_data_deadline(s, false);
     free(t->rcpts);
     memset(t, 0, sizeof(*t));
 }
@@ -348,7 +427,15 @@ struct smtpd_session *smtpd_session_new(const struct smtpd_env *env, uint64_t id
     smtpd_peer_name(s, sa);
     s->fd = fd; /* not the bufferevent's: STARTTLS replaces it on the same socket */
     s->bev = bufferevent_socket_new(env->base, fd, 0);
-    if (s->bev == NULL) {
+    s->line_ev = evtimer_new(env->base, smtpd_line_deadline_cb, s);
+    s->data_ev = evtimer_new(env->base, smtpd_data_deadline_cb, s);
+    if (s->bev == NULL || s->line_ev == NULL || s->data_ev == NULL) {
+        if (s->bev != NULL)
+            bufferevent_free(s->bev);
+        if (s->line_ev != NULL)
+            event_free(s->line_ev);
+        if (s->data_ev != NULL)
+            event_free(s->data_ev);
         evutil_closesocket(fd);
         ((struct conf *)s->c)->refs--;
         free(s);
@@ -408,6 +495,8 @@ void smtpd_session_free(struct smtpd_session *s)
     smtpd_txn_reset(s);
     if (s->greet_ev)
         event_free(s->greet_ev);
+    event_free(s->line_ev);
+    event_free(s->data_ev);
     if (s->tls)
         tls_bev_close_notify(s->bev, s->state == SMTPD_S_CLOSING);
     bufferevent_free(s->bev); /* a TLS one closes the socket itself */

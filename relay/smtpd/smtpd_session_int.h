@@ -61,6 +61,9 @@ struct smtpd_session {
     bool tls;           /* the TLS handshake completed */
     char tls_desc[128]; /* "TLSv1.3 with cipher ... (256/256 bits)" */
     struct event *greet_ev;
+    struct event *line_ev; /* command_timeout for a command line from its first
+                              octet (tls_handshake_timeout for a handshake) */
+    struct event *data_ev; /* data_timeout for the content, 354 to its end */
     char ip[64];
     char peer[80]; /* "unknown[ip]" */
     enum smtpd_state state;
@@ -88,6 +91,12 @@ void smtpd_session_free(struct smtpd_session *s);
 void smtpd_read_cb(struct bufferevent *bev, void *arg);
 void smtpd_write_cb(struct bufferevent *bev, void *arg);
 void smtpd_event_cb(struct bufferevent *bev, short what, void *arg);
+/* smtpd_data_deadline - start (on: unless running) or stop the content's
+ * deadline */
+void smtpd_data_deadline(struct smtpd_session *s, bool on);
+/* smtpd_line_deadline - start the deadline of a line (or a handshake) of
+ * secs seconds unless it runs; 0: stop it */
+void smtpd_line_deadline(struct smtpd_session *s, unsigned secs);
 
 /* smtpd_cmd.c */
 void smtpd_cmd_dispatch(struct smtpd_session *s, const char *line, size_t len);

@@ -72,6 +72,8 @@ void smtpd_tls_start(struct smtpd_session *s)
     bufferevent_set_timeouts(bev, &hs, &hs);
     bufferevent_setwatermark(bev, EV_READ, 0, DD_SMTP_INPUT_MAX);
     bufferevent_enable(bev, EV_READ); /* read once the handshake is done */
+    smtpd_line_deadline(s, 0);
+    smtpd_line_deadline(s, s->c->smtp.tls_handshake_timeout); /* idle or not */
 }
 
 /* smtpd_tls_established - as after the greeting, in TLS */
@@ -90,6 +92,7 @@ static void smtpd_tls_established(struct smtpd_session *s)
     s->helo_seen = s->esmtp = s->pipelining = false;
     s->helo[0] = 0;
     s->state = SMTPD_S_CMD;
+    smtpd_line_deadline(s, 0);
     bufferevent_set_timeouts(s->bev, &tmo, &tmo);
     bufferevent_disable(s->bev, EV_WRITE); /* smtpd_settle() enables it for what waits */
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""dumpsterd -t / -n, exit 78 with file:line, and SIGHUP reload of the directory."""
+"""dumpsterd -t / -n, exit 78 with file:line, SIGHUP reload of the directory, and the
+descriptor budget against RLIMIT_NOFILE."""
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -20,6 +22,47 @@ def test_shipped_config_checks_clean():
     assert rc == 0, (rc, err)
     rc, out, err = dumpsterd("-c", "conf/dumpsterd.conf", "-n", cwd=SRC)
     assert rc == 0, (rc, err)
+
+
+def nofile(soft, hard):
+    """preexec_fn: the child starts with these RLIMIT_NOFILE limits."""
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def limits_of(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return int(line.split()[3]), int(line.split()[4])
+    raise AssertionError("no Max open files line")
+
+
+def test_descriptor_budget():
+    hard = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 4096)
+    # the defaults (2000 SMTP + 64 admin connections + delivery) do not fit in 512
+    hub = Hub()
+    try:
+        p = subprocess.run([DUMPSTERD, "-c", hub.conf_path], capture_output=True, text=True,
+                           preexec_fn=nofile(256, 512), timeout=60)
+        assert p.returncode == 78, (p.returncode, p.stderr)
+        assert "RLIMIT_NOFILE is 512" in p.stderr and "[smtp] max_connections 2000" in p.stderr, (
+            p.stderr)
+    finally:
+        hub.cleanup()
+    # limits that fit: the soft limit is raised to the hard one at start
+    hub = Hub(smtp={"max_connections": 100, "max_connections_per_ip": 100},
+              admin={"max_connections": 8}, delivery={"concurrency_per_destination": 2})
+    try:
+        hub.logf = open(hub.log_path, "ab")
+        hub.proc = subprocess.Popen([DUMPSTERD, "-c", hub.conf_path], stdout=hub.logf,
+                                    stderr=hub.logf, preexec_fn=nofile(64, hard))
+        wait_for(hub.accepting, what="dumpsterd to listen")
+        assert limits_of(hub.proc.pid) == (hard, hard), limits_of(hub.proc.pid)
+        c = Client(hub.port)
+        expect(c.cmd("EHLO budget.example"), 250)
+        c.close()
+    finally:
+        hub.cleanup()
 
 
 def test_bad_config_exit_78_file_line():
@@ -98,4 +141,4 @@ def test_sighup_reload():
 if __name__ == "__main__":
     sys.exit(1 if run([test_shipped_config_checks_clean, test_bad_config_exit_78_file_line,
                        test_print_nondefaults, test_bad_directory_exit_78, test_usage_64,
-                       test_sighup_reload]) else 0)
+                       test_sighup_reload, test_descriptor_budget]) else 0)

@@ -286,6 +286,30 @@ def test_handshake_timeout():
         finish(hub)
 
 
+def test_handshake_drip():
+    """A handshake dripped an octet at a time meets tls_handshake_timeout as a deadline."""
+    hub = tls_hub(extra_smtp={"tls_handshake_timeout": "1"}).start()
+    try:
+        c = Client(hub.port)
+        ehlo(c)
+        expect(c.cmd("STARTTLS"), 220)
+        record = b"\x16\x03\x01\x02\x00" + b"\x01" * 200  # a ClientHello that never ends
+        closed = False
+        for i in range(len(record)):
+            try:
+                c.sock.sendall(record[i:i + 1])
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if gone(c, timeout=0.2):
+                closed = True
+                break
+        assert closed, "a dripped handshake holds the session"
+        wait_for(lambda: "handshake not complete in 1 s" in hub.log(), what="the timeout line")
+    finally:
+        finish(hub)
+
+
 def test_broken_handshake_logged_and_closed():
     hub = tls_hub().start()
     try:
@@ -444,6 +468,7 @@ if __name__ == "__main__":
             test_starttls_inside_a_transaction,
             test_encrypt_needs_starttls_first,
             test_handshake_timeout,
+            test_handshake_drip,
             test_broken_handshake_logged_and_closed,
             test_min_protocol,
             test_sighup_reloads_the_certificate,

@@ -22,8 +22,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/buffer.h>
@@ -34,8 +38,8 @@
 #include <sqlite3.h>
 
 #include "admin.h"
+#include "admin_int.h"
 #include "dlvfix.h"
-#include "knownbug.h"
 #include "smtpd_server.h"
 
 #define TOKEN "s3cret-admin-token"
@@ -338,8 +342,57 @@ static void test_metrics_integers(void **state)
     assert_int_equal(r.status, 200);
     bool integer = strstr(r.body, "\ndumpsterd_dumpster_max_age_seconds{storage_group=\"SG1\"} "
                                   "604800\n") != NULL;
+    bool no_exponent = strstr(r.body, "e+") == NULL;
     reply_free(&r);
-    KNOWN_BUG(integer, "issue 11 item 8: metric values print as 6.048e+05, not as integers");
+    assert_true(integer);
+    assert_true(no_exponent);
+}
+
+/* fill_fds - take every descriptor below a lowered soft limit; returns
+ * how many were taken into fds[] */
+static int fill_fds(int *fds, int cap)
+{
+    int n = 0, fd, null = open("/dev/null", O_RDONLY);
+
+    assert_true(null >= 0);
+    fds[n++] = null;
+    while (n < cap && (fd = dup(null)) >= 0)
+        fds[n++] = fd;
+    assert_int_equal(errno, EMFILE);
+    return n;
+}
+
+/* test_accept_emfile - accept() failing with EMFILE rests the listener
+ * (ADMIN_ACCEPT_PAUSE_MS) instead of being retried at once forever, and
+ * accepting resumes once descriptors are free */
+static void test_accept_emfile(void **state)
+{
+    struct aworld *w = *state;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(w->port)};
+    struct rlimit old, low;
+    int fds[4096], n, cl;
+
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_true((cl = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) >= 0);
+    low = old;
+    low.rlim_cur = (rlim_t)cl + 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    n = fill_fds(fds, 4096);
+    /* the connection waits in the backlog; accepting it fails */
+    assert_true(connect(cl, (struct sockaddr *)&sin, sizeof(sin)) == 0 || errno == EINPROGRESS);
+    sf_run_ms(w->x->f, 350);
+    uint64_t errors = w->a->accept_errors;
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    print_message("accept() failed %llu times in 350 ms\n", (unsigned long long)errors);
+    assert_true(errors >= 1);
+    assert_true(errors <= 10); /* at once, forever, it would be thousands */
+    struct reply r = call(w, EVHTTP_REQ_GET, NULL, NULL, "/healthz");
+    expect(&r, 200, NULL);
+    reply_free(&r);
+    close(cl);
 }
 
 /* rs_body - a resubmission request body over [start_ms, end_ms] of sg */
@@ -653,6 +706,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_health_stats_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metrics_integers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_accept_emfile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmit_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmit_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_listing, setup, teardown),
