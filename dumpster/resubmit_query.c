@@ -75,8 +75,7 @@ static int rs_list_work(struct store *s, void *arg)
 {
     struct rs_query *g = arg;
 
-    g->infos = resubmit_oom(calloc(DD_RESUBMIT_LIST_MAX, sizeof(*g->infos)));
-    return resubmit_request_list(s, g->outstanding, g->infos, DD_RESUBMIT_LIST_MAX, &g->n);
+    return resubmit_request_list(s, g->outstanding, &g->infos, DD_RESUBMIT_LIST_MAX, &g->n);
 }
 
 /* rs_list_reply - loop */

@@ -5,6 +5,7 @@
  * resubmit_state; match is stored as enum resubmit_match.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "resubmit_request.h"
@@ -101,11 +102,11 @@ static const char *const sql_list = "SELECT " REQUEST_COLS " FROM resubmit_reque
                                     " WHERE ?1 = 0 OR state IN (?2, ?3) ORDER BY id DESC LIMIT ?4";
 
 struct resubmit_list_ctx {
-    struct resubmit_info *out;
-    size_t max, *n;
+    struct resubmit_info **out;
+    size_t max, *n, cap;
 };
 
-/* resubmit_list_row - one listed request */
+/* resubmit_list_row - one listed request; the array doubles when full */
 static int resubmit_list_row(void *ctx, sqlite3_stmt *st)
 {
     struct resubmit_list_ctx *l = ctx;
@@ -113,16 +114,24 @@ static int resubmit_list_row(void *ctx, sqlite3_stmt *st)
 
     if (*l->n == l->max)
         return SQLITE_DONE;
+    if (*l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        struct resubmit_info *p = realloc(*l->out, (cap < l->max ? cap : l->max) * sizeof(*p));
+        if (p == NULL)
+            return SQLITE_NOMEM;
+        *l->out = p;
+        l->cap = cap < l->max ? cap : l->max;
+    }
     resubmit_request_read(&row, st);
-    l->out[(*l->n)++] = row.info;
+    (*l->out)[(*l->n)++] = row.info;
     return SQLITE_OK;
 }
 
 /* resubmit_request_list - newest first */
-int resubmit_request_list(struct store *s, bool outstanding, struct resubmit_info *out, size_t max,
+int resubmit_request_list(struct store *s, bool outstanding, struct resubmit_info **out, size_t max,
                           size_t *n)
 {
-    struct resubmit_list_ctx l = {out, max, n};
+    struct resubmit_list_ctx l = {out, max, n, 0};
 
     *n = 0;
     return store_each(s,

@@ -28,8 +28,10 @@ int resubmit_request_get(struct store *s, uint64_t id, struct resubmit_row *row,
 /* resubmit_request_next_open - the oldest pending or running request; *found. */
 int resubmit_request_next_open(struct store *s, struct resubmit_row *row, bool *found);
 
-/* resubmit_request_list - newest first, at most max, outstanding only or all. */
-int resubmit_request_list(struct store *s, bool outstanding, struct resubmit_info *out, size_t max,
+/* resubmit_request_list - newest first, at most max, outstanding only or all,
+ * into *out (grown as the rows come, so its size follows what is listed;
+ * the caller frees it, also on error). */
+int resubmit_request_list(struct store *s, bool outstanding, struct resubmit_info **out, size_t max,
                           size_t *n);
 
 /* resubmit_request_advance - state, cursor and counters of a batch. */
