@@ -1,12 +1,10 @@
 /*
  * conf.c - the strict INI configuration of dumpsterd (SPEC section 3)
  *
- * Every key is described once, in conf_keys[] (and conf_sg_keys[] for the
- * keys of a [storage_group NAME] section): section, name, type, where the
- * value lives, its hard range and its default. conf_init() applies the
- * defaults through the same setters that parse the file, and
- * conf_print_nondefault() formats both sides the same way, so a key cannot
- * be parsed one way and printed another.
+ * Every key is described once, in conf_keys.c (section, name, type, where
+ * the value lives, its hard range, its default), and every value type has
+ * its setter and formatter in conf_value.c; this file reads the lines,
+ * sections and keys, checks what spans keys, and prints.
  *
  * Parsing is pure: bytes in, a struct conf or error lines (file:line) out.
  * Nothing is ignored silently: unknown sections and keys, duplicates, lines
@@ -22,164 +20,8 @@
 
 #include "conf.h"
 #include "conf_int.h"
+#include "conf_key.h"
 #include "tls_policy.h"
-
-#define NO_OFF ((size_t)-1)
-#define MIB (1024ULL * 1024)
-#define GIB (1024ULL * MIB)
-#define TIB (1024ULL * GIB)
-#define DAY 86400ULL
-#define CONF_QUOTE 64                       /* octets of a bad value quoted in a message */
-#define CONF_FMT_MAX (DD_PATHNAME_MAX + 64) /* a value as text */
-
-enum conf_sec {
-    SEC_NONE,
-    SEC_HUB,
-    SEC_SMTP,
-    SEC_ADMIN,
-    SEC_DELIVERY,
-    SEC_DUMPSTER,
-    SEC_DIRECTORY,
-    SEC_SG,   /* [storage_group NAME], once per name */
-    SEC_SKIP, /* after a bad section header: its keys are not checked */
-};
-
-/* clang-format off */
-static const char *const conf_sec_names[] = {
-    "", "hub", "smtp", "admin", "delivery", "dumpster", "directory", "storage_group", "",
-};
-/* clang-format on */
-
-enum conf_type {
-    CT_NUM,      /* unsigned or uint64_t (by size), digits only, min..max */
-    CT_BOOL,     /* yes/no/true/false/on/off/1/0 */
-    CT_NAME,     /* [A-Za-z0-9._-]{1,64} */
-    CT_HOST,     /* a DNS name */
-    CT_PATH,     /* a non-empty path */
-    CT_HASH,     /* "" or 64 lowercase hex digits */
-    CT_LISTEN,   /* comma list of IPv4:PORT / [IPv6]:PORT, min..max items */
-    CT_RESOLVER, /* "system" or IP:PORT */
-    CT_DEST,     /* a destination, min..max addresses; text in off2 */
-    CT_PROBE,    /* "doveadm:http://IP:PORT"; the address in off2 */
-    CT_ENUM,     /* one of names[], stored as its index (unsigned) */
-    CT_OPTPATH,  /* "" or a path */
-    CT_OPTHOST,  /* "" or a DNS name */
-    CT_TEXT,     /* printable text, "" allowed (an OpenSSL cipher list) */
-    CT_NETS,     /* comma list of IP[/PREFIX], 0..max items; the count in off2 */
-};
-
-/* [smtp] bare_newline, by enum conf_bare_newline */
-static const char *const conf_bare_newline_names[] = {"reject", "normalize", NULL};
-
-/*
- * One key. off: the value; off2: the count (CT_LISTEN, CT_NETS), the text (CT_DEST)
- * or the "has" flag of a storage group override (other types); size: the
- * buffer or integer size; def: the default as it would be written in the
- * file; names: the values of a CT_ENUM.
- */
-struct conf_key {
-    enum conf_sec sec;
-    const char *name;
-    enum conf_type type;
-    size_t off;
-    size_t off2;
-    size_t size;
-    uint64_t min;
-    uint64_t max;
-    const char *def;
-    const char *const *names;
-};
-
-#define CF(m) offsetof(struct conf, m)
-#define CS(m) sizeof(((struct conf *)0)->m)
-#define SF(m) offsetof(struct conf_sg, m)
-#define SS(m) sizeof(((struct conf_sg *)0)->m)
-/* clang-format off */
-#define NUM(S, s, f, lo, hi, d) {S, #f, CT_NUM, CF(s.f), NO_OFF, CS(s.f), lo, hi, d, NULL}
-#define STR(S, s, f, t, d) {S, #f, t, CF(s.f), NO_OFF, CS(s.f), 0, 0, d, NULL}
-#define LISTEN(S, s, d) {S, "listen", CT_LISTEN, CF(s.listen), CF(s.nlisten), 0, 1, DD_LISTEN_MAX, d, NULL}
-#define ENUM(S, s, f, n, d) {S, #f, CT_ENUM, CF(s.f), NO_OFF, CS(s.f), 0, 0, d, n}
-#define DTLS(f, t, d) {SEC_DELIVERY, #f, t, CF(delivery.tls.f), NO_OFF, CS(delivery.tls.f), 0, 0, d, NULL}
-#define SGTLS(f, t) {SEC_SG, #f, t, SF(tls.f), SF(has_##f), SS(tls.f), 0, 0, NULL, NULL}
-/* clang-format on */
-
-static const struct conf_key conf_keys[] = {
-    STR(SEC_HUB, hub, name, CT_NAME, "hub1"),
-    STR(SEC_HUB, hub, data_dir, CT_PATH, "./var"),
-    STR(SEC_HUB, hub, user, CT_NAME, "dumpsterd"),
-    LISTEN(SEC_SMTP, smtp, "127.0.0.1:2525"),
-    STR(SEC_SMTP, smtp, hostname, CT_HOST, "hub1.example.test"),
-    STR(SEC_SMTP, smtp, banner_version, CT_BOOL, "no"),
-    NUM(SEC_SMTP, smtp, max_message_size, 1024, 2 * GIB, "36700160"),
-    NUM(SEC_SMTP, smtp, max_recipients, 1, 100000, "1000"),
-    NUM(SEC_SMTP, smtp, max_connections, 1, 100000, "2000"),
-    NUM(SEC_SMTP, smtp, max_connections_per_ip, 1, 100000, "200"),
-    NUM(SEC_SMTP, smtp, command_timeout, 1, 3600, "300"),
-    NUM(SEC_SMTP, smtp, data_timeout, 1, DAY, "1800"),
-    NUM(SEC_SMTP, smtp, max_errors, 1, 1000, "10"),
-    NUM(SEC_SMTP, smtp, greet_pause_ms, 0, 60000, "0"),
-    NUM(SEC_SMTP, smtp, max_received_headers, 1, 1000, "50"),
-    ENUM(SEC_SMTP, smtp, bare_newline, conf_bare_newline_names, "reject"),
-    {SEC_SMTP, "bare_newline_exclusions", CT_NETS, CF(smtp.bare_newline_exclusions),
-     CF(smtp.nbare_newline_exclusions), 0, 0, DD_CONF_NETS_MAX, "", NULL},
-    ENUM(SEC_SMTP, smtp, tls, tls_in_level_names, "may"),
-    STR(SEC_SMTP, smtp, tls_cert_file, CT_OPTPATH, ""),
-    STR(SEC_SMTP, smtp, tls_key_file, CT_OPTPATH, ""),
-    ENUM(SEC_SMTP, smtp, tls_min_protocol, tls_version_names, "TLSv1.2"),
-    STR(SEC_SMTP, smtp, tls_ciphers, CT_TEXT, ""),
-    NUM(SEC_SMTP, smtp, tls_handshake_timeout, 1, 3600, "30"),
-    LISTEN(SEC_ADMIN, admin, "127.0.0.1:8025"),
-    STR(SEC_ADMIN, admin, token_hash, CT_HASH, ""),
-    STR(SEC_ADMIN, admin, public_reads, CT_BOOL, "yes"),
-    NUM(SEC_ADMIN, admin, max_connections, 1, 10000, "64"),
-    NUM(SEC_ADMIN, admin, request_timeout, 1, 3600, "10"),
-    STR(SEC_ADMIN, admin, tls_cert_file, CT_OPTPATH, ""),
-    STR(SEC_ADMIN, admin, tls_key_file, CT_OPTPATH, ""),
-    NUM(SEC_DELIVERY, delivery, concurrency_per_destination, 1, 10000, "20"),
-    NUM(SEC_DELIVERY, delivery, retry_initial, 1, DAY, "30"),
-    NUM(SEC_DELIVERY, delivery, retry_max, 1, 7 * DAY, "900"),
-    NUM(SEC_DELIVERY, delivery, max_queue_lifetime, 1, 30 * DAY, "172800"),
-    NUM(SEC_DELIVERY, delivery, connect_timeout, 1, 3600, "30"),
-    {SEC_DELIVERY, "smarthost", CT_DEST, NO_OFF, CF(delivery.smarthost), CS(delivery.smarthost), 0,
-     DD_DEST_ADDRS_MAX, "", NULL},
-    STR(SEC_DELIVERY, delivery, resolver, CT_RESOLVER, "system"),
-    {SEC_DELIVERY, "tls", CT_ENUM, CF(delivery.tls.tls), NO_OFF, CS(delivery.tls.tls), 0, 0, "may",
-     tls_out_level_names},
-    DTLS(tls_ca_file, CT_OPTPATH, ""),
-    DTLS(tls_verify_name, CT_OPTHOST, ""),
-    DTLS(tls_client_cert_file, CT_OPTPATH, ""),
-    DTLS(tls_client_key_file, CT_OPTPATH, ""),
-    NUM(SEC_DUMPSTER, dumpster, max_age, 0, 365 * DAY, "604800"),
-    NUM(SEC_DUMPSTER, dumpster, max_size, 0, TIB, "18874368"),
-    NUM(SEC_DUMPSTER, dumpster, resubmit_rate, 0, 1000000, "1000"),
-    STR(SEC_DIRECTORY, directory, file, CT_PATH, "conf/directory.tsv"),
-};
-#define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
-_Static_assert(CONF_NKEYS <= CONF_KEYS_MAX, "struct conf key_line[] is too small");
-
-/* [storage_group NAME]: max_size and max_age default to the [dumpster]
- * ones, the TLS keys to the [delivery] ones. */
-static const struct conf_key conf_sg_keys[] = {
-    {SEC_SG, "destination", CT_DEST, SF(dest), SF(dest_text), SS(dest_text), 1, DD_DEST_ADDRS_MAX,
-     NULL, NULL},
-    {SEC_SG, "max_size", CT_NUM, SF(max_size), SF(has_max_size), SS(max_size), 0, TIB, NULL, NULL},
-    {SEC_SG, "max_age", CT_NUM, SF(max_age), SF(has_max_age), SS(max_age), 0, 365 * DAY, NULL,
-     NULL},
-    {SEC_SG, "probe", CT_PROBE, SF(probe), SF(probe_addr), SS(probe), 0, 0, NULL, NULL},
-    {SEC_SG, "probe_key_file", CT_PATH, SF(probe_key_file), NO_OFF, SS(probe_key_file), 0, 0,
-     NULL, NULL},
-    {SEC_SG, "tls", CT_ENUM, SF(tls.tls), SF(has_tls), SS(tls.tls), 0, 0, NULL,
-     tls_out_level_names},
-    SGTLS(tls_ca_file, CT_OPTPATH),
-    SGTLS(tls_verify_name, CT_OPTHOST),
-    SGTLS(tls_client_cert_file, CT_OPTPATH),
-    SGTLS(tls_client_key_file, CT_OPTPATH),
-};
-#define CONF_SG_NKEYS (sizeof(conf_sg_keys) / sizeof(conf_sg_keys[0]))
-#define CONF_SG_DEST 0      /* index of destination in conf_sg_keys[] */
-#define CONF_SG_PROBE 3     /* of probe */
-#define CONF_SG_PROBE_KEY 4 /* of probe_key_file */
-_Static_assert(CONF_SG_NKEYS <= CONF_SG_KEYS_MAX, "struct conf_sg key_line[] is too small");
 
 struct conf_parse_state {
     struct conf *c;
@@ -187,12 +29,12 @@ struct conf_parse_state {
     struct conf_errors *errs;
     unsigned lineno;
     enum conf_sec sec;
-    size_t sg_idx;                       /* SEC_SG: the section's storage group */
-    unsigned sec_line[SEC_SG];           /* where each global section started */
-    unsigned key_line[CONF_NKEYS];       /* where each key was set, 0: not set */
-    bool key_bad[CONF_NKEYS];            /* set, but to a bad value */
-    unsigned sg_key_line[CONF_SG_NKEYS]; /* the same, in the current storage group */
-    bool sg_key_bad[CONF_SG_NKEYS];
+    size_t sg_idx;                          /* SEC_SG: the section's storage group */
+    unsigned sec_line[SEC_SG];              /* where each global section started */
+    unsigned key_line[CONF_KEYS_MAX];       /* where each key was set, 0: not set */
+    bool key_bad[CONF_KEYS_MAX];            /* set, but to a bad value */
+    unsigned sg_key_line[CONF_SG_KEYS_MAX]; /* the same, in the current storage group */
+    bool sg_key_bad[CONF_SG_KEYS_MAX];
 };
 
 /* conf_is_ws - blank */
@@ -238,352 +80,13 @@ conf_err_at(struct conf_parse_state *st, unsigned line, const char *fmt, ...)
 }
 #define conf_err(st, ...) conf_err_at((st), (st)->lineno, __VA_ARGS__)
 
-/* conf_fail - a setter's message; returns -1 */
-static int __attribute__((format(printf, 3, 4)))
-conf_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* conf_set_num - digits only: no sign, no blank, no suffix, no overflow */
-static int conf_set_num(char *base, const struct conf_key *k, const char *v, char *err,
-                        size_t errlen)
-{
-    uint64_t n = 0;
-
-    if (*v == 0)
-        return conf_fail(err, errlen, "empty value, expected a number");
-    for (const char *p = v; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return conf_fail(err, errlen, "\"%.*s\" is not a number (digits only)", CONF_QUOTE, v);
-        if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-            return conf_fail(err, errlen, "\"%.*s\" is too large", CONF_QUOTE, v);
-        n = n * 10 + (uint64_t)(*p - '0');
-    }
-    if (n < k->min || n > k->max)
-        return conf_fail(err, errlen, "%" PRIu64 " is out of range %" PRIu64 "..%" PRIu64, n,
-                         k->min, k->max);
-    if (k->size == sizeof(unsigned))
-        *(unsigned *)(base + k->off) = (unsigned)n;
-    else
-        *(uint64_t *)(base + k->off) = n;
-    return 0;
-}
-
-/* conf_set_enum - one of the key's names, exactly */
-static int conf_set_enum(char *base, const struct conf_key *k, const char *v, char *err,
-                         size_t errlen)
-{
-    char list[128];
-    size_t n = 0;
-
-    list[0] = 0;
-    for (unsigned i = 0; k->names[i] != NULL; i++) {
-        if (strcmp(v, k->names[i]) == 0) {
-            *(unsigned *)(base + k->off) = i;
-            return 0;
-        }
-        n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s%s",
-                              i ? ", " : "", k->names[i]);
-    }
-    return conf_fail(err, errlen, "\"%.*s\" is not one of %s", CONF_QUOTE, v, list);
-}
-
-/* conf_set_bool - the eight spellings, lowercase */
-static int conf_set_bool(char *base, const struct conf_key *k, const char *v, char *err,
-                         size_t errlen)
-{
-    static const char *const yes[] = {"yes", "true", "on", "1"};
-    static const char *const no[] = {"no", "false", "off", "0"};
-
-    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-        if (strcmp(v, yes[i]) == 0 || strcmp(v, no[i]) == 0) {
-            *(bool *)(base + k->off) = strcmp(v, yes[i]) == 0;
-            return 0;
-        }
-    }
-    return conf_fail(err, errlen, "\"%.*s\" is not a boolean (yes/no/true/false/on/off/1/0)",
-                     CONF_QUOTE, v);
-}
-
-/* conf_name_ok - [A-Za-z0-9._-]{1,64}: hub and storage group names */
-static int conf_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > DD_SG_NAME_MAX)
-        return 0;
-    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
-/* conf_str_check - the syntax of a string key; 0 or -1 with a message */
-static int conf_str_check(const struct conf_key *k, const char *v, char *err, size_t errlen)
-{
-    size_t n = strlen(v);
-    int q = CONF_QUOTE;
-
-    switch (k->type) {
-    case CT_NAME:
-        if (!conf_name_ok(v))
-            return conf_fail(err, errlen, "\"%.*s\": use 1..64 of A-Z a-z 0-9 . _ -", q, v);
-        break;
-    case CT_HOST:
-        if (!conf_dest_dns_name_ok(v, n))
-            return conf_fail(err, errlen, "\"%.*s\" is not a valid domain name", q, v);
-        break;
-    case CT_PATH:
-        if (n == 0)
-            return conf_fail(err, errlen, "empty path");
-        break;
-    case CT_HASH:
-        if (n != 0 && (n != 64 || strspn(v, "0123456789abcdef") != 64))
-            return conf_fail(err, errlen, "expected empty or 64 lowercase hex digits");
-        break;
-    case CT_OPTHOST:
-        if (n != 0 && !conf_dest_dns_name_ok(v, n))
-            return conf_fail(err, errlen, "\"%.*s\" is not a valid domain name", q, v);
-        break;
-    case CT_TEXT:
-        for (size_t i = 0; i < n; i++)
-            if ((unsigned char)v[i] >= 0x7f)
-                return conf_fail(err, errlen, "only printable ASCII is allowed");
-        break;
-    default:
-        break;
-    }
-    if (n >= k->size)
-        return conf_fail(err, errlen, "longer than %zu octets", k->size - 1);
-    return 0;
-}
-
-/* conf_set_str - a checked string */
-static int conf_set_str(char *base, const struct conf_key *k, const char *v, char *err,
-                        size_t errlen)
-{
-    if (conf_str_check(k, v, err, errlen) < 0)
-        return -1;
-    memcpy(base + k->off, v, strlen(v) + 1);
-    return 0;
-}
-
-/* conf_set_listen - comma list of distinct IPv4:PORT / [IPv6]:PORT */
-static int conf_set_listen(char *base, const struct conf_key *k, const char *v, char *err,
-                           size_t errlen)
-{
-    struct conf_listen l[DD_LISTEN_MAX];
-    size_t n;
-
-    if (conf_dest_listen_list_parse(v, l, (size_t)k->max, &n, err, errlen) < 0)
-        return -1;
-    if (n < k->min)
-        return conf_fail(err, errlen, "expected at least %" PRIu64 " address", k->min);
-    memcpy(base + k->off, l, n * sizeof(l[0]));
-    *(size_t *)(base + k->off2) = n;
-    return 0;
-}
-
-/* conf_set_nets - a comma list of distinct networks */
-static int conf_set_nets(char *base, const struct conf_key *k, const char *v, char *err,
-                         size_t errlen)
-{
-    struct conf_net l[DD_CONF_NETS_MAX];
-    size_t n;
-
-    if (conf_net_list_parse(v, l, (size_t)k->max, &n, err, errlen) < 0)
-        return -1;
-    memcpy(base + k->off, l, n * sizeof(l[0]));
-    *(size_t *)(base + k->off2) = n;
-    return 0;
-}
-
-/* conf_set_resolver - "system" or IP:PORT of a DNS server, kept canonical */
-static int conf_set_resolver(char *base, const struct conf_key *k, const char *v, char *err,
-                             size_t errlen)
-{
-    struct conf_listen l;
-
-    if (strcmp(v, "system") == 0) {
-        snprintf(base + k->off, k->size, "system");
-        return 0;
-    }
-    if (conf_dest_listen_parse(v, strlen(v), &l, err, errlen) < 0) {
-        size_t n = strlen(err);
-        snprintf(err + n, errlen - n, " (or \"system\")");
-        return -1;
-    }
-    conf_dest_listen_format(&l, base + k->off, k->size);
-    return 0;
-}
-
-/* conf_set_dest - a destination; its canonical text must fit the text buffer */
-static int conf_set_dest(char *base, const struct conf_key *k, const char *v, char *err,
-                         size_t errlen)
-{
-    struct dest d;
-    char text[DD_DEST_ADDRS_MAX * (DD_HOSTNAME_MAX + 32)];
-
-    if (*v == 0 && k->min == 0) {
-        memset(&d, 0, sizeof(d));
-        text[0] = 0;
-    } else {
-        if (conf_dest_parse(v, &d, err, errlen) < 0)
-            return -1;
-        conf_dest_format(&d, text, sizeof(text));
-        if (strlen(text) >= k->size)
-            return conf_fail(err, errlen, "longer than %zu octets", k->size - 1);
-    }
-    if (k->off != NO_OFF)
-        memcpy(base + k->off, &d, sizeof(d));
-    memcpy(base + k->off2, text, strlen(text) + 1);
-    return 0;
-}
-
-/* conf_set_probe - "doveadm:http://IP:PORT", kept canonical */
-static int conf_set_probe(char *base, const struct conf_key *k, const char *v, char *err,
-                          size_t errlen)
-{
-    static const char scheme[] = "doveadm:http://";
-    struct conf_listen l;
-    char canon[96];
-
-    if (strncmp(v, scheme, sizeof(scheme) - 1) != 0)
-        return conf_fail(err, errlen, "\"%.*s\": expected doveadm:http://IP:PORT", CONF_QUOTE, v);
-    v += sizeof(scheme) - 1;
-    if (conf_dest_listen_parse(v, strlen(v), &l, err, errlen) < 0) {
-        size_t n = strlen(err);
-        snprintf(err + n, errlen - n, " (the probe takes an IP literal: doveadm:http://IP:PORT)");
-        return -1;
-    }
-    conf_dest_listen_format(&l, canon, sizeof(canon));
-    snprintf(base + k->off, k->size, "%s%s", scheme, canon);
-    memcpy(base + k->off2, &l, sizeof(l));
-    return 0;
-}
-
-/* conf_fmt_num - decimal */
-static void conf_fmt_num(const char *base, const struct conf_key *k, char *buf, size_t cap)
-{
-    uint64_t n = k->size == sizeof(unsigned) ? *(const unsigned *)(base + k->off)
-                                             : *(const uint64_t *)(base + k->off);
-    snprintf(buf, cap, "%" PRIu64, n);
-}
-
-/* conf_fmt_bool - yes or no */
-static void conf_fmt_bool(const char *base, const struct conf_key *k, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s", *(const bool *)(base + k->off) ? "yes" : "no");
-}
-
-/* conf_fmt_enum - the name */
-static void conf_fmt_enum(const char *base, const struct conf_key *k, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s", k->names[*(const unsigned *)(base + k->off)]);
-}
-
-/* conf_fmt_str - as stored */
-static void conf_fmt_str(const char *base, const struct conf_key *k, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s", base + (k->type == CT_DEST ? k->off2 : k->off));
-}
-
-/* conf_fmt_listen - "a:p, [b]:q" */
-static void conf_fmt_listen(const char *base, const struct conf_key *k, char *buf, size_t cap)
-{
-    conf_dest_listen_list_format((const struct conf_listen *)(base + k->off),
-                                 *(const size_t *)(base + k->off2), buf, cap);
-}
-
-/* conf_fmt_nets - "a/p, b/q" */
-static void conf_fmt_nets(const char *base, const struct conf_key *k, char *buf, size_t cap)
-{
-    conf_net_format((const struct conf_net *)(base + k->off), *(const size_t *)(base + k->off2),
-                    buf, cap);
-}
-
-typedef int conf_set_fn(char *, const struct conf_key *, const char *, char *, size_t);
-typedef void conf_fmt_fn(const char *, const struct conf_key *, char *, size_t);
-
-static const struct conf_type_ops {
-    conf_set_fn *set;
-    conf_fmt_fn *fmt;
-} conf_ops[] = {
-    [CT_NUM] = {conf_set_num, conf_fmt_num},
-    [CT_BOOL] = {conf_set_bool, conf_fmt_bool},
-    [CT_NAME] = {conf_set_str, conf_fmt_str},
-    [CT_HOST] = {conf_set_str, conf_fmt_str},
-    [CT_PATH] = {conf_set_str, conf_fmt_str},
-    [CT_HASH] = {conf_set_str, conf_fmt_str},
-    [CT_LISTEN] = {conf_set_listen, conf_fmt_listen},
-    [CT_RESOLVER] = {conf_set_resolver, conf_fmt_str},
-    [CT_DEST] = {conf_set_dest, conf_fmt_str},
-    [CT_PROBE] = {conf_set_probe, conf_fmt_str},
-    [CT_ENUM] = {conf_set_enum, conf_fmt_enum},
-    [CT_OPTPATH] = {conf_set_str, conf_fmt_str},
-    [CT_OPTHOST] = {conf_set_str, conf_fmt_str},
-    [CT_TEXT] = {conf_set_str, conf_fmt_str},
-    [CT_NETS] = {conf_set_nets, conf_fmt_nets},
-};
-
-/* conf_key_has_flag - off2 is the "set in this section" flag of an override */
-static bool conf_key_has_flag(const struct conf_key *k)
-{
-    return k->off2 != NO_OFF && k->type != CT_DEST && k->type != CT_LISTEN && k->type != CT_PROBE &&
-           k->type != CT_NETS;
-}
-
-/* How conf_key_info() names each type, for the generated key lists. */
-static const char *const conf_type_names[] = {
-    [CT_NUM] = "number",
-    [CT_BOOL] = "boolean",
-    [CT_NAME] = "name",
-    [CT_HOST] = "host",
-    [CT_PATH] = "path",
-    [CT_HASH] = "hash",
-    [CT_LISTEN] = "listen",
-    [CT_RESOLVER] = "resolver",
-    [CT_DEST] = "destination",
-    [CT_PROBE] = "probe",
-    [CT_ENUM] = "enum",
-    [CT_OPTPATH] = "optional path",
-    [CT_OPTHOST] = "optional host",
-    [CT_TEXT] = "text",
-    [CT_NETS] = "networks",
-};
-
-/* conf_key_info - key i of conf_keys[], then of conf_sg_keys[] */
-bool conf_key_info(size_t i, struct conf_key_info *out)
-{
-    const struct conf_key *k;
-
-    if (i < CONF_NKEYS) {
-        k = &conf_keys[i];
-        out->section = conf_sec_names[k->sec];
-    } else if (i - CONF_NKEYS < CONF_SG_NKEYS) {
-        k = &conf_sg_keys[i - CONF_NKEYS];
-        out->section = "storage_group NAME";
-    } else
-        return false;
-    out->name = k->name;
-    out->type = conf_type_names[k->type];
-    out->min = k->min;
-    out->max = k->max;
-    out->def = k->def;
-    out->names = k->type == CT_ENUM ? k->names : NULL;
-    return true;
-}
-
 /* conf_init - every default, through the setters the parser uses */
 void conf_init(struct conf *c)
 {
     char err[256];
 
     memset(c, 0, sizeof(*c));
-    for (size_t i = 0; i < CONF_NKEYS; i++) {
+    for (size_t i = 0; i < conf_nkeys; i++) {
         const struct conf_key *k = &conf_keys[i];
         if (conf_ops[k->type].set((char *)c, k, k->def, err, sizeof(err)) < 0) {
             fprintf(stderr, "conf_init: bad default %s.%s: %s\n", conf_sec_names[k->sec], k->name,
@@ -705,7 +208,7 @@ static const struct conf_key *conf_key_find(struct conf_parse_state *st, const c
 {
     bool sg = st->sec == SEC_SG;
     const struct conf_key *keys = sg ? conf_sg_keys : conf_keys;
-    size_t n = sg ? CONF_SG_NKEYS : CONF_NKEYS;
+    size_t n = sg ? conf_sg_nkeys : conf_nkeys;
 
     for (size_t i = 0; i < n; i++) {
         if (keys[i].sec == st->sec && strcmp(keys[i].name, name) == 0) {
@@ -780,7 +283,7 @@ static int conf_line(struct conf_parse_state *st, const char *p, size_t n)
 /* conf_key_index - a global key by section and name (the table is known) */
 static size_t conf_key_index(enum conf_sec sec, const char *name)
 {
-    for (size_t i = 0; i < CONF_NKEYS; i++)
+    for (size_t i = 0; i < conf_nkeys; i++)
         if (conf_keys[i].sec == sec && strcmp(conf_keys[i].name, name) == 0)
             return i;
     abort();
@@ -946,7 +449,7 @@ int conf_load(struct conf *c, const char *path, struct conf_errors *errs)
 /* conf_key_line - where the file set a global key */
 unsigned conf_key_line(const struct conf *c, const char *section, const char *key)
 {
-    for (size_t i = 0; i < CONF_NKEYS; i++)
+    for (size_t i = 0; i < conf_nkeys; i++)
         if (strcmp(conf_sec_names[conf_keys[i].sec], section) == 0 &&
             strcmp(conf_keys[i].name, key) == 0)
             return c->key_line[i];
@@ -956,7 +459,7 @@ unsigned conf_key_line(const struct conf *c, const char *section, const char *ke
 /* conf_sg_key_line - the group's own line, else the inherited [delivery] one */
 unsigned conf_sg_key_line(const struct conf *c, const struct conf_sg *sg, const char *key)
 {
-    for (size_t i = 0; i < CONF_SG_NKEYS; i++)
+    for (size_t i = 0; i < conf_sg_nkeys; i++)
         if (strcmp(conf_sg_keys[i].name, key) == 0 && sg->key_line[i] != 0)
             return sg->key_line[i];
     return strncmp(key, "tls", 3) == 0 ? conf_key_line(c, "delivery", key) : 0;
@@ -969,7 +472,7 @@ void conf_print_nondefault(const struct conf *c, FILE *out)
     char a[CONF_FMT_MAX], b[CONF_FMT_MAX];
 
     conf_init(&def);
-    for (size_t i = 0; i < CONF_NKEYS; i++) {
+    for (size_t i = 0; i < conf_nkeys; i++) {
         const struct conf_key *k = &conf_keys[i];
         conf_ops[k->type].fmt((const char *)c, k, a, sizeof(a));
         conf_ops[k->type].fmt((const char *)&def, k, b, sizeof(b));
@@ -978,7 +481,7 @@ void conf_print_nondefault(const struct conf *c, FILE *out)
     }
     for (size_t i = 0; i < c->nsg; i++) {
         const struct conf_sg *sg = &c->sg[i];
-        for (size_t j = 0; j < CONF_SG_NKEYS; j++) {
+        for (size_t j = 0; j < conf_sg_nkeys; j++) {
             const struct conf_key *k = &conf_sg_keys[j];
             if (conf_key_has_flag(k) && !*(const bool *)((const char *)sg + k->off2))
                 continue; /* not overridden: the [dumpster] or [delivery] value */
