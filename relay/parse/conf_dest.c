@@ -19,12 +19,6 @@
 
 #define DEST_QUOTE_MAX 80 /* octets of bad input quoted in a message */
 
-/* dest_is_ws - blank inside a value */
-static int dest_is_ws(int ch)
-{
-    return ch == ' ' || ch == '\t';
-}
-
 /* dest_is_digit - ASCII digit, whatever the locale */
 static int dest_is_digit(int ch)
 {
@@ -166,30 +160,23 @@ void conf_dest_listen_format(const struct conf_listen *l, char *buf, size_t cap)
 int conf_dest_listen_list_parse(const char *v, struct conf_listen *l, size_t max, size_t *np,
                                 char *err, size_t errlen)
 {
-    size_t n = 0;
+    size_t n = 0, len;
+    const char *s;
 
-    for (const char *p = v;;) {
-        const char *end = strchr(p, ',');
-        const char *e = end ? end : p + strlen(p);
-        while (p < e && dest_is_ws((unsigned char)*p))
-            p++;
-        while (e > p && dest_is_ws((unsigned char)e[-1]))
-            e--;
-        if (p == e && end == NULL && n == 0)
+    for (const char *p = v; p != NULL;) {
+        conf_list_next(&p, &s, &len);
+        if (len == 0 && p == NULL && n == 0)
             break; /* an empty value: no address */
-        if (p == e)
+        if (len == 0)
             return dest_err(err, errlen, "empty address in list");
         if (n == max)
             return dest_err(err, errlen, "more than %zu addresses", max);
-        if (conf_dest_listen_parse(p, (size_t)(e - p), &l[n], err, errlen) < 0)
+        if (conf_dest_listen_parse(s, len, &l[n], err, errlen) < 0)
             return -1;
         for (size_t i = 0; i < n; i++)
             if (strcmp(l[i].host, l[n].host) == 0 && l[i].port == l[n].port)
-                return dest_err(err, errlen, "%.*s listed twice", dest_qlen((size_t)(e - p)), p);
+                return dest_err(err, errlen, "%.*s listed twice", dest_qlen(len), s);
         n++;
-        if (end == NULL)
-            break;
-        p = end + 1;
     }
     *np = n;
     return 0;
@@ -298,29 +285,23 @@ static int dest_parse_one(const char *s, size_t len, struct dest_addr *a, char *
 /* conf_dest_parse - the comma list; whitespace around commas is allowed */
 int conf_dest_parse(const char *s, struct dest *out, char *err, size_t errlen)
 {
+    const char *item;
+    size_t len;
+
     memset(out, 0, sizeof(*out));
-    for (;;) {
-        const char *end = strchr(s, ',');
-        if (end == NULL)
-            end = s + strlen(s);
-        const char *e = end;
-        while (s < e && dest_is_ws((unsigned char)*s))
-            s++;
-        while (e > s && dest_is_ws((unsigned char)e[-1]))
-            e--;
-        if (s == e)
+    for (const char *p = s; p != NULL;) {
+        conf_list_next(&p, &item, &len);
+        if (len == 0)
             return dest_err(err, errlen, "%s",
-                            out->n == 0 && *end == 0 ? "empty destination"
+                            out->n == 0 && p == NULL ? "empty destination"
                                                      : "empty address in list");
         if (out->n == DD_DEST_ADDRS_MAX)
             return dest_err(err, errlen, "more than %d addresses", DD_DEST_ADDRS_MAX);
-        if (dest_parse_one(s, (size_t)(e - s), &out->addr[out->n], err, errlen) < 0)
+        if (dest_parse_one(item, len, &out->addr[out->n], err, errlen) < 0)
             return -1;
         out->n++;
-        if (*end == 0)
-            return 0;
-        s = end + 1;
     }
+    return 0;
 }
 
 /* dest_addr_format - one address in canonical form */

@@ -37,6 +37,11 @@ void conf_dest_listen_list_format(const struct conf_listen *l, size_t n, char *b
 /* conf_dest_listen_format - "IPv4:PORT" or "[IPv6]:PORT". */
 void conf_dest_listen_format(const struct conf_listen *l, char *buf, size_t cap);
 
+/* conf_list_next - the item of a comma list that starts at *p, blanks
+ * trimmed, as [*item, *item + *len); *p moves past its comma, or becomes
+ * NULL after the last item. */
+void conf_list_next(const char **p, const char **item, size_t *len);
+
 /* conf_net_list_parse - comma list of at most max distinct networks (IP,
  * IP/PREFIX, [IPv6]/PREFIX) into l[]; "" gives *np = 0. 0, or -1 with err. */
 int conf_net_list_parse(const char *v, struct conf_net *l, size_t max, size_t *np, char *err,

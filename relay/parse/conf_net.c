@@ -107,13 +107,10 @@ int conf_net_list_parse(const char *v, struct conf_net *l, size_t max, size_t *n
     *np = 0;
     if (*v == 0)
         return 0;
-    for (const char *p = v;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        while (len > 0 && (*p == ' ' || *p == '\t'))
-            p++, len--;
-        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-            len--;
+    for (const char *p = v, *s; p != NULL;) {
+        size_t len;
+
+        conf_list_next(&p, &s, &len);
         if (len == 0) {
             snprintf(err, errlen, "empty item in the network list");
             return -1;
@@ -122,18 +119,15 @@ int conf_net_list_parse(const char *v, struct conf_net *l, size_t max, size_t *n
             snprintf(err, errlen, "more than %zu networks", max);
             return -1;
         }
-        if (conf_net_parse(p, len, &l[n], err, errlen) < 0)
+        if (conf_net_parse(s, len, &l[n], err, errlen) < 0)
             return -1;
         for (size_t i = 0; i < n; i++) {
             if (memcmp(&l[i], &l[n], sizeof(l[n])) == 0) {
-                snprintf(err, errlen, "\"%.*s\" is listed twice", (int)(len > 64 ? 64 : len), p);
+                snprintf(err, errlen, "\"%.*s\" is listed twice", (int)(len > 64 ? 64 : len), s);
                 return -1;
             }
         }
         n++;
-        if (comma == NULL)
-            break;
-        p = comma + 1;
     }
     *np = n;
     return 0;
