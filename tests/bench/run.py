@@ -120,7 +120,8 @@ def parse_tlsload(out, count):
     f = dict(kv.split("=", 1) for kv in out.decode(errors="replace").split() if "=" in kv)
     if int(f.get("messages", -1)) != count:
         raise RuntimeError("tlsload source sent %s of %d messages" % (f.get("messages"), count))
-    return {"src_conn": int(f["sessions"]) / count, "src_hs": int(f["tls"]) / count}
+    return {"src_conn": int(f["sessions"]) / count, "src_hs": int(f["tls"]) / count,
+            "n_src": int(f["tls"])}
 
 
 DD_TLS_METRICS = ("dumpsterd_delivery_tls_sessions_total", "dumpsterd_delivery_tls_resumed_total",
@@ -131,7 +132,8 @@ def sink_figures(c0, c1, count):
     """The relay -> sink leg from two snapshots of tlsload sink's counters."""
     d = {k: c1[k] - c0[k] for k in c0}
     return {"sink_conn": d["sess"] / count, "hs_full": (d["tls"] - d["resumed"]) / count,
-            "hs_resumed": d["resumed"] / count, "plain": d["plain"]}
+            "hs_resumed": d["resumed"] / count, "plain": d["plain"],
+            "n_sink": "%d / %d / %d" % (d["sess"], d["tls"] - d["resumed"], d["resumed"])}
 
 
 def run_load(cmd, parse, timeout):
@@ -234,10 +236,10 @@ def fmt(f, v):
 
 
 # The TLS runs' figures of the handshakes (per message unless said).
-TLS_COLS = [("src_hs", "client→relay handshakes/msg", "%.4f"),
-            ("sink_conn", "relay→sink connections/msg", "%.4f"),
-            ("hs_full", "relay→sink full handshakes/msg", "%.4f"),
-            ("hs_resumed", "relay→sink resumed handshakes/msg", "%.4f"),
+TLS_COLS = [("src_hs", "client→relay handshakes/msg", "%.5f"),
+            ("sink_conn", "relay→sink connections/msg", "%.5f"),
+            ("hs_full", "relay→sink full handshakes/msg", "%.5f"),
+            ("hs_resumed", "relay→sink resumed handshakes/msg", "%.5f"),
             ("plain", "messages in clear", "%.0f"),
             ("dd_in", "dumpsterd_smtp_tls_sessions_total", "%.0f"),
             ("dd_out", "dumpsterd_delivery_tls_sessions_total", "%.0f"),
@@ -435,10 +437,9 @@ def cmd_throughput(args):
                           ("  dumpster=%s" % r.get("dumpster")) if name == "dumpsterd"
                           else ("  queued=%s" % r.get("left"))))
                 if isinstance(sink, B.TlsSink):
-                    B.log("        handshakes/msg client→relay %.4f; relay→sink: "
-                          "connections %.4f full %.4f resumed %.4f, %d in clear%s" % (
-                              r["src_hs"], r["sink_conn"], r["hs_full"], r["hs_resumed"],
-                              r["plain"], ("; dumpsterd metrics in %s out %s resumed %s" % (
+                    B.log("        handshakes client→relay %d; relay→sink connections / "
+                          "full / resumed %s, %d in clear%s" % (
+                              r["n_src"], r["n_sink"], r["plain"], ("; dumpsterd metrics in %s out %s resumed %s" % (
                                   r.get("dd_in"), r.get("dd_out"), r.get("dd_res")))
                               if name == "dumpsterd" else ""))
     sink.stop()
@@ -521,8 +522,13 @@ def tls_text_tables(text, rows, tls_rows, results):
     return text
 
 
+# The per-run table adds the counts behind the per-message figures.
+RUN_TLS_COLS = TLS_COLS + [("n_src", "client→relay handshakes", "%d"),
+                           ("n_sink", "relay→sink connections / full / resumed", "%s")]
+
+
 def runs_tls_md(results):
-    head = ["workload", "run", "relay"] + [c[1] for c in TLS_COLS]
+    head = ["workload", "run", "relay"] + [c[1] for c in RUN_TLS_COLS]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for wl, by in results.items():
         for i in range(max(len(by.get("dumpsterd", [])), len(by.get("postfix", [])))):
@@ -530,7 +536,7 @@ def runs_tls_md(results):
                 runs = by.get(name, [])
                 if i < len(runs):
                     out.append("| %s | %d | %s | %s |" % (wl, i + 1, name, " | ".join(
-                        fmt(f, runs[i].get(k)) for k, _, f in TLS_COLS)))
+                        fmt(f, runs[i].get(k)) for k, _, f in RUN_TLS_COLS)))
     return "\n".join(out)
 
 
@@ -599,7 +605,7 @@ def cmd_ceiling(args):
             wl, title, B.median([r["rate"] for r in runs]),
             B.median([r["src_cpu_us"] for r in runs]),
             B.median([r["sink_cpu_us"] for r in runs]),
-            fmt("%.4f", B.median([r.get("src_hs") for r in runs])))
+            fmt("%.5f", B.median([r.get("src_hs") for r in runs])))
     text += "\nRuns (msg/s): " + "; ".join("%s %s: %s" % (wl, title, ", ".join(
         "%.0f" % r["rate"] for r in runs)) for (wl, title), runs in out.items()) + "\n"
     print()
