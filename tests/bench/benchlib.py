@@ -2,6 +2,9 @@
 
 Everything here listens on 127.0.0.1 only and is stopped by Procs.stop_all(),
 which run.py calls on a normal end, on an error and on Ctrl-C / SIGTERM.
+The TLS runs (run.py --tls) add Certs (a CA and a server certificate made
+with the openssl CLI, as tests/integration/ddtls.py does), TlsSink (tlsload
+sink, built from tests/bench/tlsload.c) and the TLS settings of both relays.
 """
 import os
 import pwd
@@ -15,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -22,6 +26,7 @@ SMTP_SOURCE = shutil.which("smtp-source") or "/usr/sbin/smtp-source"
 SMTP_SINK = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 PERF = shutil.which("perf")
 PERF_EVENTS = ["syscalls:sys_enter_fsync", "syscalls:sys_enter_fdatasync",
                "raw_syscalls:sys_enter"]
@@ -287,6 +292,7 @@ class Sink:
     line ("sess=N quit=N mesg=N\\r" after every ".")."""
 
     MESG = re.compile(rb"mesg=(\d+)")
+    name = "smtp-sink"
 
     def __init__(self, port=None, extra=()):
         self.port = port or free_port()
@@ -297,25 +303,31 @@ class Sink:
         self.cond = threading.Condition()
         self.proc = None
 
-    def start(self):
+    def command(self):
         cmd = [SMTP_SINK]
         if os.geteuid() == 0:
             cmd += ["-u", "nobody"]
-        cmd += self.extra + ["-c", "127.0.0.1:%d" % self.port, "1000"]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        self._stop = PROCS.add("smtp-sink", self.stop)
+        return cmd + self.extra + ["-c", "127.0.0.1:%d" % self.port, "1000"]
+
+    def took(self, m):
+        """The last counter line of a read (called with self.cond held)."""
+        self.count = int(m.group(1))
+
+    def start(self):
+        self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        self._stop = PROCS.add(self.name, self.stop)
         threading.Thread(target=self.reader, daemon=True).start()
 
         def up():
             if self.proc.poll() is not None:
-                raise RuntimeError("smtp-sink exited")
+                raise RuntimeError("%s exited" % self.name)
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return True
             except OSError:
                 return False
-        wait_for(up, 20, "smtp-sink")
+        wait_for(up, 20, self.name)
         return self
 
     def reader(self):
@@ -333,10 +345,10 @@ class Sink:
             m = None
             for m in self.MESG.finditer(buf):
                 pass
-            tail = buf[-64:]
+            tail = buf[-256:]
             if m is not None:
                 with self.cond:
-                    self.count = int(m.group(1))
+                    self.took(m)
                     if self.target is not None and self.t_done is None \
                             and self.count >= self.target:
                         self.t_done = now
@@ -362,11 +374,129 @@ class Sink:
     def dest(self):
         return "smtp:[127.0.0.1]:%d" % self.port
 
+    def cpu(self):
+        """CPU seconds the sink used so far."""
+        return tree_cpu(self.proc.pid)
+
     def stop(self):
         PROCS.remove(self._stop)
         kill_popen(self.proc, signal.SIGKILL)
         if self.proc:
             self.proc.stdout.close()
+
+
+class TlsSink(Sink):
+    """tlsload sink -c (tests/bench/tlsload.c): smtp-sink's part with STARTTLS
+    (without certs: no STARTTLS, a plain sink). Its counter line after every
+    message: "sess=N quit=N mesg=N tls=N resumed=N plain=N" (connections,
+    QUITs, messages, handshakes, resumed handshakes, messages in clear);
+    counters() is the last one read."""
+
+    MESG = re.compile(rb"sess=(\d+) quit=(\d+) mesg=(\d+) tls=(\d+) resumed=(\d+) "
+                      rb"plain=(\d+)\n")
+    FIELDS = ("sess", "quit", "mesg", "tls", "resumed", "plain")
+    name = "tlsload sink"
+
+    def __init__(self, tlsload, certs, port=None):
+        super().__init__(port)
+        self.tlsload, self.certs = tlsload, certs
+        self.last = dict.fromkeys(self.FIELDS, 0)
+
+    def command(self):
+        cmd = [self.tlsload, "sink"]
+        if self.certs is not None:
+            cmd += ["-C", self.certs.sink, "-K", self.certs.sink_key]
+        if os.geteuid() == 0:
+            cmd += ["-u", "nobody"]
+        return cmd + ["-c", "127.0.0.1:%d" % self.port]
+
+    def took(self, m):
+        self.last = {k: int(v) for k, v in zip(self.FIELDS, m.groups())}
+        self.count = self.last["mesg"]
+
+    def counters(self):
+        with self.cond:
+            return dict(self.last)
+
+
+CA_CNF = """[ca]
+default_ca = bench
+[bench]
+dir = {dir}
+database = {dir}/index.txt
+new_certs_dir = {dir}
+serial = {dir}/serial
+default_md = sha256
+policy = any
+copy_extensions = copy
+unique_subject = no
+[any]
+commonName = supplied
+"""
+
+
+class Certs:
+    """A CA and two server certificates (the relays', the sink's), each with
+    SAN IP:127.0.0.1, made with the openssl CLI as tests/integration/ddtls.py
+    makes the tests' ones. EC P-256 keys. Files readable by all (throwaway keys:
+    Postfix's daemons and `tlsload sink -u nobody` read them)."""
+
+    def __init__(self, tmp):
+        self.dir = os.path.join(tmp, "certs")
+        os.makedirs(self.dir)
+        os.chmod(self.dir, 0o755)
+        self.ca, self.ca_key = self.path("ca.pem"), self.path("ca.key")
+        self._ca()
+        self.relay, self.relay_key = self._cert("relay", "relay.bench.test")
+        self.sink, self.sink_key = self._cert("sink", "sink.bench.test")
+        for f in os.listdir(self.dir):
+            os.chmod(self.path(f), 0o644)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _run(self, *args):
+        subprocess.run([OPENSSL] + list(args), cwd=self.dir, check=True, capture_output=True)
+
+    def _ca(self):
+        d = self.path("ca.d")
+        os.makedirs(d)
+        open(os.path.join(d, "index.txt"), "w").close()
+        with open(os.path.join(d, "serial"), "w") as f:
+            f.write("1000\n")
+        with open(os.path.join(d, "ca.cnf"), "w") as f:
+            f.write(CA_CNF.format(dir=d))
+        self._run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                  "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "30",
+                  "-subj", "/CN=dumpsterd bench CA",
+                  "-addext", "basicConstraints=critical,CA:TRUE",
+                  "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def _cert(self, name, cn):
+        key, csr, pem = name + ".key", name + ".csr", name + ".pem"
+        self._run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                  "-keyout", key, "-out", csr, "-subj", "/CN=" + cn,
+                  "-addext", "subjectAltName=DNS:%s,IP:127.0.0.1" % cn,
+                  "-addext", "extendedKeyUsage=serverAuth")
+        self._run("ca", "-batch", "-notext", "-config", self.path("ca.d/ca.cnf"),
+                  "-cert", "ca.pem", "-keyfile", "ca.key", "-in", csr, "-out", pem,
+                  "-days", "30")
+        return self.path(pem), self.path(key)
+
+
+def metrics_sums(text, names):
+    """Per Prometheus metric name, the sum of its samples (every label set)."""
+    out = dict.fromkeys(names, 0.0)
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name = re.split(r"[{ ]", line, 1)[0]
+        if name in out:
+            try:
+                out[name] += float(line.rsplit(" ", 1)[1])
+            except (IndexError, ValueError):
+                pass
+    return out
 
 
 # ---------------------------------------------------------------- relays
@@ -388,7 +518,8 @@ class Dumpsterd(Relay):
     name = "dumpsterd"
 
     def __init__(self, binary, tmp, sink_dest, use_perf, conf_extra="", smtp_extra=None,
-                 sgs=None, directory=None, data_dir=None, hub_extra=None, admin_token_hash=None):
+                 sgs=None, directory=None, data_dir=None, hub_extra=None, admin_token_hash=None,
+                 sg_extra=None):
         self.binary = os.path.abspath(binary)
         self.tmp = tmp
         self.port = free_port()
@@ -418,6 +549,7 @@ class Dumpsterd(Relay):
             # production settings: dumpster copies kept, room for every copy of the run
             conf += "[storage_group %s]\ndestination = %s\nmax_size = %d\n" % (
                 name, dest, 16 << 30)
+            conf += "".join("%s = %s\n" % kv for kv in (sg_extra or {}).items())
         with open(self.conf, "w") as f:
             f.write(conf)
 
@@ -474,6 +606,15 @@ class Dumpsterd(Relay):
                 kill_popen(self.proc, signal.SIGKILL)
         self.logf.close()
 
+    def metrics(self, names):
+        """Sums of the named metrics from GET /metrics (admin API), or None."""
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.admin_port,
+                                        timeout=30) as r:
+                return metrics_sums(r.read().decode(errors="replace"), names)
+        except OSError:
+            return None
+
     def dumpster_items(self):
         try:
             db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.data_dir, "dumpsterd.db"),
@@ -490,7 +631,7 @@ class Postfix(Relay):
     """Debian's Postfix in a private config directory, a loopback relay as BENCH.md says."""
     name = "postfix"
 
-    def __init__(self, tmp, sink_port, use_perf, maillog=True):
+    def __init__(self, tmp, sink_port, use_perf, maillog=True, tls=None):
         self.tmp = tmp
         self.port = free_port()
         self.use_perf = use_perf
@@ -527,6 +668,8 @@ class Postfix(Relay):
             "smtpd_client_message_rate_limit=0",
             "smtpd_client_recipient_rate_limit=0",
             "default_process_limit=100",
+        ]
+        settings += self.tls_settings(tls) if tls else [
             "smtpd_tls_security_level=none",
             "smtp_tls_security_level=none",
             "smtpd_use_tls=no", "smtp_use_tls=no",
@@ -541,9 +684,31 @@ class Postfix(Relay):
         self.postconf(["-MX", "smtp/inet"])
         self.postconf(["-M", "127.0.0.1:%d/inet=127.0.0.1:%d inet n - n - - smtpd"
                        % (self.port, self.port)])
+        if tls and tls.get("reuse"):
+            # Debian's master.cf has tlsproxy commented out; connection reuse needs it
+            self.postconf(["-M", "tlsproxy/unix=tlsproxy unix - - n - 0 tlsproxy"])
         r = subprocess.run([POSTFIX, "-c", self.etc, "check"], capture_output=True)
         if r.returncode != 0:
             raise RuntimeError("postfix check failed: %s" % r.stderr.decode(errors="replace"))
+
+    @staticmethod
+    def tls_settings(tls):
+        """may on both sides with the bench's certificates (see tests/bench/README.md):
+        tls = {"cert", "key", "ca", "reuse"}."""
+        return [
+            "smtpd_tls_security_level=may",
+            "smtpd_tls_cert_file=" + tls["cert"],
+            "smtpd_tls_key_file=" + tls["key"],
+            "smtp_tls_security_level=may",
+            "smtp_tls_CAfile=" + tls["ca"],
+            # the client resumes sessions through tlsmgr, as Debian's main.cf sets it up
+            "smtp_tls_session_cache_database=btree:${data_directory}/smtp_scache",
+            "smtpd_tls_session_cache_database=btree:${data_directory}/smtpd_scache",
+            # yes: several deliveries per TLS connection (through tlsproxy), as a
+            # dumpsterd pool does; no: Postfix's default, a connection per delivery
+            "smtp_tls_connection_reuse=" + ("yes" if tls.get("reuse") else "no"),
+            "smtp_connection_cache_on_demand=yes",
+        ]
 
     def postconf(self, args):
         subprocess.run([POSTCONF, "-c", self.etc] + args, check=True,
