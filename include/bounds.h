@@ -131,6 +131,10 @@
 /* tls = may: after a failed TLS handshake a pool speaks plaintext to its
  * destination this long (Postfix retries without TLS too). */
 #define DD_DELIVERY_TLS_FALLBACK_SECONDS 600
+/* TLS sessions a pool keeps for resumption: a TLS 1.3 ticket resumes one
+ * connection only (a server sends two per handshake), so connections
+ * opened together each need one of their own. */
+#define DD_TLS_CACHE_SESSIONS 16
 /* Jobs taken from the queue, not yet done. Their content is read only when a
  * connection is ready for them: memory is bounded by connections, not jobs. */
 #define DD_DELIVERY_INFLIGHT_MAX 2048

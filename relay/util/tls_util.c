@@ -9,10 +9,14 @@
  * The session cache: a client context is made with
  * SSL_SESS_CACHE_NO_INTERNAL_STORE and a new-session callback, and each
  * SSL carries (in its ex_data) the cache of its pool and the peer it
- * talks to. A session given by that peer replaces the cached one; the
- * next connection to the same peer over the same context resumes it. The
- * cache holds a reference to the session and to its context, so neither
- * can be freed and reused under it; the ex_data is freed with the SSL.
+ * talks to. Sessions given by that peer are kept, up to
+ * DD_TLS_CACHE_SESSIONS (the oldest go first; one from another peer or
+ * context starts the cache over), and the next connection to the same peer
+ * over the same context resumes the newest. A TLS 1.3 session (a ticket)
+ * is taken out as it is used, as a ticket resumes once; an older one
+ * stays. The cache holds a reference to each session and to their
+ * context, so neither can be freed and reused under it; the ex_data is
+ * freed with the SSL.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -30,10 +34,21 @@
 #include "tls_int.h"
 
 struct tls_cache {
-    SSL_SESSION *sess; /* the last session a peer gave, or NULL */
-    SSL_CTX *ctx;      /* the context it belongs to (a reference) */
+    SSL_SESSION *sess[DD_TLS_CACHE_SESSIONS]; /* oldest first */
+    size_t n;
+    SSL_CTX *ctx; /* the context they belong to (a reference), NULL when n == 0 */
     char peer[DD_HOSTNAME_MAX + 80];
 };
+
+/* tls_cache_clear - every session and the context reference go */
+static void tls_cache_clear(struct tls_cache *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        SSL_SESSION_free(c->sess[i]);
+    c->n = 0;
+    SSL_CTX_free(c->ctx);
+    c->ctx = NULL;
+}
 
 /* What an SSL of a client carries: its pool's cache and its peer. */
 struct tls_cache_ref {
@@ -152,13 +167,22 @@ static int tls_cache_new_cb(SSL *ssl, SSL_SESSION *sess)
     struct tls_cache *c = ref ? ref->cache : NULL;
     SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
 
-    if (c == NULL || !SSL_SESSION_is_resumable(sess) || !SSL_CTX_up_ref(ctx))
+    if (c == NULL || !SSL_SESSION_is_resumable(sess))
         return 0;
-    SSL_SESSION_free(c->sess);
-    SSL_CTX_free(c->ctx);
-    c->sess = sess;
-    c->ctx = ctx;
-    snprintf(c->peer, sizeof(c->peer), "%s", ref->peer);
+    if (c->n > 0 && (c->ctx != ctx || strcmp(c->peer, ref->peer) != 0))
+        tls_cache_clear(c);
+    if (c->n == 0) {
+        if (!SSL_CTX_up_ref(ctx))
+            return 0;
+        c->ctx = ctx;
+        snprintf(c->peer, sizeof(c->peer), "%s", ref->peer);
+    }
+    if (c->n == DD_TLS_CACHE_SESSIONS) {
+        SSL_SESSION_free(c->sess[0]);
+        memmove(c->sess, c->sess + 1, (c->n - 1) * sizeof(c->sess[0]));
+        c->n--;
+    }
+    c->sess[c->n++] = sess;
     return 1; /* the reference to sess is ours now */
 }
 
@@ -193,8 +217,7 @@ struct tls_cache *tls_cache_new(void)
 struct tls_cache *tls_cache_free(struct tls_cache *cache)
 {
     if (cache != NULL) {
-        SSL_SESSION_free(cache->sess);
-        SSL_CTX_free(cache->ctx);
+        tls_cache_clear(cache);
         free(cache);
     }
     return NULL;
@@ -215,8 +238,16 @@ void tls_cache_use(SSL *ssl, struct tls_cache *cache, const char *peer)
         free(ref);
         return;
     }
-    if (cache->sess != NULL && cache->ctx == SSL_get_SSL_CTX(ssl) && strcmp(cache->peer, peer) == 0)
-        SSL_set_session(ssl, cache->sess);
+    if (cache->n == 0 || cache->ctx != SSL_get_SSL_CTX(ssl) || strcmp(cache->peer, peer) != 0)
+        return;
+    SSL_SESSION *s = cache->sess[cache->n - 1];
+    SSL_set_session(ssl, s); /* the SSL takes a reference of its own */
+    if (SSL_SESSION_get_protocol_version(s) == TLS1_3_VERSION) {
+        cache->n--; /* a ticket resumes once */
+        SSL_SESSION_free(s);
+        if (cache->n == 0)
+            tls_cache_clear(cache); /* and the context reference */
+    }
 }
 
 /* tls_cache_detach - the cache goes before the SSL does */

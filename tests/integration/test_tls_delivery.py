@@ -194,6 +194,25 @@ def test_client_certificate_and_resumption():
             finish(hub)
 
 
+def test_connections_opened_together_each_resume():
+    """A TLS 1.3 ticket resumes one connection: after one full handshake (two tickets
+    from the server), two connections opened at once both resume."""
+    with TlsSink(CERTS.server, CERTS.server_key, close_after=True) as sink:
+        keys = {"SGA": {"tls": "verify", "tls_ca_file": CERTS.ca}}
+        hub = tls_hub({"SGA": sink.dest()}, keys).start()
+        try:
+            send(hub, ["x@a.test"], "warm")
+            wait_for(lambda: len(sink.messages) == 1 and sink.ended == 1, what="the first")
+            send(hub, ["x@a.test"], "together 1")
+            send(hub, ["x@a.test"], "together 2")
+            wait_for(lambda: len(sink.messages) == 3 and sink.ended == 3, what="two more")
+            assert [m.tls["resumed"] for m in sink.messages] == [False, True, True], \
+                [m.tls for m in sink.messages]
+            assert metric(hub, "dumpsterd_delivery_tls_resumed_total") == 2
+        finally:
+            finish(hub)
+
+
 def test_lmtp_starttls_and_unix_never():
     sockdir = tempfile.mkdtemp(prefix="ddsock-")
     path = os.path.join(sockdir, "lmtp.sock")
@@ -270,6 +289,7 @@ if __name__ == "__main__":
             test_verify,
             test_verify_host_name_from_dns,
             test_client_certificate_and_resumption,
+            test_connections_opened_together_each_resume,
             test_lmtp_starttls_and_unix_never,
             test_big_message_in_tls_both_ways,
             test_broken_handshake,
