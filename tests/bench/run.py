@@ -621,7 +621,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", nargs="*", default=["throughput"],
-                   help="throughput latency rss startup admin resubmit all")
+                   help="throughput latency rss startup admin resubmit ceiling site all")
     env = os.environ.get
     p.add_argument("--count", type=int, default=int(env("BENCH_COUNT", "20000")))
     p.add_argument("--runs", type=int, default=int(env("BENCH_RUNS", "3")))
@@ -690,6 +690,9 @@ def main():
                 cmd_throughput(args)
             elif c == "ceiling":
                 cmd_ceiling(args)
+            elif c == "site":
+                import sitefan
+                sitefan.cmd_site(args, write_block, machine_md)
             elif c in extras.COMMANDS:
                 extras.COMMANDS[c](args, write_block, machine_md)
             else:
