@@ -30,6 +30,7 @@ import urllib.error
 import urllib.request
 
 import benchlib as B
+import profgroups
 
 BODY_LINE = b"X" * 76 + b"\r\n"
 
@@ -568,7 +569,7 @@ def cmd_profile(args, write_block, machine_md):
     os.makedirs(out_dir, exist_ok=True)
     args.keep = True
     sink = B.Sink().start()
-    texts = []
+    texts, groups = [], []
     for wl, size, sess in parse_workloads(args.workloads):
         dd = B.Dumpsterd(args.dumpsterd, args.tmp, sink.dest(), False)
         dd.start()
@@ -614,11 +615,18 @@ def cmd_profile(args, write_block, machine_md):
                                                   keep(rep), keep(rep_ch)))
         print(t)
         texts.append(t)
+        pct, samples = profgroups.grouped(B.PERF, data)
+        groups.append((wl, pct, samples, cpu["dumpsterd"] * 1e6 / args.count))
     sink.stop()
     B.log("perf data kept in %s" % out_dir)
+    by_group = profgroups.table(groups)
+    print(by_group)
     write_block(args.out, "profile-" + args.label,
                 "## perf profile of dumpsterd (%s)\n\n" % args.label +
-                machine_md(args.argv_text) + "\n".join(texts))
+                machine_md(args.argv_text) +
+                "By function group (share of dumpsterd's samples, and of its CPU per message; "
+                "tests/bench/profgroups.py says what each group holds):\n\n" + by_group +
+                "\n\n" + "\n".join(texts))
 
 
 COMMANDS = {"profile": cmd_profile, "latency": cmd_latency, "rss": cmd_rss, "startup": cmd_startup,
