@@ -422,9 +422,16 @@ def cmd_throughput(args):
         one_run(make(name), sink, args.tmp, 5120, 5, min(500, args.count), args.disk, timeout,
                 load)
     B.log("warm-up done")
+    ceilings = {}
     for wl, size, sess in workloads:
         results[wl] = {"dumpsterd": [], "postfix": []}
+        ceilings[wl] = []
         for i in range(args.runs):
+            # the box's ceiling for this load: the same load straight into the sink
+            c = ceiling_run(args, sink, load, size, sess, timeout)
+            ceilings[wl].append(c)
+            B.log("%-7s run %d ceiling   load -> sink %6.0f msg/s  load %.2f" % (
+                wl, i + 1, c["rate"], c["load"]))
             order = ("dumpsterd", "postfix") if i % 2 == 0 else ("postfix", "dumpsterd")
             for name in order:
                 r = one_run(make(name), sink, args.tmp, size, sess, args.count, args.disk,
@@ -446,12 +453,14 @@ def cmd_throughput(args):
     rows = summarize(results)
     print()
     print(table_text(rows))
+    ceiling_text = ceiling_lines(results, ceilings)
+    print(ceiling_text)
     if isinstance(sink, B.TlsSink):
         tls_rows = summarize(results, TLS_COLS)
         print()
         print(table_text(tls_rows, TLS_COLS, ratios=False))
-        write_block(args.out, "throughput-" + args.label, tls_text(args, rows, tls_rows,
-                                                                   results))
+        write_block(args.out, "throughput-" + args.label,
+                    tls_text(args, rows, tls_rows, results) + "\n" + ceiling_text)
         return results
     text = "## Throughput: dumpsterd vs Postfix (%s)\n\n" % args.label
     text += machine_md(args.argv_text)
@@ -463,13 +472,30 @@ def cmd_throughput(args):
              % (args.dumpsterd, "" if args.postfix_syslog else
                 ", logging through postlogd to a file (no /dev/log here)",
                 "yes" if args.use_perf else "no"))
-    text += table_md(rows) + "\n\n"
+    text += table_md(rows) + "\n\n" + ceiling_text + "\n"
     text += ("Targets (issue 5) at 5k:20: end-to-end ≥ 6× Postfix, relay CPU ≤ 1/10 of "
-             "Postfix's.\n\n")
+             "Postfix's. Targets (issue 12): relay CPU ≤ 150 µs/msg at 5k:20 and ≤ 300 at "
+             "50k:20; end to end ≥ 6× Postfix at 5k:20 and ≥ 4× at 50k:20, and ≥ 70 % of the "
+             "ceiling at 5 KiB.\n\n")
     text += "<details><summary>every run</summary>\n\n" + runs_md(results) + \
         "\n\n</details>\n"
     write_block(args.out, "throughput-" + args.label, text)
     return results
+
+
+def ceiling_lines(results, ceilings):
+    """Markdown: each workload's ceiling (load -> sink, no relay, in the same run) and the
+    share of it each relay reached end to end (medians)."""
+    out = ["| workload | ceiling msg/s (load → sink, no relay) | dumpsterd e2e % of it | "
+           "Postfix e2e % of it | ceiling runs |", "|---|---|---|---|---|"]
+    for wl, cs in ceilings.items():
+        top = B.median([c["rate"] for c in cs])
+        share = {n: 100.0 * B.median([r["e2e"] for r in results[wl][n]]) / top
+                 for n in ("dumpsterd", "postfix")}
+        out.append("| %s | %.0f | %.0f %% | %.0f %% | %s |" % (
+            wl, top, share["dumpsterd"], share["postfix"],
+            ", ".join("%.0f" % c["rate"] for c in cs)))
+    return "\n".join(out) + "\n"
 
 
 def tls_text(args, rows, tls_rows, results):
