@@ -219,6 +219,7 @@ struct resubmit *resubmit_new(struct event_base *base, struct store *st, struct 
     }
     rs->base = base;
     rs->st = st;
+    rs->q = q;
     rs->c = c;
     queue_observe(q, resubmit_batch_outcome, rs);
     store_on_resync(st, resubmit_on_counts, rs);

@@ -245,13 +245,13 @@ static int rs_still_ours(struct store *s, const struct resubmit_collect *col, bo
 }
 
 /* rs_queue_one - one candidate queued for this request, with its ledger entry */
-static int rs_queue_one(struct store *s, struct resubmit_collect *col,
+static int rs_queue_one(struct store *s, struct queue *qu, struct resubmit_collect *col,
                         const struct resubmit_cand *c, int64_t now_ms)
 {
     const struct resubmit_req *q = &col->row.info.req;
     struct queue_requeue rq = {c->msg, q->storage_group, q->has_dest ? q->dest_text : NULL,
                                col->row.info.id, now_ms};
-    int rc = queue_requeue(s, &rq, c->rcpt);
+    int rc = queue_requeue(qu, s, &rq, c->rcpt);
 
     if (rc == SQLITE_OK)
         rc = dumpster_ledger_add(s, q->storage_group, c->msg, c->rcpt, col->row.dest_eff,
@@ -287,7 +287,7 @@ int resubmit_batch_apply(struct store *s, struct resubmit *rs, struct resubmit_c
             in->skipped_present++;
             continue;
         }
-        if ((rc = rs_queue_one(s, col, &col->c[i], now_ms)) != SQLITE_OK)
+        if ((rc = rs_queue_one(s, rs->q, col, &col->c[i], now_ms)) != SQLITE_OK)
             break;
         in->queued++;
         if (i == 0 || col->c[i].msg != col->c[i - 1].msg) {

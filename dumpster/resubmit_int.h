@@ -20,6 +20,7 @@ struct event;
 struct resubmit {
     struct event_base *base;
     struct store *st;
+    struct queue *q; /* where candidates are queued again */
     const struct conf *c;
     resubmit_dest_fn dest_fn;
     void *dest_ctx;

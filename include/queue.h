@@ -182,8 +182,14 @@ struct queue_counts {
     uint64_t active_msgs;   /* messages with an active recipient */
     uint64_t deferred_msgs; /* pending after a failed attempt */
 };
-/* queue_count - fn(ctx, counts), or fn(ctx, NULL) on a store error. */
-void queue_count(struct queue *q, void (*fn)(void *ctx, const struct queue_counts *c), void *ctx);
+/* queue_counts - the counts of what committed, kept as the rows change (a
+ * read of three counters, whatever the queue holds); any thread. */
+void queue_counts(const struct queue *q, struct queue_counts *c);
+
+/* queue_recount - the same counts from a scan of the open recipients (the
+ * tests check queue_counts against it): fn(ctx, counts), or fn(ctx, NULL)
+ * on a store error. */
+void queue_recount(struct queue *q, void (*fn)(void *ctx, const struct queue_counts *c), void *ctx);
 
 /* queue_stop - no more retries; outcomes still waiting get an error. */
 void queue_stop(struct queue *q);

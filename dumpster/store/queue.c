@@ -5,8 +5,9 @@
  * Work functions on the storage thread over message.c and recipient.c,
  * the owners of their tables. A commit writes the envelope and the
  * recipients in one durable work function (250 follows its fsync). Picking,
- * outcomes and their retries are in queue_pick.c, listing and counts in
- * queue_list.c, failures kept without a report in queue_keep.c.
+ * outcomes and their retries are in queue_pick.c, listing and the recount
+ * in queue_list.c, failures kept without a report in queue_keep.c, the
+ * counts by state in queue_tally.c (counted here once at the start).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,12 @@ static int queue_next_id_work(struct store *s, void *arg)
     return message_next_id(s, arg);
 }
 
+/* queue_count_work - startup: the counts by state, from the rows */
+static int queue_count_work(struct store *s, void *arg)
+{
+    return recipient_count(s, arg);
+}
+
 /* queue_orphans_work - startup: content never committed goes (in a
  * transaction of its own: it may fail on a full disk) */
 static int queue_orphans_work(struct store *s, void *arg)
@@ -51,7 +58,8 @@ struct queue *queue_new(struct event_base *base, struct store *s, char *err, siz
     uint64_t next_id = 1;
     int rc;
 
-    if (q == NULL || (q->active = queue_active_new()) == NULL) {
+    if (q == NULL || (q->active = queue_active_new()) == NULL ||
+        (q->tally = queue_tally_new()) == NULL) {
         snprintf(err, errlen, "out of memory");
         return queue_free(q);
     }
@@ -67,6 +75,10 @@ struct queue *queue_new(struct event_base *base, struct store *s, char *err, siz
         return queue_free(q);
     }
     q->next_id = next_id;
+    if (store_run_now(s, queue_count_work, q->tally) != SQLITE_OK) {
+        snprintf(err, errlen, "recovery: cannot count the queue: %s", sqlite3_errmsg(store_db(s)));
+        return queue_free(q);
+    }
     if ((rc = store_run_now(s, queue_orphans_work, &next_id)) != SQLITE_OK) {
         /* a full disk: again later, with the retries */
         log_warn("queue", "recovery: cannot remove uncommitted content yet: %s; retrying",
@@ -156,7 +168,7 @@ static int queue_commit_work(struct store *s, void *arg)
     int rc = message_insert(s, m);
 
     for (size_t i = 0; i < m->nrcpts && rc == SQLITE_OK; i++)
-        rc = recipient_insert(s, m->msg_id, m->received_ms, &m->rcpts[i]);
+        rc = recipient_insert(s, op->q->tally, m->msg_id, m->received_ms, &m->rcpts[i]);
     if (rc != SQLITE_OK)
         log_err("queue", "%s: commit failed: %s", m->queue_id,
                 rc == SQLITE_CORRUPT ? "content incomplete" : sqlite3_errstr(rc));
@@ -271,9 +283,15 @@ int queue_release(struct store *s, uint64_t msg_id)
 }
 
 /* queue_requeue - a recipient queued again by a request */
-int queue_requeue(struct store *s, const struct queue_requeue *r, const char *addr)
+int queue_requeue(struct queue *q, struct store *s, const struct queue_requeue *r, const char *addr)
 {
-    return recipient_requeue(s, r->msg_id, r->request, addr, r->sg, r->dest, r->now_ms);
+    return recipient_requeue(s, q->tally, r->msg_id, r->request, addr, r->sg, r->dest, r->now_ms);
+}
+
+/* queue_counts - the counts by state, kept as the rows change */
+void queue_counts(const struct queue *q, struct queue_counts *c)
+{
+    queue_tally_get(q->tally, c);
 }
 
 /* queue_state_name - for JSON and logs */
@@ -311,6 +329,7 @@ struct queue *queue_free(struct queue *q)
         event_free(q->retry_ev);
     queue_keep_free(q);
     q->active = queue_active_free(q->active);
+    q->tally = queue_tally_free(q->tally);
     free(q);
     return NULL;
 }

@@ -13,6 +13,7 @@
 
 struct queue_active_slot {
     uint64_t id, msg;
+    bool deferred;
 };
 
 struct queue_active {
@@ -73,14 +74,14 @@ static int queue_active_grow(struct queue_active *a)
 }
 
 /* queue_active_add - mark an id */
-int queue_active_add(struct queue_active *a, uint64_t id, uint64_t msg)
+int queue_active_add(struct queue_active *a, uint64_t id, uint64_t msg, bool deferred)
 {
     if ((a->n + 1) * 2 > a->cap && queue_active_grow(a) < 0)
         return -1;
     size_t i = queue_active_find(a, id);
     if (a->slot[i].id == 0)
         a->n++;
-    a->slot[i] = (struct queue_active_slot){id, msg};
+    a->slot[i] = (struct queue_active_slot){id, msg, deferred};
     return 0;
 }
 
@@ -109,6 +110,18 @@ void queue_active_del(struct queue_active *a, uint64_t id)
 bool queue_active_has(const struct queue_active *a, uint64_t id)
 {
     return a->slot[queue_active_find(a, id)].id == id;
+}
+
+/* queue_active_get - id's entry, if it is marked */
+bool queue_active_get(const struct queue_active *a, uint64_t id, uint64_t *msg, bool *deferred)
+{
+    const struct queue_active_slot *sl = &a->slot[queue_active_find(a, id)];
+
+    if (sl->id != id)
+        return false;
+    *msg = sl->msg;
+    *deferred = sl->deferred;
+    return true;
 }
 
 /* queue_active_count - how many ids */

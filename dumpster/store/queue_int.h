@@ -33,6 +33,7 @@ struct queue_requeue {
 
 /* queue_requeue - addr of r->msg_id pending again for request r->request
  * (a row of its own: requests never share one). */
-int queue_requeue(struct store *s, const struct queue_requeue *r, const char *addr);
+int queue_requeue(struct queue *q, struct store *s, const struct queue_requeue *r,
+                  const char *addr);
 
 #endif

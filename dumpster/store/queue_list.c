@@ -1,6 +1,7 @@
 /*
- * queue_list.c - what waits for delivery: the listing, counts by state,
- * and flushing deferred mail (queue.h)
+ * queue_list.c - what waits for delivery: the listing, the recount by
+ * state (a scan; queue_tally.c keeps the counts), and flushing deferred
+ * mail (queue.h)
  *
  * Storage thread work over recipient.c and message.c; a recipient is
  * shown active when the queue's active set holds it.
@@ -106,8 +107,8 @@ static void queue_count_reply(void *arg, enum store_rc rc)
     free(op);
 }
 
-/* queue_count - messages by state */
-void queue_count(struct queue *q, void (*fn)(void *ctx, const struct queue_counts *c), void *ctx)
+/* queue_recount - messages by state, by a scan */
+void queue_recount(struct queue *q, void (*fn)(void *ctx, const struct queue_counts *c), void *ctx)
 {
     struct queue_count_op *op = queue_oom(calloc(1, sizeof(*op)));
 

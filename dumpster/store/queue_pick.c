@@ -108,7 +108,7 @@ static int queue_pick_row(void *ctx, const struct recipient_row *r)
 
 /* queue_load - the envelope of a job; a message gone from the store fails
  * its recipients (content cannot come back) */
-static int queue_load(struct store *s, struct queue_job *j, bool *ok)
+static int queue_load(struct store *s, struct queue_tally *t, struct queue_job *j, bool *ok)
 {
     struct message_row m;
     int rc = message_get(s, j->msg_id, &m, ok);
@@ -118,7 +118,7 @@ static int queue_load(struct store *s, struct queue_job *j, bool *ok)
     if (!*ok) {
         log_err("queue", "message %llu: missing from the store, recipients failed",
                 (unsigned long long)j->msg_id);
-        return recipient_fail_msg(s, j->msg_id, "message missing from the store");
+        return recipient_fail_msg(s, t, j->msg_id, "message missing from the store");
     }
     snprintf(j->queue_id, sizeof(j->queue_id), "%s", m.queue_id);
     snprintf(j->sender, sizeof(j->sender), "%s", m.sender);
@@ -129,15 +129,21 @@ static int queue_load(struct store *s, struct queue_job *j, bool *ok)
     return SQLITE_OK;
 }
 
-/* queue_mark - the job's recipients are active from now on */
-static void queue_mark(struct queue_pick_op *op, const struct queue_job *j)
+/* queue_mark - the job's recipients are active from now on (counted so
+ * once the pick's batch commits) */
+static void queue_mark(struct store *s, struct queue_pick_op *op, const struct queue_job *j)
 {
+    struct queue_tally_delta d = {.active = (int32_t)j->nrcpts};
+
     for (size_t i = 0; i < j->nrcpts; i++) {
-        if (queue_active_add(op->q->active, j->rcpts[i].id, j->msg_id) < 0)
+        bool deferred = j->rcpts[i].attempts > 0;
+        if (queue_active_add(op->q->active, j->rcpts[i].id, j->msg_id, deferred) < 0)
             queue_oom(NULL);
+        d.active_deferred += deferred;
         op->marked = queue_oom(realloc(op->marked, (op->nmarked + 1) * sizeof(*op->marked)));
         op->marked[op->nmarked++] = j->rcpts[i].id;
     }
+    queue_tally_note(s, op->q->tally, j->msg_id, d);
 }
 
 struct queue_unmark {
@@ -174,6 +180,19 @@ static void queue_pick_undo(void *arg, bool committed)
         queue_unmark(u);
 }
 
+/* queue_release_marks - the marks of u go, and the counts say so */
+static void queue_release_marks(struct queue_unmark *u)
+{
+    for (size_t i = 0; i < u->n; i++) {
+        uint64_t msg;
+        bool deferred;
+        if (queue_active_get(u->q->active, u->ids[i], &msg, &deferred))
+            queue_tally_add(u->q->tally, msg,
+                            (struct queue_tally_delta){.active = -1, .active_deferred = -deferred});
+    }
+    queue_unmark(u);
+}
+
 /* queue_done_release - after an outcome's batch: one that committed
  * releases its recipients; one that failed (its COMMIT, or the batch
  * around it) keeps them active, since the outcome is written again later
@@ -183,7 +202,7 @@ static void queue_done_release(void *arg, bool committed)
     struct queue_unmark *u = arg;
 
     if (committed)
-        queue_unmark(u);
+        queue_release_marks(u);
     else
         queue_unmark_free(u);
 }
@@ -202,12 +221,12 @@ static int queue_pick_work(struct store *s, void *arg)
         bool ok = false;
         op->jobs[i] = NULL;
         if (rc == SQLITE_OK)
-            rc = queue_load(s, j, &ok);
+            rc = queue_load(s, op->q->tally, j, &ok);
         if (rc != SQLITE_OK || !ok) {
             queue_job_free(j);
             continue;
         }
-        queue_mark(op, j);
+        queue_mark(s, op, j);
         op->jobs[op->njobs++] = j;
     }
     struct queue_unmark *u = queue_oom(calloc(1, sizeof(*u)));
@@ -311,7 +330,7 @@ struct queue_done_op {
 };
 
 /* queue_fate - one recipient's outcome */
-static int queue_fate(struct store *s, const struct queue_outcome *o,
+static int queue_fate(struct store *s, struct queue_tally *t, const struct queue_outcome *o,
                       const struct queue_outcome_rcpt *r)
 {
     static const enum rcpt_state state[] = {
@@ -324,7 +343,7 @@ static int queue_fate(struct store *s, const struct queue_outcome *o,
                    : r->fate == QUEUE_FAILED ? o->keep_failed_until_ms /* 0: not kept */
                                              : 0;
 
-    return recipient_fate(s, r->id, state[r->fate], next, o->now_ms, r->reply);
+    return recipient_fate(s, t, r->id, state[r->fate], next, o->now_ms, r->reply);
 }
 
 /* queue_done_work - storage thread: outcomes, observers, cleanup */
@@ -336,7 +355,7 @@ static int queue_done_work(struct store *s, void *arg)
     int rc = SQLITE_OK;
 
     for (size_t i = 0; i < o->nrcpts && rc == SQLITE_OK; i++)
-        rc = queue_fate(s, o, &o->rcpts[i]);
+        rc = queue_fate(s, q->tally, o, &o->rcpts[i]);
     for (size_t i = 0; i < q->nobservers && rc == SQLITE_OK; i++)
         rc = q->observers[i].fn(q->observers[i].ctx, s, o);
     if (rc == SQLITE_OK)

@@ -1,6 +1,6 @@
 /*
  * queue_priv.h - what the queue's files share: the object (queue.c),
- * picking and outcomes (queue_pick.c), listing and counts (queue_list.c),
+ * picking and outcomes (queue_pick.c), listing and the recount (queue_list.c),
  * failures kept without a report (queue_keep.c)
  */
 #ifndef DD_QUEUE_PRIV_H
@@ -12,6 +12,7 @@
 
 #include "queue_active.h"
 #include "queue_int.h"
+#include "queue_tally.h"
 
 struct event;
 
@@ -40,6 +41,7 @@ struct queue {
     } observers[QUEUE_OBSERVERS_MAX];
     size_t nobservers;
     struct queue_active *active;     /* storage thread */
+    struct queue_tally *tally;       /* counts by state: written by the storage thread */
     struct queue_retry_list retries; /* loop */
     unsigned retry_run;              /* failed writes in a row: the delay grows */
     struct event *retry_ev;

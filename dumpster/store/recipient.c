@@ -4,6 +4,9 @@
  * The only file that writes it. States are bound as parameters from enum
  * rcpt_state, never written as numbers in the SQL. The due scan walks the
  * (state, next_attempt) index; the rest go by message (recipient_key).
+ * Every statement that makes a row pending or ends a pending one notes the
+ * change in the queue's counts (queue_tally.h), in the same work function:
+ * inserts by their change count, updates by the rows they return.
  * Storage thread only.
  */
 #include "recipient.h"
@@ -61,12 +64,22 @@ static const char *const sql_insert =
     "INSERT OR IGNORE INTO recipient(msg, rcpt, route, sg, request, state, queued)"
     " VALUES (?, ?, ?, ?, 0, ?, ?)";
 
+/* recipient_new_row - a row inserted (or ignored: a repeat) is one more pending */
+static int recipient_new_row(struct store *s, struct queue_tally *t, uint64_t msg, int rc)
+{
+    if (rc == SQLITE_OK && store_changes(s) > 0)
+        queue_tally_note(s, t, msg, (struct queue_tally_delta){.pending = 1});
+    return rc;
+}
+
 /* recipient_insert - one recipient of a new message */
-int recipient_insert(struct store *s, uint64_t msg, int64_t queued_ms,
+int recipient_insert(struct store *s, struct queue_tally *t, uint64_t msg, int64_t queued_ms,
                      const struct queue_msg_rcpt *r)
 {
-    return store_do(s, sql_insert, "utdtdi", msg, r->addr, (int)r->route,
-                    r->route == RCPT_ROUTE_SG ? r->sg : "", RCPT_PENDING, queued_ms);
+    int rc = store_do(s, sql_insert, "utdtdi", msg, r->addr, (int)r->route,
+                      r->route == RCPT_ROUTE_SG ? r->sg : "", RCPT_PENDING, queued_ms);
+
+    return recipient_new_row(s, t, msg, rc);
 }
 
 static const char *const sql_requeue =
@@ -74,11 +87,13 @@ static const char *const sql_requeue =
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
 /* recipient_requeue - a row of a resubmission request */
-int recipient_requeue(struct store *s, uint64_t msg, uint64_t request, const char *addr,
-                      const char *sg, const char *dest, int64_t now_ms)
+int recipient_requeue(struct store *s, struct queue_tally *t, uint64_t msg, uint64_t request,
+                      const char *addr, const char *sg, const char *dest, int64_t now_ms)
 {
-    return store_do(s, sql_requeue, "utdtuodi", msg, addr, RCPT_ROUTE_SG, sg, request, dest,
-                    RCPT_PENDING, now_ms);
+    int rc = store_do(s, sql_requeue, "utdtuodi", msg, addr, RCPT_ROUTE_SG, sg, request, dest,
+                      RCPT_PENDING, now_ms);
+
+    return recipient_new_row(s, t, msg, rc);
 }
 
 static const char *const sql_due =
@@ -121,29 +136,88 @@ int recipient_open(struct store *s, const char *sg, recipient_row_fn fn, void *c
     return recipient_scan(s, store_bind(s, sql_open, "do", RCPT_PENDING, sg), fn, ctx);
 }
 
+struct recipient_ended {
+    uint64_t msg;
+    struct queue_tally_delta d;
+};
+
+/* recipient_ended_row - a pending row that an update changed: msg and the
+ * attempts it had before (the update counted one more when asked) */
+static int recipient_ended_row(void *ctx, sqlite3_stmt *st)
+{
+    struct recipient_ended *e = ctx;
+
+    e->msg = (uint64_t)sqlite3_column_int64(st, 0);
+    e->d.pending--;
+    e->d.deferred -= sqlite3_column_int64(st, 1) > 0;
+    return SQLITE_OK;
+}
+
 static const char *const sql_fate =
     "UPDATE recipient SET state = ?, attempts = attempts + 1, next_attempt = ?, delivered = ?,"
-    " last_reply = ? WHERE id = ?";
+    " last_reply = ? WHERE id = ? AND state = ? RETURNING msg, attempts - 1";
 
-/* recipient_fate - one attempt's outcome */
-int recipient_fate(struct store *s, uint64_t id, enum rcpt_state state, int64_t next_attempt_ms,
-                   int64_t delivered_ms, const char *reply)
+/* recipient_fate - one attempt's outcome, for a row still pending */
+int recipient_fate(struct store *s, struct queue_tally *t, uint64_t id, enum rcpt_state state,
+                   int64_t next_attempt_ms, int64_t delivered_ms, const char *reply)
 {
-    sqlite3_stmt *st =
-        store_bind(s, sql_fate, "diitu", (int)state, next_attempt_ms, delivered_ms, reply, id);
+    struct recipient_ended e = {0};
+    sqlite3_stmt *st = store_bind(s, sql_fate, "diitud", (int)state, next_attempt_ms, delivered_ms,
+                                  reply, id, RCPT_PENDING);
+    int rc;
 
     if (st != NULL && state != RCPT_DELIVERED)
         sqlite3_bind_null(st, 3);
-    return st ? store_run(s, st) : SQLITE_ERROR;
+    if ((rc = store_each(s, st, recipient_ended_row, &e)) != SQLITE_OK || e.msg == 0)
+        return rc;
+    if (state == RCPT_PENDING) { /* deferred: pending again, after an attempt */
+        e.d.pending++;
+        e.d.deferred++;
+    }
+    queue_tally_note(s, t, e.msg, e.d);
+    return SQLITE_OK;
 }
 
 static const char *const sql_fail_msg =
-    "UPDATE recipient SET state = ?2, last_reply = ?3 WHERE msg = ?1 AND state = ?4";
+    "UPDATE recipient SET state = ?2, last_reply = ?3 WHERE msg = ?1 AND state = ?4"
+    " RETURNING msg, attempts";
 
 /* recipient_fail_msg - every open row of a message failed */
-int recipient_fail_msg(struct store *s, uint64_t msg, const char *reason)
+int recipient_fail_msg(struct store *s, struct queue_tally *t, uint64_t msg, const char *reason)
 {
-    return store_do(s, sql_fail_msg, "udtd", msg, RCPT_FAILED, reason, RCPT_PENDING);
+    struct recipient_ended e = {0};
+    int rc =
+        store_each(s, store_bind(s, sql_fail_msg, "udtd", msg, RCPT_FAILED, reason, RCPT_PENDING),
+                   recipient_ended_row, &e);
+
+    if (rc == SQLITE_OK && e.msg != 0)
+        queue_tally_note(s, t, e.msg, e.d);
+    return rc;
+}
+
+struct recipient_counting {
+    struct queue_tally *t;
+};
+
+/* recipient_count_row - one pending row (no GROUP BY: no sort at the start) */
+static int recipient_count_row(void *ctx, sqlite3_stmt *st)
+{
+    struct recipient_counting *c = ctx;
+    struct queue_tally_delta d = {.pending = 1, .deferred = sqlite3_column_int(st, 1) > 0};
+
+    queue_tally_add(c->t, (uint64_t)sqlite3_column_int64(st, 0), d);
+    return SQLITE_OK;
+}
+
+static const char *const sql_count = "SELECT msg, attempts FROM recipient WHERE state = ?1";
+
+/* recipient_count - the queue's counts from the rows (the start) */
+int recipient_count(struct store *s, struct queue_tally *t)
+{
+    struct recipient_counting c = {t};
+
+    queue_tally_clear(t);
+    return store_each(s, store_bind(s, sql_count, "d", RCPT_PENDING), recipient_count_row, &c);
 }
 
 static const char *const sql_open_count =

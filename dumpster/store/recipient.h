@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "queue_msg.h"
+#include "queue_tally.h"
 #include "store_int.h"
 
 /* A row as the scans hand it over; pointers valid during the callback. */
@@ -35,14 +36,21 @@ struct recipient_row {
  * else is an SQLite error that ends it. */
 typedef int (*recipient_row_fn)(void *ctx, const struct recipient_row *r);
 
+/* The functions that make a row pending or end a pending one note it in t
+ * (queue_tally.h), once their batch commits. */
+
 /* recipient_insert - a recipient of a new message (a repeated address once). */
-int recipient_insert(struct store *s, uint64_t msg, int64_t queued_ms,
+int recipient_insert(struct store *s, struct queue_tally *t, uint64_t msg, int64_t queued_ms,
                      const struct queue_msg_rcpt *r);
 
 /* recipient_requeue - addr of msg pending again for a resubmission request
  * (nothing when that request queued it already). */
-int recipient_requeue(struct store *s, uint64_t msg, uint64_t request, const char *addr,
-                      const char *sg, const char *dest, int64_t now_ms);
+int recipient_requeue(struct store *s, struct queue_tally *t, uint64_t msg, uint64_t request,
+                      const char *addr, const char *sg, const char *dest, int64_t now_ms);
+
+/* recipient_count - t counted again from the pending rows (the start:
+ * nothing is active). */
+int recipient_count(struct store *s, struct queue_tally *t);
 
 /* recipient_due - pending rows due at now_ms, by next attempt. */
 int recipient_due(struct store *s, int64_t now_ms, recipient_row_fn fn, void *ctx);
@@ -57,13 +65,14 @@ int recipient_open_msgs(struct store *s, const char *sg, size_t max, uint64_t *i
 /* recipient_open - every open row (of storage group sg unless NULL), by message. */
 int recipient_open(struct store *s, const char *sg, recipient_row_fn fn, void *ctx);
 
-/* recipient_fate - the outcome of an attempt: state, next attempt (pending),
- * delivery time (delivered), reply. */
-int recipient_fate(struct store *s, uint64_t id, enum rcpt_state state, int64_t next_attempt_ms,
-                   int64_t delivered_ms, const char *reply);
+/* recipient_fate - the outcome of an attempt on a pending row: state, next
+ * attempt (pending), delivery time (delivered), reply. A row no longer
+ * pending is left as it is. */
+int recipient_fate(struct store *s, struct queue_tally *t, uint64_t id, enum rcpt_state state,
+                   int64_t next_attempt_ms, int64_t delivered_ms, const char *reply);
 
 /* recipient_fail_msg - every open row of msg failed with reason. */
-int recipient_fail_msg(struct store *s, uint64_t msg, const char *reason);
+int recipient_fail_msg(struct store *s, struct queue_tally *t, uint64_t msg, const char *reason);
 
 /* recipient_open_count - open rows of msg. */
 int recipient_open_count(struct store *s, uint64_t msg, int64_t *n);
@@ -82,7 +91,8 @@ int recipient_kept_end(struct store *s, uint64_t msg, int64_t now_ms);
 /* recipient_kept_next - the earliest end of a kept failed row, 0 when none. */
 int recipient_kept_next(struct store *s, int64_t *next_ms);
 
-/* recipient_delete_msg - every row of msg. */
+/* recipient_delete_msg - every row of msg, none of them pending (the
+ * caller counted: queue_release_msg), so the counts do not move. */
 int recipient_delete_msg(struct store *s, uint64_t msg);
 
 /* recipient_flush - pending rows with a later attempt due now: of storage

@@ -384,7 +384,6 @@ struct admin *admin_free(struct admin *a)
     while (a->ops != NULL)
         admin_op_detach(a->ops); /* its callback finds no admin and only frees it */
     admin_share_detach(&a->stats_read);
-    admin_share_detach(&a->metrics_read);
     admin_conns_detach(a);
     admin_listen_stop(a);
     if (a->http != NULL)

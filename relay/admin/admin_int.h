@@ -55,7 +55,6 @@ struct admin {
     uint64_t accept_errors;          /* accept() failures seen */
     struct admin *alive_next;        /* the list of admins alive */
     struct admin_share stats_read;   /* the outstanding requests, for /v1/stats */
-    struct admin_share metrics_read; /* the queue counts, for /metrics */
 };
 
 /* One request being routed. */

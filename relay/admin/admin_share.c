@@ -1,10 +1,11 @@
 /*
  * admin_share.c - one store read shared by every request that wants it
  *
- * GET /v1/stats and GET /metrics are public by default and scraped often:
- * each asks the storage thread something (the outstanding requests, the
- * queue counts). Requests that come while such a read is in flight wait
- * for its answer instead of starting their own, so the storage thread
+ * GET /v1/stats is public by default and scraped often: while a resubmit
+ * request is outstanding it asks the storage thread for the outstanding
+ * requests (GET /metrics asks nothing). Requests that come while such a
+ * read is in flight wait for its answer instead of starting their own, so
+ * the storage thread
  * does the work once however many ask, and at most ADMIN_SHARE_WAITERS_MAX
  * wait for one read; more are refused 503 with Retry-After. A batch
  * outlives the admin: when the admin goes, its waiting operations are

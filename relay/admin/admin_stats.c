@@ -3,11 +3,14 @@
  *
  * Statistics of storage groups come from the dumpster's counters in
  * memory, so an answer costs memory in proportion to the storage groups
- * it covers. What needs the store (outstanding requests for /v1/stats,
- * queue counts for /metrics) is asked first, once for every request that
- * waits for it (admin_share.c), and each answer is built in its callback
- * from the counters of that moment; /v1/stats asks nothing when the
- * engine's counts (in memory) say no request is outstanding.
+ * it covers. /metrics is answered at once from counters: the queue's
+ * counts by state are kept as its rows change (queue_counts), so no
+ * gauge costs more as the queue or the dumpster grow. What needs the
+ * store (outstanding requests for /v1/stats) is asked first, once for
+ * every request that waits for it (admin_share.c), and each answer is
+ * built in its callback from the counters of that moment; /v1/stats asks
+ * nothing when the engine's counts (in memory) say no request is
+ * outstanding.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,7 +75,7 @@ void admin_stats_healthz(struct admin_call *c)
 }
 
 /* admin_metrics_render - every family, from the counters of now */
-static struct evbuffer *admin_metrics_render(struct admin *a, const struct queue_counts *qc)
+static struct evbuffer *admin_metrics_render(struct admin *a)
 {
     struct metrics_snapshot m = {0};
     struct dumpster_stats *sg = admin_stats_all(a, NULL, &m.nsg);
@@ -85,10 +88,8 @@ static struct evbuffer *admin_metrics_render(struct admin *a, const struct queue
     store_get_stats(a->deps.store, &m.store);
     if (a->deps.probes != NULL)
         probes_get_stats(a->deps.probes, &m.probe);
-    if (qc != NULL) {
-        m.has_queue = true;
-        m.queue = *qc;
-    }
+    queue_counts(a->deps.queue, &m.queue);
+    m.has_queue = true;
     m.now_ms = clock_now_ms();
     if (out != NULL && metrics_render(out, &m) < 0) {
         evbuffer_free(out);
@@ -96,28 +97,6 @@ static struct evbuffer *admin_metrics_render(struct admin *a, const struct queue
     }
     free(sg);
     return out;
-}
-
-/* admin_metrics_counted - the queue was counted: every waiter's answer */
-static void admin_metrics_counted(void *ctx, const struct queue_counts *qc)
-{
-    struct admin_op **ops;
-    size_t n = admin_share_done(ctx, &ops);
-
-    for (size_t i = 0; i < n; i++) {
-        struct admin *a = admin_op_settle(ops[i], STORE_OK, "");
-        struct evbuffer *out = a != NULL ? admin_metrics_render(a, qc) : NULL;
-
-        if (a == NULL)
-            continue;
-        if (out == NULL)
-            admin_op_error(ops[i], 500, "internal", "out of memory");
-        else
-            admin_op_reply_buffer(ops[i], 200, METRICS_CONTENT_TYPE, out);
-        if (out != NULL)
-            evbuffer_free(out);
-    }
-    admin_share_free(ctx);
 }
 
 /* admin_busy - 503: the shared read has all the waiters it takes */
@@ -139,22 +118,17 @@ static bool admin_share_start(struct admin_op *op, struct admin_share *s,
     return false;
 }
 
-/* admin_stats_metrics - GET /metrics: count the queue first, once for all */
+/* admin_stats_metrics - GET /metrics: every gauge from counters, at once */
 void admin_stats_metrics(struct admin_call *c)
 {
-    struct admin_share_batch *b;
-    struct admin_op *op;
-    bool start;
+    struct evbuffer *out = admin_metrics_render(c->a);
 
-    if (admin_share_full(&c->a->metrics_read)) {
-        admin_busy(c);
+    if (out == NULL) {
+        admin_reply_error(c->req, 500, "internal", "out of memory");
         return;
     }
-    if ((op = admin_op_new_shared(c, sizeof(*op))) == NULL ||
-        !admin_share_start(op, &c->a->metrics_read, &b, &start))
-        return;
-    if (start)
-        queue_count(c->a->deps.queue, admin_metrics_counted, b);
+    admin_reply_buffer(c->req, 200, METRICS_CONTENT_TYPE, out);
+    evbuffer_free(out);
 }
 
 /* admin_stats_group - one storage group as JSON */

@@ -6,10 +6,12 @@
  * (RSET between), so a busy destination sees few connects. Addresses are
  * tried in their configured order: a connection that fails before it is
  * ready moves the pool to the next address; when every address failed in a
- * row and no connection is left, the waiting jobs are deferred. While no
- * connection has succeeded, only one connect is in flight, so a dead
- * mailbox server does not get a burst of them. A pool is one destination
- * under one TLS policy (delivery_tls.c).
+ * row and no connection is left, the waiting jobs are deferred. A new
+ * connection is opened only when jobs wait, every open connection is busy
+ * and none is connecting: the pool grows one connect at a time while the
+ * load keeps its connections busy, so a trickle uses one connection and a
+ * dead mailbox server never gets a burst of connects. A pool is one
+ * destination under one TLS policy (delivery_tls.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,7 +367,17 @@ static void dpool_connect(struct dpool *p)
     }
 }
 
-/* dpool_dispatch - jobs to idle connections; more connections if needed */
+/* dpool_want_conn - work waits, every open connection is busy and none is
+ * on its way: one more, up to the bound. One connect at a time, so a burst
+ * that one connection drains does not open idle ones (and a dead server
+ * does not get a burst of connects) */
+static bool dpool_want_conn(const struct dpool *p)
+{
+    return p->njobs > 0 && p->nconnecting == 0 &&
+           p->nconn < p->d->c->delivery.concurrency_per_destination;
+}
+
+/* dpool_dispatch - jobs to idle connections; one more connection if needed */
 static void dpool_dispatch(struct dpool *p)
 {
     struct dconn *cn;
@@ -385,13 +397,8 @@ static void dpool_dispatch(struct dpool *p)
         dpool_fail_waiting(p);
         return;
     }
-    while (p->nconnecting < p->njobs && p->nconn < p->d->c->delivery.concurrency_per_destination &&
-           (p->nready > 0 || p->nconnecting == 0)) {
-        unsigned before = p->nconn;
-        dpool_connect(p);
-        if (p->nconn == before)
-            break; /* out of sockets: the next tick tries again */
-    }
+    if (dpool_want_conn(p))
+        dpool_connect(p); /* out of sockets: the next tick tries again */
 }
 
 /* dpool_enqueue - a job waits for a connection of its destination */

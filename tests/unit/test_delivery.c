@@ -10,8 +10,8 @@
  * from the recipient table: delivered, failed with one bounce, deferred
  * with the doubling backoff, failed once the queue lifetime is over;
  * connections are counted at the peers (reuse with RSET, the concurrency
- * bound); a destination changed at runtime, by a new configuration or
- * across a restart takes the mail not yet delivered; a peer that hangs up
+ * bound, a pool that grows only while its connections are busy); a destination changed at runtime,
+ * by a new configuration or across a restart takes the mail not yet delivered; a peer that hangs up
  * or answers out of step defers, never bounces; an outcome whose commit
  * fails is written later, its recipient delivered once.
  */
@@ -365,6 +365,71 @@ static void test_concurrency_bound(void **state)
     assert_int_equal(w->lmtp->nmsgs, 8);
 }
 
+/* empty_conns - connections to p that carried no message */
+static unsigned empty_conns(const struct peer *p)
+{
+    unsigned carried = 0;
+
+    for (unsigned c = 1; c <= p->conns; c++)
+        for (unsigned i = 0; i < p->nmsgs && i < PEER_MSGS_MAX; i++)
+            if (p->msgs[i].conn == c) {
+                carried++;
+                break;
+            }
+    return p->conns - carried;
+}
+
+/* test_pool_grows_when_busy - a trickle uses one connection; a burst that
+ * one connection drains before a new one is greeted (slow greetings) opens
+ * no idle ones: a connection is opened only while every open one is busy,
+ * one connect at a time */
+static void test_pool_grows_when_busy(void **state)
+{
+    struct world *w = *state;
+    const char *frank = "frank@example.org:SG1";
+
+    w->x->f->c.delivery.concurrency_per_destination = 16;
+    for (size_t i = 0; i < 4; i++)
+        wait_state(w, send1(w, "alice@example.org:SG1"), "alice@example.org", RCPT_DELIVERED);
+    assert_int_equal(w->lmtp->conns, 1);
+    peer_rule(w->lmtp, "frank@example.org", "451 4.3.0 try later", NULL);
+    for (size_t i = 0; i < 16; i++)
+        send1(w, frank);
+    df_wait(w->x, 16, "SELECT count(*) FROM recipient WHERE state = %d AND attempts = 1",
+            RCPT_PENDING);
+    peer_rule(w->lmtp, "frank@example.org", NULL, NULL);
+    unsigned before = w->lmtp->conns;
+    w->lmtp->greet_delay_ms = 2000;
+    queue_flush(w->x->f->q, "SG1", false, NULL, NULL); /* 16 due at once: a burst */
+    df_wait(w->x, 20, "SELECT count(*) FROM recipient WHERE state = %d", RCPT_DELIVERED);
+    assert_int_equal(w->lmtp->nmsgs, 20);
+    sf_run_ms(w->x->f, 200); /* the accepts of whatever was opened meanwhile */
+    if (w->lmtp->conns > before + 1)
+        fail_msg("the burst opened %u connections; the open one carried it",
+                 w->lmtp->conns - before);
+    if (empty_conns(w->lmtp) > 1)
+        fail_msg("%u of %u connections carried no message", empty_conns(w->lmtp), w->lmtp->conns);
+}
+
+/* test_burst_fills_pool - a burst that keeps every connection busy opens
+ * them up to the bound, and each carries mail */
+static void test_burst_fills_pool(void **state)
+{
+    struct world *w = *state;
+
+    w->x->f->c.delivery.concurrency_per_destination = 4;
+    w->lmtp->fault = PEER_HOLD;
+    for (size_t i = 0; i < 10; i++)
+        send1(w, "alice@example.org:SG1");
+    df_wait_for(w->x, &w->lmtp->held, 4);
+    assert_int_equal(w->lmtp->conns, 4);
+    w->lmtp->fault = PEER_OK;
+    peer_release(w->lmtp);
+    df_wait(w->x, 10, "SELECT count(*) FROM recipient WHERE state = %d", RCPT_DELIVERED);
+    assert_int_equal(w->lmtp->conns, 4);
+    assert_int_equal(empty_conns(w->lmtp), 0);
+}
+
 /* route_stored - delivery_route_set's answer */
 static void route_stored(void *ctx, enum store_rc rc)
 {
@@ -578,6 +643,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lifetime_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency_bound, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_grows_when_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_burst_fills_pool, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_route_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_conf, setup, teardown),

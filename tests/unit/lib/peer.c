@@ -33,8 +33,9 @@ struct peer_conn {
     struct peer_msg cur;   /* the envelope in progress */
     struct evbuffer *data; /* the content as it comes, stuffed, with ".\r\n" */
     size_t msg_len;
-    struct evbuffer *late; /* PEER_OUT_OF_STEP: RCPT replies kept back */
-    struct evbuffer *held; /* PEER_HOLD: end-of-data replies kept back */
+    struct evbuffer *late;  /* PEER_OUT_OF_STEP: RCPT replies kept back */
+    struct evbuffer *held;  /* PEER_HOLD: end-of-data replies kept back */
+    struct event *greet_ev; /* greet_delay_ms: the 220 comes then */
 };
 
 /* pc_say - one reply line (or several, CRLF between) */
@@ -58,6 +59,8 @@ static void pc_free(struct peer_conn *c)
         pp = &(*pp)->next;
     *pp = c->next;
     c->p->open--;
+    if (c->greet_ev)
+        event_free(c->greet_ev);
     bufferevent_free(c->bev);
     evbuffer_free(c->data);
     evbuffer_free(c->late);
@@ -300,7 +303,28 @@ static void pc_event(struct bufferevent *bev, short what, void *arg)
         pc_free(arg);
 }
 
-/* peer_accept - a connection: greet it */
+/* pc_greet - the greeting (or the refusal of greeting) */
+static void pc_greet(struct peer_conn *c)
+{
+    struct peer *p = c->p;
+
+    if (p->greeting[0])
+        pc_say(c, "%s", p->greeting);
+    else
+        pc_say(c, "220 peer.test %s ready", p->lmtp ? "LMTP" : "ESMTP");
+    if (p->greeting[0] && p->greeting[0] != '2')
+        pc_hangup(c);
+}
+
+/* pc_greet_cb - greet_delay_ms is over */
+static void pc_greet_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    pc_greet(arg);
+}
+
+/* peer_accept - a connection: greet it (now, or after greet_delay_ms) */
 static void peer_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
                         int salen, void *arg)
 {
@@ -325,12 +349,14 @@ static void peer_accept(struct evconnlistener *lis, evutil_socket_t fd, struct s
     pc_envelope_reset(c);
     bufferevent_setcb(c->bev, pc_read, pc_written, pc_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    if (p->greeting[0])
-        pc_say(c, "%s", p->greeting);
-    else
-        pc_say(c, "220 peer.test %s ready", p->lmtp ? "LMTP" : "ESMTP");
-    if (p->greeting[0] && p->greeting[0] != '2')
-        pc_hangup(c);
+    if (p->greet_delay_ms == 0) {
+        pc_greet(c);
+        return;
+    }
+    struct timeval tv = {p->greet_delay_ms / 1000, (p->greet_delay_ms % 1000) * 1000};
+    c->greet_ev = evtimer_new(p->base, pc_greet_cb, c);
+    assert_non_null(c->greet_ev);
+    evtimer_add(c->greet_ev, &tv);
 }
 
 /* peer_listen - 127.0.0.1 port 0, or a unix socket */

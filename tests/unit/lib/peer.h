@@ -62,6 +62,7 @@ struct peer {
     bool lmtp, pipelining;
     enum peer_fault fault;
     char greeting[PEER_TEXT_MAX]; /* "" = 220 */
+    unsigned greet_delay_ms;      /* > 0: a new connection is greeted this much later */
     uint16_t port;                /* TCP: where it listens */
     char path[108];               /* unix: where it listens */
     char dest[PEER_TEXT_MAX];     /* its destination text: "lmtp:[127.0.0.1]:PORT" */
