@@ -59,9 +59,13 @@
 #define DD_STORE_BATCH_MAX 512
 /* the store's page cache (KiB) and the WAL size (pages) that triggers a
  * checkpoint: hot pages (queue indexes, counters) are written back once per
- * checkpoint, not once per commit */
+ * checkpoint, not once per commit. A checkpoint copies the WAL's pages into
+ * the database file, which may need that much room: 1000 pages (4 MiB, the
+ * WAL_LIMIT below) bound what a full disk must get back before the store can
+ * checkpoint and write again (16 MiB at 4000 pages: a 20 MiB disk with 6 MiB
+ * freed stayed full) */
 #define DD_STORE_CACHE_KIB 16384
-#define DD_STORE_CHECKPOINT_PAGES 4000
+#define DD_STORE_CHECKPOINT_PAGES 1000
 /* What the WAL file is cut back to after a checkpoint (octets): without it
  * it keeps its largest size, room a full disk needs back */
 #define DD_STORE_WAL_LIMIT 4194304 /* 4 MiB; a literal: it goes into SQL text */

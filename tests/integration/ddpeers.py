@@ -69,7 +69,8 @@ class Mbxsink:
         """The stored messages' bytes, in the order they were stored."""
         out = []
         for name in sorted(os.listdir(self.tmp)):
-            if name.endswith(".eml"):
+            # .tmp.N.eml: being written (renamed to N.eml once whole)
+            if name.endswith(".eml") and not name.startswith("."):
                 with open(os.path.join(self.tmp, name), "rb") as f:
                     out.append(f.read())
         return out

@@ -124,7 +124,15 @@ def test_full_then_freed_restart_and_delivery():
         sink.start()  # the mailbox server comes back: every acknowledged message goes out
         wait_for(lambda: delivered(sink) >= len(acked), timeout=120,
                  what="%d messages delivered" % len(acked))
-        wait_for(lambda: undelivered(hub) == 0, timeout=60, what="every recipient delivered")
+        try:
+            wait_for(lambda: undelivered(hub) == 0, timeout=60, what="every recipient delivered")
+        except AssertionError:
+            with hub.db() as db:
+                rows = db.execute("SELECT msg, rcpt, state, attempts FROM recipient "
+                                  "WHERE state != 2").fetchall()
+            sys.stderr.write("undelivered rows: %r\n---- dumpsterd log ----\n%s\n" % (
+                rows, hub.log()[-6000:]))
+            raise
         assert delivered(sink) == len(acked), (delivered(sink), len(acked))
         assert hub.stop() == 0
         hub.start()
