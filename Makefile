@@ -11,16 +11,17 @@ FUZZ_RUNS ?=
 FUZZ_TARGETS ?=
 FUZZ_CORPUS_MAX ?= 1048576
 FUZZ_CORPUS_FILES ?= 400
+TORTURE_FAMILIES ?=
 
 # Debian packages the build and the tests need.
 DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libsodium-dev \
 	libjansson-dev libcmocka-dev python3 sqlite3 swaks clang-format postfix \
 	prometheus curl jq dovecot-core dovecot-lmtpd dovecot-sieve iproute2 \
-	libssl-dev openssl libnet-ssleay-perl libio-socket-ssl-perl
+	libssl-dev openssl libnet-ssleay-perl libio-socket-ssl-perl valgrind
 # make package, its lintian run and the CI job that installs it (pkg/).
 DEB_PACKAGES += dpkg-dev file lintian systemd adduser man-db
 
-.PHONY: all deps build asan run demo test test-unit test-asan fuzz fuzz-build fuzz-merge format clean bench
+.PHONY: all deps build asan run demo test test-unit test-asan fuzz fuzz-build fuzz-merge format clean bench torture
 .PHONY: install package check-package docs
 
 all: build
@@ -74,6 +75,13 @@ fuzz: fuzz-build
 fuzz-merge: fuzz-build
 	python3 tests/fuzz/run.py --build $(BUILD_FUZZ) --merge --max-bytes $(FUZZ_CORPUS_MAX) \
 	  --max-files $(FUZZ_CORPUS_FILES) $(FUZZ_TARGETS)
+
+# The long tests (tests/torture/run.py; README section 8): SIGKILL rounds, disk
+# full, downstream faults, abuse, valgrind; each family bounded in time, 54 min in
+# all at TORTURE_SCALE=1; the figures table goes to $(BUILD)/torture-figures.md.
+# TORTURE_FAMILIES="sigkill abuse" runs some. As root (tmpfs mounts).
+torture: build
+	python3 tests/torture/run.py --build $(BUILD) $(TORTURE_FAMILIES)
 
 # dumpsterd side by side with Postfix (tests/bench/run.py; BENCH_COUNT, BENCH_RUNS,
 # BENCH_WORKLOADS=5k:20,..., BENCH_EXTRAS=latency,rss,startup,admin,resubmit). As root.
