@@ -349,8 +349,12 @@ def admin_flood(n, reqs):
             s.connect_ex(("127.0.0.1", hub.admin_port))
             socks.append(s)
         time.sleep(1.0)
-        _, w, _ = select.select([], socks, [], 3.0)
-        connected = sum(1 for s in w if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0)
+        poll = select.poll()  # past 1024 descriptors: select() cannot take them
+        for s in socks:
+            poll.register(s, select.POLLOUT)
+        ready = {fd for fd, ev in poll.poll(3000) if ev & select.POLLOUT}
+        connected = sum(1 for s in socks if s.fileno() in ready and
+                        s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0)
         probe = smtp_answers(hub.port)  # SMTP while the admin port is flooded
         held = fds(hub.proc.pid)
         for s in socks:

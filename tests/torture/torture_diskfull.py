@@ -146,7 +146,7 @@ def stuck(hub, mnt):
             size[f] = 0
     with hub.db() as db:
         live = db.execute("SELECT coalesce(sum(size), 0) FROM message").fetchone()[0]
-    return ("%d recipients pending 120 s after the space came back; tmpfs free %.1f MiB, "
+    return ("%d recipients pending; tmpfs free %.1f MiB, "
             "db %.1f MiB, WAL %.1f MiB, messages %.1f MiB; %d 'cannot write to the store' "
             "warnings" % (pending(hub), st.f_bavail * st.f_frsize / 1048576.0,
                           size["dumpsterd.db"] / 1048576.0, size["dumpsterd.db-wal"] / 1048576.0,
@@ -194,15 +194,20 @@ def cycles(n):
                 load.halt()
             t_free = time.monotonic()
             os.unlink(os.path.join(mnt, "ballast"))
-            wait_for(lambda: probe_send(hub.port) == 250, timeout=120,
-                     what="a 250 once space came back")
+            try:
+                wait_for(lambda: probe_send(hub.port) == 250, timeout=120,
+                         what="a 250 once space came back")
+            except AssertionError:
+                raise AssertionError("cycle %d: no 250 120 s after the space came back; %s"
+                                     % (cyc, stuck(hub, mnt)))
             recovery.append(time.monotonic() - t_free)
             if not sink_up:
                 sink.start()
             try:
                 wait_for(lambda: pending(hub) == 0, timeout=120, what="the queue to drain")
             except AssertionError:
-                raise AssertionError("cycle %d: %s" % (cyc, stuck(hub, mnt)))
+                raise AssertionError("cycle %d: the queue not drained 120 s after the space "
+                                     "came back; %s" % (cyc, stuck(hub, mnt)))
             drains.append(time.monotonic() - t_free)
         at = ddcrash.sink_ids(sink)
         lost = [m for m in acked if m not in at]
