@@ -7,16 +7,21 @@ BUILD_FUZZ ?= build-fuzz
 JOBS      ?= 2
 CONF      ?= conf/dumpsterd.conf
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?=
+FUZZ_TARGETS ?=
+FUZZ_CORPUS_MAX ?= 1048576
+FUZZ_CORPUS_FILES ?= 400
+TORTURE_FAMILIES ?=
 
 # Debian packages the build and the tests need.
 DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libsodium-dev \
 	libjansson-dev libcmocka-dev python3 sqlite3 swaks clang-format postfix \
 	prometheus curl jq dovecot-core dovecot-lmtpd dovecot-sieve iproute2 \
-	libssl-dev openssl libnet-ssleay-perl libio-socket-ssl-perl
+	libssl-dev openssl libnet-ssleay-perl libio-socket-ssl-perl valgrind
 # make package, its lintian run and the CI job that installs it (pkg/).
 DEB_PACKAGES += dpkg-dev file lintian systemd adduser man-db
 
-.PHONY: all deps build asan run demo test test-unit test-asan fuzz fuzz-build format clean bench
+.PHONY: all deps build asan run demo test test-unit test-asan fuzz fuzz-build fuzz-merge format clean bench torture
 .PHONY: install package check-package docs
 
 all: build
@@ -57,16 +62,26 @@ fuzz-build: deps
 	  -DCMAKE_C_FLAGS='-fsanitize=fuzzer-no-link,address,undefined -g -O1' >/dev/null
 	cmake --build $(BUILD_FUZZ) -j$(JOBS)
 
-# Run every fuzz target for FUZZ_SECONDS each.
+# Run every fuzz target for FUZZ_SECONDS each, or FUZZ_RUNS executions each
+# (make fuzz FUZZ_RUNS=10000000), on the kept corpus tests/fuzz/corpus/NAME/ and
+# a scratch one in build-fuzz/corpus-NAME/; prints executions and coverage per target.
 # A crash (or a leak, or a timeout) fails the target: its log's tail is printed.
+# make fuzz-merge folds what the runs found into tests/fuzz/corpus/ (-merge=1,
+# at most FUZZ_CORPUS_MAX bytes and FUZZ_CORPUS_FILES files per target).
 fuzz: fuzz-build
-	@fail=0; for f in $(BUILD_FUZZ)/fuzz_*; do \
-	  n=$$(basename $$f); mkdir -p tests/fuzz/corpus-$$n; echo "== $$n"; \
-	  if ! $$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 tests/fuzz/corpus-$$n \
-	      >$(BUILD_FUZZ)/$$n.log 2>&1; then \
-	    fail=1; tail -40 $(BUILD_FUZZ)/$$n.log; echo "FAILED: $$n"; fi; \
-	  grep -E '^(#[0-9]+.*DONE|Done|SUMMARY)' $(BUILD_FUZZ)/$$n.log; \
-	done; exit $$fail
+	python3 tests/fuzz/run.py --build $(BUILD_FUZZ) --seed --seconds $(FUZZ_SECONDS) \
+	  $(if $(FUZZ_RUNS),--runs $(FUZZ_RUNS)) $(FUZZ_TARGETS)
+
+fuzz-merge: fuzz-build
+	python3 tests/fuzz/run.py --build $(BUILD_FUZZ) --merge --max-bytes $(FUZZ_CORPUS_MAX) \
+	  --max-files $(FUZZ_CORPUS_FILES) $(FUZZ_TARGETS)
+
+# The long tests (tests/torture/run.py; README section 8): SIGKILL rounds, disk
+# full, downstream faults, abuse, valgrind; each family bounded in time, 54 min in
+# all at TORTURE_SCALE=1; the figures table goes to $(BUILD)/torture-figures.md.
+# TORTURE_FAMILIES="sigkill abuse" runs some. As root (tmpfs mounts).
+torture: build
+	python3 tests/torture/run.py --build $(BUILD) $(TORTURE_FAMILIES)
 
 # dumpsterd side by side with Postfix (tests/bench/run.py; BENCH_COUNT, BENCH_RUNS,
 # BENCH_WORKLOADS=5k:20,..., BENCH_EXTRAS=latency,rss,startup,admin,resubmit). As root.

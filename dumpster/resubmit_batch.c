@@ -270,19 +270,36 @@ static void rs_log_done(struct store *s, const struct resubmit_info *in)
               (unsigned long long)in->skipped_present);
 }
 
+/* rs_still_kept - the candidate's item is still in the dumpster: it may
+ * have left (and its message with it) since the batch was collected */
+static int rs_still_kept(struct store *s, const struct resubmit_collect *col,
+                         const struct resubmit_cand *c, bool *kept)
+{
+    struct dumpster_item_row it;
+
+    return dumpster_item_get(s, col->row.info.req.storage_group, c->msg, &it, kept);
+}
+
 /* resubmit_batch_apply - queue the candidates the probe did not find
- * (present NULL: every one), move the cursor; *msgs: messages queued */
+ * (present NULL: every one) and whose item is still kept, move the
+ * cursor; *msgs: messages queued */
 int resubmit_batch_apply(struct store *s, struct resubmit *rs, struct resubmit_collect *col,
                          const enum probe_answer *answers, int64_t now_ms, uint64_t *msgs)
 {
     struct resubmit_info *in = &col->next.info;
-    bool ours;
+    bool ours, kept;
     int rc = rs_still_ours(s, col, &ours);
 
     *msgs = 0;
     if (rc != SQLITE_OK || !ours)
         return rc;
     for (size_t i = 0; i < col->n && rc == SQLITE_OK; i++) {
+        if ((rc = rs_still_kept(s, col, &col->c[i], &kept)) != SQLITE_OK)
+            break;
+        if (!kept) { /* gone meanwhile: as if the walk had come after */
+            in->matched--;
+            continue;
+        }
         if (answers && answers[i] == PROBE_PRESENT) {
             in->skipped_present++;
             continue;

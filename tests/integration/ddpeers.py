@@ -127,8 +127,11 @@ class SmtpSink:
     def dumps(self):
         out = []
         for name in sorted(os.listdir(self.tmp)):
-            with open(os.path.join(self.tmp, name), "rb") as f:
-                out.append(f.read())
+            try:
+                with open(os.path.join(self.tmp, name), "rb") as f:
+                    out.append(f.read())
+            except FileNotFoundError:  # a transaction's file smtp-sink is still moving
+                continue
         return out
 
     def dest(self):

@@ -379,6 +379,69 @@ static void test_resubmit_after_items_left(void **state)
     assert_memory_equal(queued, new_ids, sizeof(new_ids));
 }
 
+/* A probe that holds its answer until the test gives it. */
+struct held_probe {
+    int calls;
+    size_t n;
+    probe_done_fn fn;
+    void *fn_ctx;
+};
+
+static int held_has(void *ctx, const char *sg)
+{
+    (void)ctx;
+    return strcmp(sg, "SG1") == 0;
+}
+
+static void held_ask(void *ctx, const char *sg, const struct probe_query *q, size_t n,
+                     probe_done_fn fn, void *fn_ctx)
+{
+    struct held_probe *h = ctx;
+
+    (void)sg;
+    (void)q;
+    h->calls++;
+    h->n = n;
+    h->fn = fn;
+    h->fn_ctx = fn_ctx;
+}
+
+/* Items that leave the dumpster between a batch's collect and its apply
+ * (here while the probe is asked; without a probe other work runs between
+ * the two) are not queued: queueing them made recipient rows of messages
+ * gone from the store, failed at the next pick ("missing from the store",
+ * found by tests/torture/torture_sigkill.py), and ledger rows of nothing. */
+static void test_resubmit_item_left_meanwhile(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+    uint64_t ids[3];
+    int64_t t0 = sf_base_ms();
+    bool saw_running;
+    struct released rel = {0};
+    struct held_probe h = {0};
+    struct probe_ops ops = {held_has, held_ask, &h};
+    enum probe_answer missing[3] = {PROBE_MISSING, PROBE_MISSING, PROBE_MISSING};
+
+    rs_put(r, 3, t0, 1000, 100, rcpts_sg1_sg2, 1, ids);
+    resubmit_set_prober(f->rs, &ops);
+    struct resubmit_req q = rs_req("SG1", t0, t0 + 10000);
+    struct rs_got g = rs_create(r, &q);
+    sf_loop_until(f, &h.calls, 1);
+    assert_int_equal(h.n, 3);
+    /* meanwhile the mailbox is safe: every item leaves, and with it every message */
+    dumpster_replicated(f->d, "SG1", t0 + 20000, on_released, &rel);
+    sf_loop_until(f, &rel.calls, 1);
+    assert_int_equal(rel.items, 3);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 0);
+    h.fn(h.fn_ctx, missing, h.n, NULL);
+    struct resubmit_info in = rs_wait_done(r, g.info.id, &saw_running);
+    assert_int_equal(in.queued, 0);
+    assert_int_equal(in.matched, 0);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient"), 0);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM dumpster_ledger"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resubmit_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmit_cancel, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmit_after_items_left, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resubmit_item_left_meanwhile, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
