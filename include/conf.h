@@ -123,7 +123,8 @@ struct conf {
     struct {
         char name[65];
         char data_dir[DD_PATHNAME_MAX];
-        char user[65]; /* started as root: run as this user (root: stay root) */
+        char user[65];     /* started as root: run as this user (root: stay root) */
+        uint64_t min_free; /* below it on data_dir's file system: MAIL gets 452 4.3.1 */
     } hub;
     struct {
         struct conf_listen listen[DD_LISTEN_MAX];

@@ -72,6 +72,11 @@ struct store_stats {
 /* store_get_stats - a snapshot of the counters (any thread). */
 void store_get_stats(const struct store *s, struct store_stats *st);
 
+/* store_reusable_bytes - octets of free pages inside the database file, as
+ * of the last batch: room new content takes before the file grows (what
+ * [hub] min_free counts besides the file system's free space) */
+uint64_t store_reusable_bytes(const struct store *s);
+
 /* store_backlog_high - too many bytes wait for the storage thread: stop
  * reading until the drain callback. */
 bool store_backlog_high(const struct store *s);

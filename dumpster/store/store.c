@@ -221,6 +221,21 @@ static void store_finish_batch(struct store *s, struct store_op *ops)
     event_active(s->done_ev, EV_READ, 0);
 }
 
+/* store_reusable_bytes - free pages inside the database file (new content
+ * reuses them before the file grows), as of the last batch */
+uint64_t store_reusable_bytes(const struct store *s)
+{
+    return atomic_load(&s->reusable);
+}
+
+/* store_note_reusable - storage thread (or before it starts): count them */
+static void store_note_reusable(struct store *s)
+{
+    if (sqlite3_step(s->free_st) == SQLITE_ROW)
+        atomic_store(&s->reusable, (uint64_t)sqlite3_column_int64(s->free_st, 0));
+    sqlite3_reset(s->free_st);
+}
+
 /* store_thread - the storage thread: batches until told to stop */
 static void *store_thread(void *arg)
 {
@@ -229,6 +244,7 @@ static void *store_thread(void *arg)
 
     while ((ops = store_take(s)) != NULL) {
         store_run_batch(s, ops);
+        store_note_reusable(s); /* before the replies: a MAIL after them sees it */
         store_finish_batch(s, ops);
     }
     return NULL;
@@ -412,13 +428,16 @@ bool store_backlog_high(const struct store *s)
     return atomic_load(&s->backlog) > DD_STORE_BACKLOG_MAX;
 }
 
-/* store_prep_savepoints - the statements every work function runs */
+/* store_prep_savepoints - the statements every work function runs, and the
+ * free page count read after each batch */
 static int store_prep_savepoints(struct store *s)
 {
-    const char *sql[] = {"SAVEPOINT work", "RELEASE work", "ROLLBACK TO work"};
-    sqlite3_stmt **st[] = {&s->sp_begin, &s->sp_release, &s->sp_undo};
+    const char *sql[] = {"SAVEPOINT work", "RELEASE work", "ROLLBACK TO work",
+                         "SELECT (SELECT freelist_count FROM pragma_freelist_count) * "
+                         "(SELECT page_size FROM pragma_page_size)"};
+    sqlite3_stmt **st[] = {&s->sp_begin, &s->sp_release, &s->sp_undo, &s->free_st};
 
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 4; i++)
         if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, st[i], NULL) !=
             SQLITE_OK)
             return -1;
@@ -449,6 +468,7 @@ struct store *store_open(const char *data_dir, struct event_base *base, store_dr
         snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(s->db));
         return store_close(s);
     }
+    store_note_reusable(s);
     if ((s->done_ev = event_new(base, -1, 0, store_done_cb, s)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return store_close(s);
@@ -486,8 +506,8 @@ struct store *store_close(struct store *s)
     if (s->done_ev)
         store_done_cb(-1, 0, s); /* the last results: their owners free their state */
     store_drop_later(s, &s->later);
-    sqlite3_stmt *sps[] = {s->sp_begin, s->sp_release, s->sp_undo};
-    for (size_t i = 0; i < 3; i++)
+    sqlite3_stmt *sps[] = {s->sp_begin, s->sp_release, s->sp_undo, s->free_st};
+    for (size_t i = 0; i < 4; i++)
         sqlite3_finalize(sps[i]);
     for (size_t i = 0; i < s->cache.n; i++)
         sqlite3_finalize(s->cache.st[i]);

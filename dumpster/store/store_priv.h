@@ -56,6 +56,8 @@ struct store {
     struct store_later *later, **later_tail; /* storage thread: this batch */
     bool resync;                             /* storage thread: posts were dropped */
     sqlite3_stmt *sp_begin, *sp_release, *sp_undo;
+    sqlite3_stmt *free_st;     /* storage thread: the database's free pages, in octets */
+    _Atomic uint64_t reusable; /* what free_st said after the last batch */
     store_fault_fn fault;
     void *fault_ctx;
     struct {

@@ -35,6 +35,10 @@ static const struct conf_doc conf_docs[] = {
      "holds dumpsterd.db; created mode 0700; must belong to the user the hub runs as"},
     {"hub", "user", NULL, NULL, NULL,
      "started as root: bind the listeners, then run as this user; `root`: stay root"},
+    {"hub", "min_free", "bytes", NULL, NULL,
+     "free space data_dir's file system keeps for the store's own writes (delivery outcomes, "
+     "expiry, checkpoints): below it, or below it plus a MAIL's SIZE, MAIL gets 452 4.3.1; 0: "
+     "no reserve"},
     {"smtp", "listen", NULL, NULL, NULL, "SMTP listeners"},
     {"smtp", "hostname", NULL, NULL, NULL, "greeting, EHLO, Received:, Message-ID:"},
     {"smtp", "banner_version", NULL, NULL, NULL,

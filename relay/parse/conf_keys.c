@@ -45,6 +45,7 @@ const struct conf_key conf_keys[] = {
     STR(SEC_HUB, hub, name, CT_NAME, "hub1"),
     STR(SEC_HUB, hub, data_dir, CT_PATH, "./var"),
     STR(SEC_HUB, hub, user, CT_NAME, "dumpsterd"),
+    NUM(SEC_HUB, hub, min_free, 0, TIB, "67108864"),
     LISTEN(SEC_SMTP, smtp, "127.0.0.1:2525"),
     STR(SEC_SMTP, smtp, hostname, CT_HOST, "hub1.example.test"),
     STR(SEC_SMTP, smtp, banner_version, CT_BOOL, "no"),

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "diskroom.h"
 #include "directory.h"
 #include "log.h"
 #include "queueid.h"
@@ -84,6 +85,18 @@ static void smtpd_cmd_mail(struct smtpd_session *s, const struct smtpd_cmd *cmd)
     }
     if (m.has_size && m.size > s->c->smtp.max_message_size) {
         smtpd_reply_error(s, "552 5.3.4 Message size exceeds fixed limit");
+        return;
+    }
+    uint64_t avail;
+    uint64_t inside = s->env->st ? store_reusable_bytes(s->env->st) : 0;
+    if (!diskroom_ok(s->c->hub.data_dir, inside, s->c->hub.min_free, m.has_size ? m.size : 0,
+                     &avail)) {
+        /* not the client's error: no count towards max_errors */
+        log_info("smtpd",
+                 "NOQUEUE: reject: MAIL from %s: 452 4.3.1 Insufficient system storage; "
+                 "room %llu bytes (free pages of the store included), min_free %llu",
+                 s->peer, (unsigned long long)avail, (unsigned long long)s->c->hub.min_free);
+        smtpd_reply(s, "452 4.3.1 Insufficient system storage");
         return;
     }
     s->txn.active = true;
