@@ -433,8 +433,8 @@ bool store_backlog_high(const struct store *s)
 static int store_prep_savepoints(struct store *s)
 {
     const char *sql[] = {"SAVEPOINT work", "RELEASE work", "ROLLBACK TO work",
-                         "SELECT (SELECT freelist_count FROM pragma_freelist_count) * "
-                         "(SELECT page_size FROM pragma_page_size)"};
+                         ("SELECT (SELECT freelist_count FROM pragma_freelist_count) * "
+                          "(SELECT page_size FROM pragma_page_size)")};
     sqlite3_stmt **st[] = {&s->sp_begin, &s->sp_release, &s->sp_undo, &s->free_st};
 
     for (size_t i = 0; i < 4; i++)
