@@ -209,14 +209,17 @@ class Client:
         return self.reply()
 
     def closed(self):
-        """True when the server closed the connection (after reading what is left)."""
+        """True when the server closed the connection (after reading what is left); a
+        reset is a close too: the server closed with bytes of ours still unread."""
         try:
             while True:
                 chunk = self.sock.recv(65536)
                 if not chunk:
                     return True
                 self.buf += chunk
-        except (ConnectionResetError, socket.timeout):
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
             return False
 
     def close(self):
