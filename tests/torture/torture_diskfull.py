@@ -90,15 +90,21 @@ class Load:
 
 
 def probe_send(port):
-    """One small message on a fresh connection: its reply code (0: no reply)."""
+    """One small message on a fresh connection: its reply code, or the first refusal's
+    (0: no reply)."""
     try:
         c = Client(port, timeout=30)
         try:
             c.cmd("EHLO probe.example.net")
-            if c.cmd("MAIL FROM:<p@example.net>")[0] != 250:
-                return 0
-            if c.cmd("RCPT TO:<bob@example.test>")[0] != 250 or c.cmd("DATA")[0] != 354:
-                return 0
+            code = c.cmd("MAIL FROM:<p@example.net>")[0]
+            if code != 250:  # 452 4.3.1 under min_free
+                return code
+            code = c.cmd("RCPT TO:<bob@example.test>")[0]
+            if code != 250:
+                return code
+            code = c.cmd("DATA")[0]
+            if code != 354:
+                return code
             c.send(b"Subject: probe\r\n\r\nprobe\r\n.\r\n")
             return c.reply()[0]
         finally:
