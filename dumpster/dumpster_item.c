@@ -58,14 +58,15 @@ int dumpster_item_get(struct store *s, const char *sg, uint64_t msg, struct dump
     return store_first(s, store_bind(s, sql_get, "tu", sg, msg), dumpster_item_read, out, found);
 }
 
-static const char *const sql_oldest =
-    "SELECT " ITEM_COLS " FROM dumpster_item WHERE sg = ? ORDER BY received, msg LIMIT 1";
+static const char *const sql_oldest = "SELECT " ITEM_COLS " FROM dumpster_item"
+                                      " WHERE sg = ? AND msg != ? ORDER BY received, msg LIMIT 1";
 
-/* dumpster_item_oldest - received first */
-int dumpster_item_oldest(struct store *s, const char *sg, struct dumpster_item_row *out,
-                         bool *found)
+/* dumpster_item_oldest - received first, but for except */
+int dumpster_item_oldest(struct store *s, const char *sg, uint64_t except,
+                         struct dumpster_item_row *out, bool *found)
 {
-    return store_first(s, store_bind(s, sql_oldest, "t", sg), dumpster_item_read, out, found);
+    return store_first(s, store_bind(s, sql_oldest, "tu", sg, except), dumpster_item_read, out,
+                       found);
 }
 
 static const char *const sql_received =

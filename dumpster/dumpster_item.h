@@ -34,9 +34,10 @@ int dumpster_item_insert(struct store *s, const char *sg, const struct dumpster_
 int dumpster_item_get(struct store *s, const char *sg, uint64_t msg, struct dumpster_item_row *out,
                       bool *found);
 
-/* dumpster_item_oldest - the item of sg received first (*found false when empty). */
-int dumpster_item_oldest(struct store *s, const char *sg, struct dumpster_item_row *out,
-                         bool *found);
+/* dumpster_item_oldest - the item of sg received first other than except
+ * (0: none; message ids start at 1); *found false when there is none. */
+int dumpster_item_oldest(struct store *s, const char *sg, uint64_t except,
+                         struct dumpster_item_row *out, bool *found);
 
 /* dumpster_item_received - items of sg received in [start, end] after
  * (after_t, after_msg) in (received, msg) order, at most limit. */

@@ -6,9 +6,11 @@
 
 #include "dumpster_sg.h"
 
-static const char *const sql_read =
-    "SELECT items, bytes, oldest, evicted_size, evicted_age, evicted_replicated, not_kept,"
-    " replicated_until FROM dumpster_sg WHERE sg = ?";
+#define SG_COLS                                                                                    \
+    "items, bytes, oldest, evicted_size, evicted_age, evicted_replicated, not_kept,"               \
+    " replicated_until"
+
+static const char *const sql_read = "SELECT " SG_COLS " FROM dumpster_sg WHERE sg = ?";
 
 /* dumpster_sg_row - the counters of the current row */
 static int dumpster_sg_row(void *ctx, sqlite3_stmt *st)
@@ -54,6 +56,26 @@ int dumpster_sg_add(struct store *s, const char *sg, int64_t ditems, int64_t dby
                     int64_t oldest_ms)
 {
     return store_do(s, sql_add, "tiii", sg, ditems, dbytes, oldest_ms);
+}
+
+static const char *const sql_enter =
+    "INSERT INTO dumpster_sg(sg, items, bytes, oldest) VALUES (?1, 1, ?2, ?3)"
+    " ON CONFLICT(sg) DO UPDATE SET items = items + 1, bytes = bytes + excluded.bytes,"
+    " oldest = CASE WHEN items = 0 OR excluded.oldest < oldest THEN excluded.oldest"
+    " ELSE oldest END RETURNING " SG_COLS;
+
+/* dumpster_sg_enter - one item came in: the row made or counted, and read */
+int dumpster_sg_enter(struct store *s, const char *sg, uint64_t bytes, int64_t received_ms,
+                      struct dumpster_stats *out)
+{
+    char name[DD_SG_NAME_MAX + 1];
+    bool found;
+
+    snprintf(name, sizeof(name), "%s", sg);
+    memset(out, 0, sizeof(*out));
+    memcpy(out->sg, name, sizeof(name));
+    return store_first(s, store_bind(s, sql_enter, "tui", name, bytes, received_ms),
+                       dumpster_sg_row, out, &found);
 }
 
 static const char *const sql_gone[] = {

@@ -25,6 +25,11 @@ int dumpster_sg_ensure(struct store *s, const char *sg);
 int dumpster_sg_add(struct store *s, const char *sg, int64_t ditems, int64_t dbytes,
                     int64_t oldest_ms);
 
+/* dumpster_sg_enter - an item of bytes received at received_ms came in:
+ * sg's row made or counted (oldest kept the earliest), *out its counters
+ * after. One statement: the path every delivered message takes. */
+int dumpster_sg_enter(struct store *s, const char *sg, uint64_t bytes, int64_t received_ms,
+                      struct dumpster_stats *out);
 /* dumpster_sg_count_gone - one more item gone (or not kept) for reason. */
 int dumpster_sg_count_gone(struct store *s, const char *sg, enum dumpster_reason reason);
 

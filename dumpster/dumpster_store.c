@@ -46,20 +46,26 @@ const struct dumpster_bound *dumpster_store_bound(const struct dumpster_core *c,
     return c->nb ? bsearch(&key, c->b, c->nb, sizeof(key), dumpster_bound_cmp) : NULL;
 }
 
-/* dumpster_store_post - counters of sg to the loop */
-int dumpster_store_post(struct dumpster_core *c, struct store *s, const char *sg)
+/* dumpster_store_send - counters to the loop (a copy) */
+static int dumpster_store_send(struct dumpster_core *c, struct store *s,
+                               const struct dumpster_stats *now)
 {
     struct dumpster_stats *p = malloc(sizeof(*p));
-    int rc;
 
     if (p == NULL)
         return SQLITE_NOMEM;
-    if ((rc = dumpster_sg_read(s, sg, p)) != SQLITE_OK) {
-        free(p);
-        return rc;
-    }
+    *p = *now;
     store_post(s, c->post, c->post_ctx, p);
     return SQLITE_OK;
+}
+
+/* dumpster_store_post - counters of sg to the loop */
+int dumpster_store_post(struct dumpster_core *c, struct store *s, const char *sg)
+{
+    struct dumpster_stats now;
+    int rc = dumpster_sg_read(s, sg, &now);
+
+    return rc == SQLITE_OK ? dumpster_store_send(c, s, &now) : rc;
 }
 
 /* dumpster_store_count - counters after an item came or went */
@@ -67,7 +73,7 @@ static int dumpster_store_count(struct store *s, const char *sg, int64_t ditems,
 {
     struct dumpster_item_row oldest;
     bool found;
-    int rc = dumpster_item_oldest(s, sg, &oldest, &found);
+    int rc = dumpster_item_oldest(s, sg, 0, &oldest, &found);
 
     if (rc != SQLITE_OK)
         return rc;
@@ -128,28 +134,27 @@ static int dumpster_store_evict(struct store *s, const char *sg, const struct du
     return rc == SQLITE_OK ? dumpster_store_drop(s, sg, it, reason) : rc;
 }
 
-/* dumpster_store_evict_oldest - the item received first; *found */
-static int dumpster_store_evict_oldest(struct store *s, const char *sg, enum dumpster_reason reason,
-                                       bool *found)
+/* dumpster_store_evict_oldest - the item received first but for except; *found */
+static int dumpster_store_evict_oldest(struct store *s, const char *sg, uint64_t except,
+                                       enum dumpster_reason reason, bool *found)
 {
     struct dumpster_item_row it;
-    int rc = dumpster_item_oldest(s, sg, &it, found);
+    int rc = dumpster_item_oldest(s, sg, except, &it, found);
 
     return rc == SQLITE_OK && *found ? dumpster_store_evict(s, sg, &it, reason) : rc;
 }
 
-/* dumpster_store_shrink - evict the oldest until bytes + need <= max_bytes */
-static int dumpster_store_shrink(struct store *s, const char *sg, uint64_t max_bytes, uint64_t need)
+/* dumpster_store_shrink - a new item came in: evict the oldest others
+ * until the group is back under max_bytes; *now follows */
+static int dumpster_store_shrink(struct store *s, const char *sg, uint64_t max_bytes,
+                                 uint64_t except, struct dumpster_stats *now)
 {
-    struct dumpster_stats now;
     bool found = true;
     int rc = SQLITE_OK;
 
-    while (rc == SQLITE_OK && found) {
-        if ((rc = dumpster_sg_read(s, sg, &now)) != SQLITE_OK || now.bytes + need <= max_bytes)
-            break;
-        rc = dumpster_store_evict_oldest(s, sg, DUMPSTER_SIZE, &found);
-    }
+    while (rc == SQLITE_OK && found && now->bytes > max_bytes)
+        if ((rc = dumpster_store_evict_oldest(s, sg, except, DUMPSTER_SIZE, &found)) == SQLITE_OK)
+            rc = dumpster_sg_read(s, sg, now);
     return rc;
 }
 
@@ -168,8 +173,10 @@ static int dumpster_store_add_rcpts(struct store *s, const struct queue_outcome 
 static int dumpster_store_not_kept(struct store *s, const struct queue_outcome *o,
                                    const struct message_row *m)
 {
-    int rc = dumpster_sg_count_gone(s, o->sg, DUMPSTER_TOO_LARGE);
+    int rc = dumpster_sg_ensure(s, o->sg);
 
+    if (rc == SQLITE_OK)
+        rc = dumpster_sg_count_gone(s, o->sg, DUMPSTER_TOO_LARGE);
     for (size_t i = 0; i < o->nrcpts && rc == SQLITE_OK; i++)
         if (o->rcpts[i].fate == QUEUE_DELIVERED)
             rc = dumpster_gone_add(s, o->sg, o->msg_id, m->received_ms, o->now_ms,
@@ -180,35 +187,36 @@ static int dumpster_store_not_kept(struct store *s, const struct queue_outcome *
     return rc;
 }
 
-/* dumpster_store_insert - a new item, evicting the oldest until it fits */
+/* dumpster_store_insert - a new item; the oldest others evicted until it fits */
 static int dumpster_store_insert(struct dumpster_core *c, struct store *s,
                                  const struct queue_outcome *o, const struct dumpster_bound *b)
 {
     struct message_row m;
     struct dumpster_item_row it = {.msg = o->msg_id};
+    struct dumpster_stats now;
     bool found;
     int rc = message_get(s, o->msg_id, &m, &found);
 
     if (rc != SQLITE_OK || !found)
         return rc; /* gone already: nothing to keep */
-    if ((rc = dumpster_sg_ensure(s, o->sg)) != SQLITE_OK)
-        return rc;
-    if (m.size > b->max_bytes)
+    if (m.size > b->max_bytes) {
         rc = dumpster_store_not_kept(s, o, &m);
-    else if ((rc = dumpster_store_shrink(s, o->sg, b->max_bytes, m.size)) == SQLITE_OK) {
-        snprintf(it.queue_id, sizeof(it.queue_id), "%s", m.queue_id);
-        snprintf(it.message_id, sizeof(it.message_id), "%s", m.message_id);
-        snprintf(it.sender, sizeof(it.sender), "%s", m.sender);
-        it.size = m.size;
-        it.received_ms = m.received_ms;
-        if ((rc = dumpster_item_insert(s, o->sg, &it)) == SQLITE_OK &&
-            (rc = dumpster_store_add_rcpts(s, o)) == SQLITE_OK &&
-            (rc = message_hold(s, o->msg_id, 1)) == SQLITE_OK)
-            rc = dumpster_store_count(s, o->sg, 1, (int64_t)m.size);
-        if (rc == SQLITE_OK)
-            store_log(s, "dumpster", "%s: dumpster sg=%s kept", m.queue_id, o->sg);
+        return rc == SQLITE_OK ? dumpster_store_post(c, s, o->sg) : rc;
     }
-    return rc == SQLITE_OK ? dumpster_store_post(c, s, o->sg) : rc;
+    snprintf(it.queue_id, sizeof(it.queue_id), "%s", m.queue_id);
+    snprintf(it.message_id, sizeof(it.message_id), "%s", m.message_id);
+    snprintf(it.sender, sizeof(it.sender), "%s", m.sender);
+    it.size = m.size;
+    it.received_ms = m.received_ms;
+    if ((rc = dumpster_item_insert(s, o->sg, &it)) == SQLITE_OK &&
+        (rc = dumpster_store_add_rcpts(s, o)) == SQLITE_OK &&
+        (rc = message_hold(s, o->msg_id, 1)) == SQLITE_OK &&
+        (rc = dumpster_sg_enter(s, o->sg, m.size, m.received_ms, &now)) == SQLITE_OK)
+        rc = dumpster_store_shrink(s, o->sg, b->max_bytes, o->msg_id, &now);
+    if (rc != SQLITE_OK)
+        return rc;
+    store_log(s, "dumpster", "%s: dumpster sg=%s kept", m.queue_id, o->sg);
+    return dumpster_store_send(c, s, &now);
 }
 
 /* dumpster_store_keep - observer of the queue's outcomes */
@@ -245,7 +253,7 @@ int dumpster_store_enforce(struct dumpster_core *c, struct store *s, const struc
         if (now.oldest_received_ms > cutoff && now.bytes <= b->max_bytes)
             break;
         enum dumpster_reason why = now.oldest_received_ms <= cutoff ? DUMPSTER_AGE : DUMPSTER_SIZE;
-        if ((rc = dumpster_store_evict_oldest(s, b->sg, why, &found)) == SQLITE_OK)
+        if ((rc = dumpster_store_evict_oldest(s, b->sg, 0, why, &found)) == SQLITE_OK)
             rc = dumpster_sg_read(s, b->sg, &now);
         changed |= found;
     }

@@ -49,7 +49,9 @@ uint64_t queue_new_msg_id(struct queue *q);
  * seq of message msg_id. Never blocks. */
 void queue_chunk(struct queue *q, uint64_t msg_id, uint32_t seq, void *data, size_t len);
 
-/* queue_commit - commit m (the queue takes m, its rcpts and message_id);
+/* queue_commit - commit m (the queue takes m, its rcpts, message_id and
+ * tail: the last chunk, written in the same work as the envelope, which
+ * saves a message that fits one chunk a second trip to the store);
  * fn(ctx, cookie, rc) follows once it is durable, or failed. */
 typedef void (*queue_commit_fn)(void *ctx, uint64_t cookie, enum store_rc rc);
 void queue_commit(struct queue *q, struct queue_msg *m, queue_commit_fn fn, void *ctx,

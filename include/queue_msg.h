@@ -57,8 +57,11 @@ struct queue_msg {
     char sender[DD_ADDR_MAX + 2]; /* "" for <> */
     char *message_id;             /* Message-ID value; owned (malloc) */
     uint64_t size;                /* content octets, sum of the chunks */
-    uint32_t nchunks;             /* chunks handed over, seq 0..n-1 */
-    int64_t received_ms;          /* unix time in ms */
+    uint32_t nchunks;             /* chunks, seq 0..n-1 */
+    void *tail;                   /* chunk n-1 when queue_chunk did not take it:
+                                     written by the commit; owned (malloc) */
+    size_t tail_len;
+    int64_t received_ms; /* unix time in ms */
     char client_ip[64];
     char helo[DD_HELO_MAX + 1];
     char proto[16];

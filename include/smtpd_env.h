@@ -38,7 +38,7 @@ struct smtpd_env {
     struct queue *q;             /* where mail goes */
     const struct conf *c;        /* for new sessions; a session holds its own (refs) */
     const struct directory *dir; /* the current directory (replaced on SIGHUP) */
-    const struct tls *tls; /* the contexts of STARTTLS now (NULL: none) */
+    const struct tls *tls;       /* the contexts of STARTTLS now (NULL: none) */
     struct smtpd_stats *stats;
     void *ctx;                                  /* the server: the callbacks' first argument */
     void (*gone)(void *ctx, uint64_t id);       /* the session with this id closed */

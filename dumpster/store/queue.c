@@ -165,7 +165,12 @@ static int queue_commit_work(struct store *s, void *arg)
 {
     struct queue_commit_op *op = arg;
     const struct queue_msg *m = op->m;
-    int rc = message_insert(s, m);
+    int rc = m->tail && m->nchunks > 0
+                 ? message_chunk(s, m->msg_id, m->nchunks - 1, m->tail, m->tail_len)
+                 : SQLITE_OK;
+
+    if (rc == SQLITE_OK)
+        rc = message_insert(s, m);
 
     for (size_t i = 0; i < m->nrcpts && rc == SQLITE_OK; i++)
         rc = recipient_insert(s, op->q->tally, m->msg_id, m->received_ms, &m->rcpts[i]);
@@ -200,7 +205,7 @@ void queue_commit(struct queue *q, struct queue_msg *m, queue_commit_fn fn, void
     op->fn = fn;
     op->ctx = ctx;
     op->cookie = cookie;
-    store_call(q->st, queue_commit_work, queue_commit_reply, op, true);
+    store_call_bytes(q->st, queue_commit_work, queue_commit_reply, op, true, m->tail_len);
 }
 
 struct queue_abort_op {
@@ -248,6 +253,7 @@ void queue_msg_free(struct queue_msg *m)
         return;
     free(m->message_id);
     free(m->rcpts);
+    free(m->tail);
     free(m);
 }
 

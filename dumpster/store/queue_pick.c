@@ -319,7 +319,7 @@ void queue_content(struct queue *q, uint64_t msg_id, uint64_t size,
     op->size = size;
     op->fn = fn;
     op->ctx = ctx;
-    store_call(q->st, queue_content_work, queue_content_reply, op, false);
+    store_read(q->st, queue_content_work, queue_content_reply, op);
 }
 
 struct queue_done_op {

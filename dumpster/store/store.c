@@ -36,15 +36,37 @@ enum store_rc store_rc_of(int rc)
     return rc == SQLITE_FULL ? STORE_E_FULL : STORE_E_IO;
 }
 
-/* store_exec - run SQL without results through the fault hook */
-static int store_exec(struct store *s, const char *sql)
+static const char *const store_fixed_sql[STORE_FIXED_N] = {
+    [STORE_BEGIN] = "BEGIN IMMEDIATE",
+    [STORE_COMMIT] = "COMMIT",
+    [STORE_ROLLBACK] = "ROLLBACK",
+    [STORE_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [STORE_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    [STORE_SP_BEGIN] = "SAVEPOINT work",
+    [STORE_SP_RELEASE] = "RELEASE work",
+    [STORE_SP_UNDO] = "ROLLBACK TO work",
+    [STORE_FREE_PAGES] = ("SELECT (SELECT freelist_count FROM pragma_freelist_count) * "
+                          "(SELECT page_size FROM pragma_page_size)"),
+};
+
+/* store_fixed_run - one of the batch statements, unchecked */
+static int store_fixed_run(struct store *s, enum store_fixed which)
 {
-    int rc = store_fault_check(s, sql);
+    int rc = sqlite3_step(s->fixed[which]);
+
+    sqlite3_reset(s->fixed[which]);
+    return store_ok(rc) ? SQLITE_OK : rc;
+}
+
+/* store_exec - a batch statement through the fault hook; failures logged */
+static int store_exec(struct store *s, enum store_fixed which)
+{
+    int rc = store_fault_check(s, store_fixed_sql[which]);
 
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+        rc = store_fixed_run(s, which);
     if (rc != SQLITE_OK)
-        log_err("store", "%s: %s", sql, sqlite3_errstr(rc));
+        log_err("store", "%s: %s", store_fixed_sql[which], sqlite3_errstr(rc));
     return rc;
 }
 
@@ -74,30 +96,29 @@ static void store_drop_later(struct store *s, struct store_later **mark)
     }
 }
 
-/* store_savepoint - run one prepared savepoint statement */
-static int store_savepoint(struct store *s, sqlite3_stmt *st)
+/* store_savepoint - run one savepoint statement through the fault hook */
+static int store_savepoint(struct store *s, enum store_fixed which)
 {
-    return store_run(s, st);
+    return store_run(s, s->fixed[which]);
 }
 
-/* store_do_call - a work function in a savepoint of its own */
+/* store_do_call - a work function in a savepoint of its own (a reader
+ * without one) */
 static int store_do_call(struct store *s, struct store_op *op)
 {
     struct store_later **mark = s->later_tail;
-    int rc = store_savepoint(s, s->sp_begin);
+    int rc = op->readonly ? SQLITE_OK : store_savepoint(s, STORE_SP_BEGIN);
 
     if (rc != SQLITE_OK)
         return rc;
     rc = op->work(s, op->arg);
-    if (store_ok(rc) && (rc = store_savepoint(s, s->sp_release)) == SQLITE_OK)
+    if (store_ok(rc) && (op->readonly || (rc = store_savepoint(s, STORE_SP_RELEASE)) == SQLITE_OK))
         return SQLITE_OK;
     log_err("store", "work failed: %s", sqlite3_errstr(rc));
     store_drop_later(s, mark);
-    if (!sqlite3_get_autocommit(s->db)) {
-        sqlite3_step(s->sp_undo);
-        sqlite3_reset(s->sp_undo);
-        sqlite3_step(s->sp_release);
-        sqlite3_reset(s->sp_release);
+    if (!op->readonly && !sqlite3_get_autocommit(s->db)) {
+        store_fixed_run(s, STORE_SP_UNDO);
+        store_fixed_run(s, STORE_SP_RELEASE);
     }
     op->rc = store_rc_of(rc);
     return SQLITE_OK; /* this work failed; the batch goes on */
@@ -140,25 +161,25 @@ static void store_run_batch(struct store *s, struct store_op *ops)
     for (struct store_op *op = ops; op; op = op->next)
         ndurable += op->durable;
     if (ndurable == 0)
-        sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-    rc = store_exec(s, "BEGIN IMMEDIATE");
+        store_fixed_run(s, STORE_SYNC_NORMAL);
+    rc = store_exec(s, STORE_BEGIN);
     for (struct store_op *op = ops; op && rc == SQLITE_OK; op = op->next) {
         rc = store_do_call(s, op);
         if (rc == SQLITE_OK && sqlite3_get_autocommit(s->db))
             rc = SQLITE_ABORT; /* SQLite rolled the transaction back */
     }
     if (rc == SQLITE_OK)
-        rc = store_exec(s, "COMMIT");
+        rc = store_exec(s, STORE_COMMIT);
     if (rc != SQLITE_OK) {
         log_err("store", "batch failed: %s", sqlite3_errstr(rc));
         if (!sqlite3_get_autocommit(s->db))
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            store_fixed_run(s, STORE_ROLLBACK);
         store_fail_batch(s, ops, rc);
     } else {
         store_run_after(s);
     }
     if (ndurable == 0)
-        sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+        store_fixed_run(s, STORE_SYNC_FULL);
     store_account(s, rc == SQLITE_OK ? ndurable : 0, clock_mono_us() - t0);
 }
 
@@ -231,9 +252,11 @@ uint64_t store_reusable_bytes(const struct store *s)
 /* store_note_reusable - storage thread (or before it starts): count them */
 static void store_note_reusable(struct store *s)
 {
-    if (sqlite3_step(s->free_st) == SQLITE_ROW)
-        atomic_store(&s->reusable, (uint64_t)sqlite3_column_int64(s->free_st, 0));
-    sqlite3_reset(s->free_st);
+    sqlite3_stmt *st = s->fixed[STORE_FREE_PAGES];
+
+    if (sqlite3_step(st) == SQLITE_ROW)
+        atomic_store(&s->reusable, (uint64_t)sqlite3_column_int64(st, 0));
+    sqlite3_reset(st);
 }
 
 /* store_thread - the storage thread: batches until told to stop */
@@ -285,9 +308,19 @@ static void store_done_cb(evutil_socket_t fd, short what, void *arg)
         s->drain_fn(s->ctx);
 }
 
-/* store_call_bytes - queue work for the storage thread */
-void store_call_bytes(struct store *s, store_work_fn work, store_reply_fn reply, void *arg,
-                      bool durable, size_t bytes)
+/* store_queue - queue op for the storage thread */
+static void store_queue(struct store *s, struct store_op *op)
+{
+    atomic_fetch_add(&s->backlog, op->bytes);
+    pthread_mutex_lock(&s->mu);
+    *s->pending_tail = op;
+    s->pending_tail = &op->next;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* store_new_op - an operation of work, reply and arg */
+static struct store_op *store_new_op(store_work_fn work, store_reply_fn reply, void *arg)
 {
     struct store_op *op = calloc(1, sizeof(*op));
 
@@ -298,20 +331,33 @@ void store_call_bytes(struct store *s, store_work_fn work, store_reply_fn reply,
     op->work = work;
     op->reply = reply;
     op->arg = arg;
+    return op;
+}
+
+/* store_call_bytes - queue work for the storage thread */
+void store_call_bytes(struct store *s, store_work_fn work, store_reply_fn reply, void *arg,
+                      bool durable, size_t bytes)
+{
+    struct store_op *op = store_new_op(work, reply, arg);
+
     op->durable = durable;
     op->bytes = bytes;
-    atomic_fetch_add(&s->backlog, bytes);
-    pthread_mutex_lock(&s->mu);
-    *s->pending_tail = op;
-    s->pending_tail = &op->next;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    store_queue(s, op);
 }
 
 /* store_call - queue work without content */
 void store_call(struct store *s, store_work_fn work, store_reply_fn reply, void *arg, bool durable)
 {
     store_call_bytes(s, work, reply, arg, durable, 0);
+}
+
+/* store_read - queue work that writes nothing */
+void store_read(struct store *s, store_work_fn work, store_reply_fn reply, void *arg)
+{
+    struct store_op *op = store_new_op(work, reply, arg);
+
+    op->readonly = true;
+    store_queue(s, op);
 }
 
 /* store_run_now - startup work on the calling thread, in its own transaction */
@@ -428,18 +474,13 @@ bool store_backlog_high(const struct store *s)
     return atomic_load(&s->backlog) > DD_STORE_BACKLOG_MAX;
 }
 
-/* store_prep_savepoints - the statements every work function runs, and the
- * free page count read after each batch */
-static int store_prep_savepoints(struct store *s)
+/* store_prep_fixed - the statements of every batch, prepared once (an
+ * exec would parse them again each time) */
+static int store_prep_fixed(struct store *s)
 {
-    const char *sql[] = {"SAVEPOINT work", "RELEASE work", "ROLLBACK TO work",
-                         ("SELECT (SELECT freelist_count FROM pragma_freelist_count) * "
-                          "(SELECT page_size FROM pragma_page_size)")};
-    sqlite3_stmt **st[] = {&s->sp_begin, &s->sp_release, &s->sp_undo, &s->free_st};
-
-    for (size_t i = 0; i < 4; i++)
-        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, st[i], NULL) !=
-            SQLITE_OK)
+    for (size_t i = 0; i < STORE_FIXED_N; i++)
+        if (sqlite3_prepare_v3(s->db, store_fixed_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                               &s->fixed[i], NULL) != SQLITE_OK)
             return -1;
     return 0;
 }
@@ -464,7 +505,7 @@ struct store *store_open(const char *data_dir, struct event_base *base, store_dr
     s->ctx = ctx;
     if (store_db_open(data_dir, &s->db, err, errlen) < 0)
         return store_close(s);
-    if (store_prep_savepoints(s) < 0) {
+    if (store_prep_fixed(s) < 0) {
         snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(s->db));
         return store_close(s);
     }
@@ -506,9 +547,8 @@ struct store *store_close(struct store *s)
     if (s->done_ev)
         store_done_cb(-1, 0, s); /* the last results: their owners free their state */
     store_drop_later(s, &s->later);
-    sqlite3_stmt *sps[] = {s->sp_begin, s->sp_release, s->sp_undo, s->free_st};
-    for (size_t i = 0; i < 4; i++)
-        sqlite3_finalize(sps[i]);
+    for (size_t i = 0; i < STORE_FIXED_N; i++)
+        sqlite3_finalize(s->fixed[i]);
     for (size_t i = 0; i < s->cache.n; i++)
         sqlite3_finalize(s->cache.st[i]);
     if (s->db)

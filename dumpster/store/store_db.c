@@ -49,13 +49,19 @@ static int store_pragmas(sqlite3 *db, char *err, size_t errlen)
     return 0;
 }
 
-/* store_db_open - open, configure, migrate and recover */
+/* store_db_open - open, configure, migrate and recover. One thread at a
+ * time uses the connection (the storage thread; the opener before it
+ * starts), so it opens without SQLite's per-connection mutexes; SQLite's
+ * memory statistics are turned off before its first use (their global
+ * mutex is taken on every allocation; nothing reads them). */
 int store_db_open(const char *data_dir, sqlite3 **db, char *err, size_t errlen)
 {
     char path[DD_PATHNAME_MAX + 32];
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* SQLITE_MISUSE once initialised */
     snprintf(path, sizeof(path), "%s/dumpsterd.db", data_dir);
-    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: %s", path, *db ? sqlite3_errmsg(*db) : "out of memory");
         return -1;
     }

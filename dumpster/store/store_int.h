@@ -37,6 +37,11 @@ void store_call(struct store *s, store_work_fn work, store_reply_fn reply, void 
 void store_call_bytes(struct store *s, store_work_fn work, store_reply_fn reply, void *arg,
                       bool durable, size_t bytes);
 
+/* store_read - store_call for work that writes nothing (reads, and state
+ * of its own in memory): it runs without a savepoint, as there is nothing
+ * of its to undo when it fails. */
+void store_read(struct store *s, store_work_fn work, store_reply_fn reply, void *arg);
+
 /* store_run_now - before store_start() only: run work at once on the
  * calling thread in a transaction of its own. Returns its SQLite code. */
 int store_run_now(struct store *s, store_work_fn work, void *arg);

@@ -20,6 +20,7 @@ struct store_op {
     void *arg;
     size_t bytes;
     bool durable;
+    bool readonly; /* no savepoint: store_read */
     enum store_rc rc;
 };
 
@@ -30,6 +31,20 @@ struct store_later {
     void *ctx;
     void *data;
     store_after_fn after;
+};
+
+/* The statements of every batch, prepared once (store_fixed_sql). */
+enum store_fixed {
+    STORE_BEGIN,
+    STORE_COMMIT,
+    STORE_ROLLBACK,
+    STORE_SYNC_NORMAL,
+    STORE_SYNC_FULL,
+    STORE_SP_BEGIN,
+    STORE_SP_RELEASE,
+    STORE_SP_UNDO,
+    STORE_FREE_PAGES, /* the database's free pages, in octets */
+    STORE_FIXED_N
 };
 
 struct store_stmt_cache {
@@ -55,9 +70,8 @@ struct store {
     struct store_stmt_cache cache;           /* storage thread */
     struct store_later *later, **later_tail; /* storage thread: this batch */
     bool resync;                             /* storage thread: posts were dropped */
-    sqlite3_stmt *sp_begin, *sp_release, *sp_undo;
-    sqlite3_stmt *free_st;     /* storage thread: the database's free pages, in octets */
-    _Atomic uint64_t reusable; /* what free_st said after the last batch */
+    sqlite3_stmt *fixed[STORE_FIXED_N];      /* storage thread: enum store_fixed */
+    _Atomic uint64_t reusable;               /* what STORE_FREE_PAGES said after the last batch */
     store_fault_fn fault;
     void *fault_ctx;
     struct {

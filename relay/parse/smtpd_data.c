@@ -17,7 +17,11 @@
  * is just an empty line. Only a real CRLF clears the mark, so the end of
  * data still needs CRLF "." CRLF, both real.
  */
+#include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "bounds.h"
 #include "smtpd_data.h"
@@ -155,14 +159,39 @@ static void step(struct smtpd_data *d, unsigned char c, struct sink *o)
     }
 }
 
-/* plain_run - octets from in[0..len), at most max, that need no state change in S_TEXT */
+/* plain_run - octets from in[0..len), at most max, that need no state
+ * change in S_TEXT: none of them is CR, LF or NUL. Sixteen at a time with
+ * SSE2, else eight (a word has a zero octet when (w - 0x01..) & ~w &
+ * 0x80.. is not 0; w is XORed with CR and with LF to look for those), the
+ * rest one at a time. */
 static size_t plain_run(const char *in, size_t len, size_t max)
 {
-    size_t i;
+    size_t i = 0;
 
     if (len > max)
         len = max;
-    for (i = 0; i < len; i++)
+#if defined(__SSE2__)
+    const __m128i vcr = _mm_set1_epi8('\r'), vlf = _mm_set1_epi8('\n'), vnul = _mm_setzero_si128();
+    for (; i + 16 <= len; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vcr), _mm_cmpeq_epi8(v, vlf)),
+                                   _mm_cmpeq_epi8(v, vnul));
+        int bits = _mm_movemask_epi8(hit);
+        if (bits != 0)
+            return i + (size_t)__builtin_ctz((unsigned)bits);
+    }
+#else
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w, cr, lf;
+        memcpy(&w, in + i, 8);
+        cr = w ^ (ones * '\r');
+        lf = w ^ (ones * '\n');
+        if ((((w - ones) & ~w) | ((cr - ones) & ~cr) | ((lf - ones) & ~lf)) & highs)
+            break;
+    }
+#endif
+    for (; i < len; i++)
         if (in[i] == '\r' || in[i] == '\n' || in[i] == '\0')
             break;
     return i;

@@ -168,11 +168,25 @@ static void smtpd_cmd_rcpt(struct smtpd_session *s, const struct smtpd_cmd *cmd)
     smtpd_reply_error(s, "%s", reply);
 }
 
-/* smtpd_sink - content chunks go to the store as they fill */
+/* smtpd_sink - content chunks go to the store as they fill; the first
+ * waits for the next one, or goes with the commit when it is the only one
+ * (a message that fits one chunk takes one trip to the store) */
 static void smtpd_sink(void *ctx, uint32_t seq, void *chunk, size_t len)
 {
     struct smtpd_session *s = ctx;
-    queue_chunk(s->env->q, s->txn.msg_id, seq, chunk, len);
+    struct smtpd_txn *t = &s->txn;
+
+    if (t->held) {
+        queue_chunk(s->env->q, t->msg_id, t->held_seq, t->held, t->held_len);
+        t->held = NULL;
+    }
+    if (seq > 0) {
+        queue_chunk(s->env->q, t->msg_id, seq, chunk, len);
+        return;
+    }
+    t->held = chunk;
+    t->held_len = len;
+    t->held_seq = seq;
 }
 
 /* smtpd_proto - the "with" of the Received: field (RFC 3848, 6531) */
@@ -285,6 +299,14 @@ static void smtpd_commit(struct smtpd_session *s)
     t->content.message_id = NULL;
     m->size = t->content.stored;
     m->nchunks = t->content.seq;
+    if (t->held && t->held_seq + 1 == m->nchunks) {
+        m->tail = t->held;
+        m->tail_len = t->held_len;
+        t->held = NULL;
+    } else if (t->held) { /* not the last chunk: it goes first */
+        queue_chunk(s->env->q, t->msg_id, t->held_seq, t->held, t->held_len);
+        t->held = NULL;
+    }
     m->received_ms = clock_now_ms();
     snprintf(m->client_ip, sizeof(m->client_ip), "%s", s->ip);
     snprintf(m->helo, sizeof(m->helo), "%s", s->helo);

@@ -395,6 +395,7 @@ void smtpd_txn_reset(struct smtpd_session *s)
     }
     if (s->data_ev != NULL)
         smtpd_data_deadline(s, false);
+    free(t->held);
     free(t->rcpts);
     memset(t, 0, sizeof(*t));
 }

@@ -24,6 +24,7 @@ static char log_host[65] = "dumpsterd";
 static bool log_syslog;
 static long log_pid;
 
+#define LOG_BODY_MAX 2048 /* with its NUL */
 #define LOG_LINE_MAX 2300
 #define LOG_BATCH_MAX (16 * 1024)
 static char log_batch[LOG_BATCH_MAX];
@@ -108,35 +109,67 @@ void log_use_syslog(void)
     log_syslog = true;
 }
 
-/* log_msg - format one line and write it at once */
+/* log_stamp - "Mmm dd HH:MM:SS" of now, formatted once a second per thread
+ * (localtime_r takes a lock and looks at the zone on every call) */
+static size_t log_stamp(char *out, size_t cap)
+{
+    static _Thread_local time_t last = -1;
+    static _Thread_local char stamp[32];
+    static _Thread_local size_t len;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != last) {
+        struct tm tm;
+        localtime_r(&ts.tv_sec, &tm);
+        len = strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+        last = ts.tv_sec;
+    }
+    if (len >= cap)
+        return 0;
+    memcpy(out, stamp, len + 1);
+    return len;
+}
+
+/* log_clean - one line whatever a peer sent: no CR, LF or ESC */
+static void log_clean(char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
+            p[i] = '?';
+}
+
+/* log_msg - format one line and write it at once: the prefix, then the
+ * body formatted in place after it */
 void log_msg(int prio, const char *proc, const char *fmt, ...)
 {
-    char body[2048];
+    char line[LOG_LINE_MAX];
     va_list ap;
 
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof(body), fmt, ap);
-    va_end(ap);
-    for (char *p = body; *p; p++) /* one line whatever a peer sent: no CR, LF or ESC */
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
     if (log_syslog) {
+        char body[2048];
+        va_start(ap, fmt);
+        vsnprintf(body, sizeof(body), fmt, ap);
+        va_end(ap);
+        log_clean(body, strlen(body));
         syslog(prio, "%s: %s", proc, body);
         return;
     }
-    char line[LOG_LINE_MAX];
-    char stamp[32];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    localtime_r(&ts.tv_sec, &tm);
-    strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
     const char *level = prio <= LOG_ERR ? "error: " : prio == LOG_WARNING ? "warning: " : "";
-    int n = snprintf(line, sizeof(line), "%s %s dumpsterd/%s[%ld]: %s%s\n", stamp, log_host, proc,
-                     log_pid ? log_pid : (long)getpid(), level, body);
-    if (n < 0)
+    size_t n = log_stamp(line, sizeof(line));
+    int k = snprintf(line + n, sizeof(line) - n, " %s dumpsterd/%s[%ld]: %s", log_host, proc,
+                     log_pid ? log_pid : (long)getpid(), level);
+    if (k < 0 || (size_t)k >= sizeof(line) - n - LOG_BODY_MAX - 2)
+        return; /* a prefix that long is a bug: the names are bounded */
+    n += (size_t)k;
+    va_start(ap, fmt);
+    k = vsnprintf(line + n, LOG_BODY_MAX, fmt, ap);
+    va_end(ap);
+    if (k < 0)
         return;
-    if ((size_t)n >= sizeof(line))
-        n = sizeof(line) - 1;
-    log_emit(prio, line, (size_t)n);
+    size_t body = (size_t)k < LOG_BODY_MAX ? (size_t)k : LOG_BODY_MAX - 1;
+    log_clean(line + n, body);
+    n += body;
+    line[n++] = '\n';
+    log_emit(prio, line, n);
 }

@@ -306,6 +306,44 @@ static void test_smuggling(void **state)
     }
 }
 
+/* test_octet_at_every_offset - a CR, LF or NUL anywhere in a long line (the
+ * scan over plain text takes 16 or 8 octets at a time) is seen exactly
+ * there: the same error, and the content written before it is the text */
+static void test_octet_at_every_offset(void **state)
+{
+    static const struct {
+        char c;
+        unsigned errs;
+    } odd[] = {{'\r', CR}, {'\n', LF}, {'\0', NUL}};
+    char buf[128];
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(odd) / sizeof(odd[0]); k++) {
+        for (size_t at = 0; at < 70; at++) {
+            size_t len = 0;
+            buf[len++] = 'a'; /* not at the start of a line: no dot rule */
+            for (size_t i = 0; i < at; i++)
+                buf[len++] = (char)('b' + i % 20);
+            buf[len++] = odd[k].c;
+            memcpy(buf + len, "yz\r\n", 4);
+            len += 4;
+            struct result r = check_all_splits(SMTPD_DATA_DOT, buf, len, false);
+            assert_int_equal(r.errs, odd[k].errs);
+            assert_false(r.done);
+            assert_int_equal(r.consumed, len);
+            free(r.out);
+            memcpy(buf + len, ".\r\n", 3); /* a clean line of the same length ends */
+            buf[at + 1] = 'q';
+            r = check_all_splits(SMTPD_DATA_DOT, buf, len + 3, false);
+            assert_int_equal(r.errs, 0);
+            assert_true(r.done);
+            assert_int_equal(r.outlen, len);
+            assert_memory_equal(r.out, buf, len);
+            free(r.out);
+        }
+    }
+}
+
 struct line_case {
     enum smtpd_data_mode mode;
     bool dot;    /* the line starts with a stuffed dot (counted as sent) */
@@ -515,10 +553,15 @@ static void test_lf_line_length(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),        cmocka_unit_test(test_smuggling),
-        cmocka_unit_test(test_line_length),  cmocka_unit_test(test_many_lines),
-        cmocka_unit_test(test_reply),        cmocka_unit_test(test_lf_table),
-        cmocka_unit_test(test_lf_smuggling), cmocka_unit_test(test_lf_line_length),
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_smuggling),
+        cmocka_unit_test(test_octet_at_every_offset),
+        cmocka_unit_test(test_line_length),
+        cmocka_unit_test(test_many_lines),
+        cmocka_unit_test(test_reply),
+        cmocka_unit_test(test_lf_table),
+        cmocka_unit_test(test_lf_smuggling),
+        cmocka_unit_test(test_lf_line_length),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
