@@ -55,8 +55,16 @@
 /* Bytes handed to the storage thread but not yet written, over all sessions.
  * Past it, sessions stop reading until the storage thread catches up. */
 #define DD_STORE_BACKLOG_MAX (32u * 1024 * 1024)
-/* Operations the storage thread takes in one transaction (group commit). */
+/* Operations the storage thread takes in one transaction (group commit),
+ * and the content octets: a transaction's pages all go into the WAL before
+ * a checkpoint can copy them out, so this bounds how far the WAL grows past
+ * DD_STORE_WAL_LIMIT (the backlog's 32 MiB in one transaction filled a
+ * small disk with WAL). An operation larger than it goes alone. */
 #define DD_STORE_BATCH_MAX 512
+#define DD_STORE_BATCH_BYTES (1024u * 1024)
+/* How long the store waits for a lock another process holds (an operator's
+ * sqlite3 reading the database) before a statement fails with SQLITE_BUSY. */
+#define DD_STORE_BUSY_MS 10000
 /* the store's page cache (KiB) and the WAL size (pages) that triggers a
  * checkpoint: hot pages (queue indexes, counters) are written back once per
  * checkpoint, not once per commit. A checkpoint copies the WAL's pages into

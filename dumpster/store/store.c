@@ -151,6 +151,24 @@ static void store_run_after(struct store *s)
     s->later_tail = keep;
 }
 
+/* store_wal_truncate - a full disk: copy the WAL into the database and cut
+ * it to nothing, if that can be done now (the WAL is the one file the store
+ * can give back; with the database's free pages the checkpoint may need
+ * no new room). Never waits for a reader another process holds open. */
+static void store_wal_truncate(struct store *s)
+{
+    int log = 0, done = 0, rc;
+
+    sqlite3_busy_timeout(s->db, 0);
+    rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    sqlite3_busy_timeout(s->db, DD_STORE_BUSY_MS);
+    if (rc == SQLITE_OK)
+        log_warn("store",
+                 "disk full: the WAL was copied into the database and truncated "
+                 "(%d pages)",
+                 done);
+}
+
 /* store_run_batch - one transaction over every operation in ops */
 static void store_run_batch(struct store *s, struct store_op *ops)
 {
@@ -175,6 +193,8 @@ static void store_run_batch(struct store *s, struct store_op *ops)
         if (!sqlite3_get_autocommit(s->db))
             store_fixed_run(s, STORE_ROLLBACK);
         store_fail_batch(s, ops, rc);
+        if (rc == SQLITE_FULL)
+            store_wal_truncate(s);
     } else {
         store_run_after(s);
     }
@@ -183,18 +203,23 @@ static void store_run_batch(struct store *s, struct store_op *ops)
     store_account(s, rc == SQLITE_OK ? ndurable : 0, clock_mono_us() - t0);
 }
 
-/* store_take - wait for work; take up to DD_STORE_BATCH_MAX operations */
+/* store_take - wait for work; take up to DD_STORE_BATCH_MAX operations
+ * and DD_STORE_BATCH_BYTES of content (at least one operation) */
 static struct store_op *store_take(struct store *s)
 {
     struct store_op *ops, **cut;
-    size_t n = 0;
+    size_t n = 0, bytes = 0;
 
     pthread_mutex_lock(&s->mu);
     while (s->pending == NULL && !s->stop)
         pthread_cond_wait(&s->cv, &s->mu);
     ops = s->pending;
-    for (cut = &s->pending; *cut && n < DD_STORE_BATCH_MAX; cut = &(*cut)->next)
+    for (cut = &s->pending; *cut && n < DD_STORE_BATCH_MAX; cut = &(*cut)->next) {
+        if (n > 0 && bytes + (*cut)->bytes > DD_STORE_BATCH_BYTES)
+            break;
+        bytes += (*cut)->bytes;
         n++;
+    }
     s->pending = *cut;
     if (s->pending == NULL)
         s->pending_tail = &s->pending;

@@ -26,7 +26,7 @@ static int store_pragmas(sqlite3 *db, char *err, size_t errlen)
     sqlite3_stmt *st;
     bool wal = false;
 
-    sqlite3_busy_timeout(db, 10000);
+    sqlite3_busy_timeout(db, DD_STORE_BUSY_MS);
     if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK) {
         if (sqlite3_step(st) == SQLITE_ROW)
             wal = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
