@@ -115,6 +115,7 @@ static int store_do_call(struct store *s, struct store_op *op)
     if (store_ok(rc) && (op->readonly || (rc = store_savepoint(s, STORE_SP_RELEASE)) == SQLITE_OK))
         return SQLITE_OK;
     log_err("store", "work failed: %s", sqlite3_errstr(rc));
+    s->full_seen |= rc == SQLITE_FULL;
     store_drop_later(s, mark);
     if (!op->readonly && !sqlite3_get_autocommit(s->db)) {
         store_fixed_run(s, STORE_SP_UNDO);
@@ -151,7 +152,8 @@ static void store_run_after(struct store *s)
     s->later_tail = keep;
 }
 
-/* store_wal_truncate - a full disk: copy the WAL into the database and cut
+/* store_wal_truncate - a full disk (a work function or the batch met
+ * SQLITE_FULL): copy the WAL into the database and cut
  * it to nothing, if that can be done now (the WAL is the one file the store
  * can give back; with the database's free pages the checkpoint may need
  * no new room). Never waits for a reader another process holds open. */
@@ -193,11 +195,12 @@ static void store_run_batch(struct store *s, struct store_op *ops)
         if (!sqlite3_get_autocommit(s->db))
             store_fixed_run(s, STORE_ROLLBACK);
         store_fail_batch(s, ops, rc);
-        if (rc == SQLITE_FULL)
-            store_wal_truncate(s);
     } else {
         store_run_after(s);
     }
+    if (rc == SQLITE_FULL || s->full_seen)
+        store_wal_truncate(s);
+    s->full_seen = false;
     if (ndurable == 0)
         store_fixed_run(s, STORE_SYNC_FULL);
     store_account(s, rc == SQLITE_OK ? ndurable : 0, clock_mono_us() - t0);

@@ -69,6 +69,7 @@ struct store {
     void *ctx;
     struct store_stmt_cache cache;           /* storage thread */
     struct store_later *later, **later_tail; /* storage thread: this batch */
+    bool full_seen;                          /* storage thread: SQLITE_FULL in this batch */
     bool resync;                             /* storage thread: posts were dropped */
     sqlite3_stmt *fixed[STORE_FIXED_N];      /* storage thread: enum store_fixed */
     _Atomic uint64_t reusable;               /* what STORE_FREE_PAGES said after the last batch */

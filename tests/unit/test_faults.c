@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -139,6 +140,34 @@ static void test_commit_busy_and_ioerr(void **state)
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 0);
     assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM recipient"), 2);
+}
+
+/* wal_size - octets of the database's WAL file (0 when there is none) */
+static long long wal_size(const struct storefix *f)
+{
+    char path[160];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/dumpsterd.db-wal", f->dir);
+    return stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* test_full_disk_truncates_wal - a batch that fails with SQLITE_FULL gives
+ * the WAL's room back (a checkpoint into the database, the file cut to
+ * nothing); the next commit writes again */
+static void test_full_disk_truncates_wal(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
+    assert_true(wal_size(f) > 0);
+    sf_fault(f, "INSERT INTO message(", SQLITE_FULL, 1);
+    assert_int_equal(commit_rc(r, sf_base_ms()), STORE_E_FULL);
+    assert_int_equal(wal_size(f), 0);
+    assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 4);
 }
 
 static void test_pick_on_a_full_disk(void **state)
@@ -378,6 +407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_full_nothing_half_written, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commit_busy_and_ioerr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pick_on_a_full_disk, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_disk_truncates_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcome_retried_never_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcome_commit_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmit_batch_retried, setup, teardown),
