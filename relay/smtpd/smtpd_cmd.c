@@ -176,17 +176,16 @@ static void smtpd_sink(void *ctx, uint32_t seq, void *chunk, size_t len)
     struct smtpd_session *s = ctx;
     struct smtpd_txn *t = &s->txn;
 
-    if (t->held) {
-        queue_chunk(s->env->q, t->msg_id, t->held_seq, t->held, t->held_len);
-        t->held = NULL;
-    }
-    if (seq > 0) {
-        queue_chunk(s->env->q, t->msg_id, seq, chunk, len);
+    if (seq == 0) {
+        t->held = chunk;
+        t->held_len = len;
         return;
     }
-    t->held = chunk;
-    t->held_len = len;
-    t->held_seq = seq;
+    if (t->held) { /* not the only one: chunk 0 goes first */
+        queue_chunk(s->env->q, t->msg_id, 0, t->held, t->held_len);
+        t->held = NULL;
+    }
+    queue_chunk(s->env->q, t->msg_id, seq, chunk, len);
 }
 
 /* smtpd_proto - the "with" of the Received: field (RFC 3848, 6531) */
@@ -299,14 +298,9 @@ static void smtpd_commit(struct smtpd_session *s)
     t->content.message_id = NULL;
     m->size = t->content.stored;
     m->nchunks = t->content.seq;
-    if (t->held && t->held_seq + 1 == m->nchunks) {
-        m->tail = t->held;
-        m->tail_len = t->held_len;
-        t->held = NULL;
-    } else if (t->held) { /* not the last chunk: it goes first */
-        queue_chunk(s->env->q, t->msg_id, t->held_seq, t->held, t->held_len);
-        t->held = NULL;
-    }
+    m->tail = t->held; /* chunk 0 when it is the only one (smtpd_sink) */
+    m->tail_len = t->held_len;
+    t->held = NULL;
     m->received_ms = clock_now_ms();
     snprintf(m->client_ip, sizeof(m->client_ip), "%s", s->ip);
     snprintf(m->helo, sizeof(m->helo), "%s", s->helo);

@@ -50,9 +50,8 @@ struct smtpd_txn {
     bool content_started;              /* smtpd_content is live */
     bool bdat_failed;                  /* a BDAT chunk was refused: skip to LAST */
     struct smtpd_content content;
-    void *held; /* the first chunk, kept for the commit (queue_msg.tail) */
+    void *held; /* chunk 0 while it is the only one, for the commit (queue_msg.tail) */
     size_t held_len;
-    uint32_t held_seq;
 };
 
 struct smtpd_session {
