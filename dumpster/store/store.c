@@ -152,25 +152,6 @@ static void store_run_after(struct store *s)
     s->later_tail = keep;
 }
 
-/* store_wal_truncate - a full disk (a work function or the batch met
- * SQLITE_FULL): copy the WAL into the database and cut
- * it to nothing, if that can be done now (the WAL is the one file the store
- * can give back; with the database's free pages the checkpoint may need
- * no new room). Never waits for a reader another process holds open. */
-static void store_wal_truncate(struct store *s)
-{
-    int log = 0, done = 0, rc;
-
-    sqlite3_busy_timeout(s->db, 0);
-    rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-    sqlite3_busy_timeout(s->db, DD_STORE_BUSY_MS);
-    if (rc == SQLITE_OK)
-        log_warn("store",
-                 "disk full: the WAL was copied into the database and truncated "
-                 "(%d pages)",
-                 done);
-}
-
 /* store_run_batch - one transaction over every operation in ops */
 static void store_run_batch(struct store *s, struct store_op *ops)
 {
@@ -297,6 +278,7 @@ static void *store_thread(void *arg)
         store_run_batch(s, ops);
         store_note_reusable(s); /* before the replies: a MAIL after them sees it */
         store_finish_batch(s, ops);
+        store_wal_checkpoint(s); /* after the replies: off their path */
     }
     return NULL;
 }
@@ -538,6 +520,7 @@ struct store *store_open(const char *data_dir, struct event_base *base, store_dr
         return store_close(s);
     }
     store_note_reusable(s);
+    store_wal_watch(s);
     if ((s->done_ev = event_new(base, -1, 0, store_done_cb, s)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return store_close(s);

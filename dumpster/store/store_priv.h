@@ -70,6 +70,7 @@ struct store {
     struct store_stmt_cache cache;           /* storage thread */
     struct store_later *later, **later_tail; /* storage thread: this batch */
     bool full_seen;                          /* storage thread: SQLITE_FULL in this batch */
+    int wal_pages;                           /* storage thread: the WAL's length (store_wal.c) */
     bool resync;                             /* storage thread: posts were dropped */
     sqlite3_stmt *fixed[STORE_FIXED_N];      /* storage thread: enum store_fixed */
     _Atomic uint64_t reusable;               /* what STORE_FREE_PAGES said after the last batch */
@@ -97,6 +98,11 @@ static inline bool store_ok(int rc)
 {
     return rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW;
 }
+
+/* the WAL's checkpoints (store_wal.c) */
+void store_wal_watch(struct store *s);
+void store_wal_checkpoint(struct store *s);
+void store_wal_truncate(struct store *s);
 
 /* store_account - batch counters and histograms (store_stats.c) */
 void store_account(struct store *s, size_t ndurable, int64_t us);

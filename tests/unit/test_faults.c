@@ -170,6 +170,28 @@ static void test_full_disk_truncates_wal(void **state)
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 4);
 }
 
+/* test_wal_stays_bounded - 100 messages of 128 KiB (3,200 WAL pages): the
+ * storage thread checkpoints after its replies, so the WAL file never grows
+ * much past DD_STORE_WAL_LIMIT (it would hold every page without) */
+static void test_wal_stays_bounded(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+    long long peak = 0;
+
+    for (int i = 0; i < 100; i++) {
+        int want = f->commits + 1;
+        sf_commit(f, 128 * 1024, 2, sf_base_ms(), rcpts_ab, 2);
+        sf_loop_until(f, &f->commits, want);
+        assert_int_equal(f->last_rc, STORE_OK);
+        if (wal_size(f) > peak)
+            peak = wal_size(f);
+    }
+    assert_true(peak > 1024 * 1024);
+    assert_true(peak <= DD_STORE_WAL_LIMIT + 256 * 1024);
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 100);
+}
+
 static void test_pick_on_a_full_disk(void **state)
 {
     struct rsfix *r = *state;
@@ -408,6 +430,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_busy_and_ioerr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pick_on_a_full_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk_truncates_wal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_stays_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcome_retried_never_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcome_commit_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmit_batch_retried, setup, teardown),
