@@ -52,6 +52,10 @@
 /* Session -> storage thread: a message is handed over in chunks of this size,
  * so a message being received never sits whole in memory. */
 #define DD_STORE_CHUNK (64 * 1024)
+/* Committed messages of one chunk whose content the queue keeps in memory
+ * for their first delivery (queue_hot.c), and those contents' octets. */
+#define DD_QUEUE_HOT_MAX 256
+#define DD_QUEUE_HOT_BYTES (4u * 1024 * 1024)
 /* Bytes handed to the storage thread but not yet written, over all sessions.
  * Past it, sessions stop reading until the storage thread catches up. */
 #define DD_STORE_BACKLOG_MAX (32u * 1024 * 1024)

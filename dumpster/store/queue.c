@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "message.h"
+#include "queue_hot.h"
 #include "queue_int.h"
 #include "queue_priv.h"
 #include "recipient.h"
@@ -59,7 +60,7 @@ struct queue *queue_new(struct event_base *base, struct store *s, char *err, siz
     int rc;
 
     if (q == NULL || (q->active = queue_active_new()) == NULL ||
-        (q->tally = queue_tally_new()) == NULL) {
+        (q->tally = queue_tally_new()) == NULL || (q->hot = queue_hot_new(base)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return queue_free(q);
     }
@@ -187,6 +188,10 @@ static void queue_commit_reply(void *arg, enum store_rc rc)
 
     if (rc != STORE_OK && !op->q->stopping)
         queue_abort(op->q, op->m->msg_id); /* the content of a failed commit */
+    if (rc == STORE_OK && op->m->tail && op->m->nchunks == 1 && op->m->tail_len == op->m->size) {
+        queue_hot_keep(op->q->hot, op->m->msg_id, op->m->tail, op->m->tail_len);
+        op->m->tail = NULL; /* the first delivery takes it from memory */
+    }
     op->fn(op->ctx, op->cookie, rc);
     if (rc == STORE_OK && op->q->commit_fn)
         op->q->commit_fn(op->q->commit_ctx);
@@ -323,6 +328,7 @@ void queue_stop(struct queue *q)
         event_del(q->retry_ev);
     queue_keep_stop(q);
     queue_retry_drop(q);
+    queue_hot_stop(q->hot);
 }
 
 /* queue_free - after store_close */
@@ -336,6 +342,7 @@ struct queue *queue_free(struct queue *q)
     queue_keep_free(q);
     q->active = queue_active_free(q->active);
     q->tally = queue_tally_free(q->tally);
+    q->hot = queue_hot_free(q->hot);
     free(q);
     return NULL;
 }

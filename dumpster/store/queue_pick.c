@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "log.h"
 #include "message.h"
+#include "queue_hot.h"
 #include "queue_priv.h"
 #include "recipient.h"
 
@@ -313,8 +314,11 @@ static void queue_content_reply(void *arg, enum store_rc rc)
 void queue_content(struct queue *q, uint64_t msg_id, uint64_t size,
                    void (*fn)(void *ctx, struct evbuffer *content, enum store_rc rc), void *ctx)
 {
-    struct queue_content_op *op = queue_oom(calloc(1, sizeof(*op)));
+    struct queue_content_op *op;
 
+    if (queue_hot_take(q->hot, msg_id, size, fn, ctx))
+        return;
+    op = queue_oom(calloc(1, sizeof(*op)));
     op->msg_id = msg_id;
     op->size = size;
     op->fn = fn;

@@ -42,6 +42,7 @@ struct queue {
     size_t nobservers;
     struct queue_active *active;     /* storage thread */
     struct queue_tally *tally;       /* counts by state: written by the storage thread */
+    struct queue_hot *hot;           /* loop: contents just committed (queue_hot.c) */
     struct queue_retry_list retries; /* loop */
     unsigned retry_run;              /* failed writes in a row: the delay grows */
     struct event *retry_ev;

@@ -53,6 +53,7 @@ struct storefix {
     unsigned long long next_qid;
     enum msg_body body; /* what sf_commit() says MAIL FROM declared (default none) */
     enum msg_utf8 smtputf8;
+    bool whole;          /* sf_commit() of one chunk hands it with the commit, as smtpd does */
     struct sf_fault flt; /* the store's fault hook (sf_fault) */
     /* called between queue_new and store_start: more observers */
     void (*before_start)(struct storefix *f);
