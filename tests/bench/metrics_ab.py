@@ -1,7 +1,7 @@
 """GET /metrics p50/p99 of several dumpsterd binaries on one store (filled once).
 
 usage: python3 tests/bench/metrics_ab.py --items N --queued Q --tmp DIR BIN_A BIN_B [BIN_A ...]
-The store is filled with the first binary (tests/bench/extras.py's Corpus), then
+The store is filled with the first binary (tests/bench/extras_store.py's Corpus), then
 each binary in turn starts on it (retries far away: the queue stays quiet),
 20 warm-up GETs, then 500 timed GETs of /metrics and of /v1/stats.
 """
