@@ -175,8 +175,10 @@ async def idle_sessions(port, n, hold, sample):
 
 def cmd_rss(args, write_block, machine_md):
     sink = B.Sink().start()
-    smtp = {"max_connections": str(max(20000, args.idle_sessions + 100)),
-            "max_connections_per_ip": str(max(20000, args.idle_sessions + 100))}
+    # room for the larger of the two loads, no more: dumpsterd refuses a cap
+    # the descriptor limit cannot hold (a 20,000 cap failed under RLIMIT_NOFILE 20,000)
+    cap = str(max(args.idle_sessions, args.big_sessions) + 100)
+    smtp = {"max_connections": cap, "max_connections_per_ip": cap}
     out = []
     # 1,000 x 1 MiB at once
     dd = B.Dumpsterd(args.dumpsterd, args.tmp, sink.dest(), False, smtp_extra=smtp)
