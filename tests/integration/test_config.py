@@ -2,6 +2,7 @@
 """dumpsterd -t / -n, exit 78 with file:line, SIGHUP reload of the directory, and the
 descriptor budget against RLIMIT_NOFILE."""
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -45,8 +46,11 @@ def test_descriptor_budget():
         p = subprocess.run([DUMPSTERD, "-c", hub.conf_path], capture_output=True, text=True,
                            preexec_fn=nofile(256, 512), timeout=60)
         assert p.returncode == 78, (p.returncode, p.stderr)
-        assert "RLIMIT_NOFILE is 512" in p.stderr and "[smtp] max_connections 2000" in p.stderr, (
-            p.stderr)
+        # 512 (the hard limit it can raise to); valgrind keeps some descriptors for
+        # itself and shows the program a lower one
+        lim = re.search(r"RLIMIT_NOFILE is (\d+)", p.stderr)
+        assert lim and int(lim.group(1)) <= 512, p.stderr
+        assert "[smtp] max_connections 2000" in p.stderr, p.stderr
     finally:
         hub.cleanup()
     # limits that fit: the soft limit is raised to the hard one at start
