@@ -92,6 +92,17 @@ bool store_backlog_high(const struct store *s);
 typedef int (*store_fault_fn)(void *ctx, const char *sql);
 void store_set_fault(struct store *s, store_fault_fn fn, void *ctx);
 
+/*
+ * The room hook (tests): what the data directory's file system has free, in
+ * octets, asked by the storage thread at most once a second when the WAL
+ * could be checkpointed (statvfs by default). Below DD_STORE_ROOM_LOW the
+ * store checkpoints every DD_STORE_CHECKPOINT_PAGES instead of every
+ * DD_STORE_CHECKPOINT_PAGES_ROOMY pages. Set it before store_start(); NULL
+ * restores statvfs.
+ */
+typedef uint64_t (*store_room_fn)(void *ctx);
+void store_set_room(struct store *s, store_room_fn fn, void *ctx);
+
 /* store_close - finish every waiting operation, stop the thread, close the
  * database. Returns NULL. */
 struct store *store_close(struct store *s);

@@ -520,7 +520,7 @@ struct store *store_open(const char *data_dir, struct event_base *base, store_dr
         return store_close(s);
     }
     store_note_reusable(s);
-    store_wal_watch(s);
+    store_wal_watch(s, data_dir);
     if ((s->done_ev = event_new(base, -1, 0, store_done_cb, s)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return store_close(s);
@@ -564,6 +564,7 @@ struct store *store_close(struct store *s)
         sqlite3_finalize(s->cache.st[i]);
     if (s->db)
         sqlite3_close(s->db);
+    store_wal_unwatch(s);
     if (s->done_ev)
         event_free(s->done_ev);
     pthread_mutex_destroy(&s->mu);

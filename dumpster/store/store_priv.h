@@ -71,9 +71,16 @@ struct store {
     struct store_later *later, **later_tail; /* storage thread: this batch */
     bool full_seen;                          /* storage thread: SQLITE_FULL in this batch */
     int wal_pages;                           /* storage thread: the WAL's length (store_wal.c) */
-    bool resync;                             /* storage thread: posts were dropped */
-    sqlite3_stmt *fixed[STORE_FIXED_N];      /* storage thread: enum store_fixed */
-    _Atomic uint64_t reusable;               /* what STORE_FREE_PAGES said after the last batch */
+    struct {                                 /* storage thread: the data dir's room (store_wal.c) */
+        char *dir;
+        store_room_fn fn;
+        void *ctx;
+        int64_t checked_ms; /* when fn was last asked (monotonic; 0: never) */
+        bool roomy;         /* what it said: DD_STORE_ROOM_LOW or more free */
+    } room;
+    bool resync;                        /* storage thread: posts were dropped */
+    sqlite3_stmt *fixed[STORE_FIXED_N]; /* storage thread: enum store_fixed */
+    _Atomic uint64_t reusable;          /* what STORE_FREE_PAGES said after the last batch */
     store_fault_fn fault;
     void *fault_ctx;
     struct {
@@ -100,7 +107,8 @@ static inline bool store_ok(int rc)
 }
 
 /* the WAL's checkpoints (store_wal.c) */
-void store_wal_watch(struct store *s);
+void store_wal_watch(struct store *s, const char *data_dir);
+void store_wal_unwatch(struct store *s);
 void store_wal_checkpoint(struct store *s);
 void store_wal_truncate(struct store *s);
 

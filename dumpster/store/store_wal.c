@@ -6,11 +6,18 @@
  * wait for a copy of every WAL page and an fsync of the database. Here the
  * commit only notes the WAL's length (a WAL hook, which also turns the
  * automatic checkpoint off), and the storage thread checkpoints after it
- * has handed the batch's replies to the loop: the same threshold, so the
- * same bound on how large the WAL grows, off the reply path. After a full
- * disk, a TRUNCATE checkpoint gives the WAL's room back.
+ * has handed the batch's replies to the loop, off the reply path: every
+ * DD_STORE_CHECKPOINT_PAGES_ROOMY pages while the data directory's file
+ * system has room, every DD_STORE_CHECKPOINT_PAGES once it has little
+ * (bounds.h says why). After a full disk, a TRUNCATE checkpoint gives the
+ * WAL's room back.
  */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
 #include "bounds.h"
+#include "clock.h"
 #include "log.h"
 #include "store_priv.h"
 
@@ -25,19 +32,67 @@ static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
-/* store_wal_watch - commits note the WAL's length; no checkpoint in them */
-void store_wal_watch(struct store *s)
+/* store_wal_room_statvfs - what the file system under dir has free for
+ * an unprivileged writer, in octets (UINT64_MAX when it cannot say: the
+ * room rule then keeps the longer interval, and SQLITE_FULL still cuts) */
+static uint64_t store_wal_room_statvfs(void *ctx)
+{
+    struct statvfs v;
+
+    if (statvfs(ctx, &v) != 0)
+        return UINT64_MAX;
+    return (uint64_t)v.f_bavail * v.f_frsize;
+}
+
+/* store_wal_watch - commits note the WAL's length; no checkpoint in them.
+ * The free room of data_dir's file system sets the interval. */
+void store_wal_watch(struct store *s, const char *data_dir)
 {
     sqlite3_wal_hook(s->db, store_wal_hook, s);
+    s->room.dir = strdup(data_dir);
+    if (s->room.dir == NULL)
+        abort();
+    s->room.fn = store_wal_room_statvfs;
+    s->room.ctx = s->room.dir;
+}
+
+/* store_wal_unwatch - free what store_wal_watch kept */
+void store_wal_unwatch(struct store *s)
+{
+    free(s->room.dir);
+    s->room.dir = NULL;
+}
+
+/* store_set_room - see store.h */
+void store_set_room(struct store *s, store_room_fn fn, void *ctx)
+{
+    s->room.fn = fn ? fn : store_wal_room_statvfs;
+    s->room.ctx = fn ? ctx : s->room.dir;
+    s->room.checked_ms = 0;
+}
+
+/* store_wal_roomy - whether the file system had DD_STORE_ROOM_LOW free when
+ * last asked (at most once per DD_STORE_ROOM_CHECK_MS) */
+static bool store_wal_roomy(struct store *s)
+{
+    int64_t now = clock_mono_ms();
+
+    if (s->room.checked_ms == 0 || now - s->room.checked_ms >= DD_STORE_ROOM_CHECK_MS) {
+        s->room.roomy = s->room.fn(s->room.ctx) >= DD_STORE_ROOM_LOW;
+        s->room.checked_ms = now;
+    }
+    return s->room.roomy;
 }
 
 /* store_wal_checkpoint - copy the WAL into the database once it holds
- * DD_STORE_CHECKPOINT_PAGES pages (PASSIVE: never waits for a reader) */
+ * DD_STORE_CHECKPOINT_PAGES_ROOMY pages, or DD_STORE_CHECKPOINT_PAGES
+ * with little room (PASSIVE: never waits for a reader) */
 void store_wal_checkpoint(struct store *s)
 {
     int log = 0, done = 0, rc;
 
-    if (s->wal_pages < DD_STORE_CHECKPOINT_PAGES)
+    if (s->wal_pages < DD_STORE_CHECKPOINT_PAGES ||
+        (s->wal_pages < DD_STORE_CHECKPOINT_PAGES_ROOMY && store_wal_roomy(s)))
         return;
     rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     if (rc != SQLITE_OK && rc != SQLITE_BUSY)
@@ -63,4 +118,5 @@ void store_wal_truncate(struct store *s)
                  "(%d pages)",
                  done);
     s->wal_pages = 0;
+    s->room.checked_ms = 0; /* ask the file system again at the next checkpoint */
 }

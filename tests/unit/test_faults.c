@@ -170,16 +170,37 @@ static void test_full_disk_truncates_wal(void **state)
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 4);
 }
 
-/* test_wal_stays_bounded - 100 messages of 128 KiB (3,200 WAL pages): the
- * storage thread checkpoints after its replies, so the WAL file never grows
- * much past DD_STORE_WAL_LIMIT (it would hold every page without) */
-static void test_wal_stays_bounded(void **state)
+/* room_little, room_plenty - the room hook: what the data directory's file
+ * system has free */
+static uint64_t room_little(void *ctx)
 {
-    struct rsfix *r = *state;
-    struct storefix *f = r->f;
+    (void)ctx;
+    return DD_STORE_ROOM_LOW - 1;
+}
+
+static uint64_t room_plenty(void *ctx)
+{
+    (void)ctx;
+    return DD_STORE_ROOM_LOW * 64;
+}
+
+static void hook_little(struct storefix *f)
+{
+    store_set_room(f->st, room_little, NULL);
+}
+
+static void hook_plenty(struct storefix *f)
+{
+    store_set_room(f->st, room_plenty, NULL);
+}
+
+/* wal_peak - commit n messages of 128 KiB (32 WAL pages each) one by one;
+ * the largest the WAL file was after a commit */
+static long long wal_peak(struct storefix *f, int n)
+{
     long long peak = 0;
 
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < n; i++) {
         int want = f->commits + 1;
         sf_commit(f, 128 * 1024, 2, sf_base_ms(), rcpts_ab, 2);
         sf_loop_until(f, &f->commits, want);
@@ -187,9 +208,40 @@ static void test_wal_stays_bounded(void **state)
         if (wal_size(f) > peak)
             peak = wal_size(f);
     }
+    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), n);
+    return peak;
+}
+
+/* test_wal_stays_bounded - little room: 100 messages (3,200 WAL pages);
+ * the storage thread checkpoints after its replies every 1,000 pages, so
+ * the WAL file never grows much past DD_STORE_WAL_LIMIT (it would hold
+ * every page without) */
+static void test_wal_stays_bounded(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+
+    f->before_start = hook_little;
+    sf_reopen(f);
+    long long peak = wal_peak(f, 100);
     assert_true(peak > 1024 * 1024);
     assert_true(peak <= DD_STORE_WAL_LIMIT + 256 * 1024);
-    assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 100);
+}
+
+/* test_wal_interval_with_room - plenty of room: 300 messages (9,600
+ * pages) go through checkpoints every 4,000 pages: the WAL grows past the
+ * little-room bound, never past the longer one (a frame is a 4 KiB page
+ * and its 24-octet header; one message's 33 frames over) */
+static void test_wal_interval_with_room(void **state)
+{
+    struct rsfix *r = *state;
+    struct storefix *f = r->f;
+
+    f->before_start = hook_plenty;
+    sf_reopen(f);
+    long long peak = wal_peak(f, 300);
+    assert_true(peak > DD_STORE_WAL_LIMIT + 256 * 1024);
+    assert_true(peak <= 32 + (DD_STORE_CHECKPOINT_PAGES_ROOMY + 40) * (4096 + 24));
 }
 
 static void test_pick_on_a_full_disk(void **state)
@@ -431,6 +483,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pick_on_a_full_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_disk_truncates_wal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_stays_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_interval_with_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcome_retried_never_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outcome_commit_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resubmit_batch_retried, setup, teardown),
