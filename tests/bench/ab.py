@@ -2,13 +2,16 @@
 """ab - two dumpsterd builds alternately on one workload (no Postfix).
 
     tests/bench/ab.py NEW OLD [--size 5120] [--sessions 20] [--count 20000]
-                      [--rounds 4] [--old-drop user]
+                      [--rounds 4] [--old-drop user] [--postfix-between]
 
 smtp-source → dumpsterd → smtp-sink as run.py's throughput runs do (its
 one_run: the same configuration, dumpster copies kept), the two binaries in
 A B, B A order after a warm-up of each; prints each run, the medians and the
 NEW/OLD ratio of each back-to-back pair. --old-drop names [hub] keys OLD does
-not know (a build from before `user` existed refuses it). As root.
+not know (a build from before `user` existed refuses it). --postfix-between
+puts a Postfix run of the same workload (not recorded) before each measured
+run, as run.py's alternation does: the box as make bench leaves it for each
+dumpsterd run (Postfix's writeback, its freed memory). As root.
 """
 import argparse
 import os
@@ -29,6 +32,7 @@ def main():
     p.add_argument("--count", type=int, default=20000)
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--old-drop", action="append", default=[])
+    p.add_argument("--postfix-between", action="store_true")
     args = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="ddab-", dir=os.environ.get("BENCH_TMPDIR"))
     os.chmod(tmp, 0o755)
@@ -46,11 +50,14 @@ def main():
         return d
 
     res = {"new": [], "old": []}
+    pf = B.Postfix(tmp, sink.port, False) if args.postfix_between else None
     try:
         for name in ("new", "old"):
             R.one_run(make(name), sink, tmp, 5120, 5, 500, disk, 300)
         for i in range(args.rounds):
             for name in (("new", "old") if i % 2 == 0 else ("old", "new")):
+                if pf:
+                    R.one_run(pf, sink, tmp, args.size, args.sessions, args.count, disk, 600)
                 r = R.one_run(make(name), sink, tmp, args.size, args.sessions, args.count,
                               disk, 300)
                 res[name].append(r)
