@@ -162,10 +162,13 @@ static void test_full_disk_truncates_wal(void **state)
 
     for (int i = 0; i < 3; i++)
         assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
-    assert_true(wal_size(f) > 0);
+    long long before = wal_size(f);
+    assert_true(before > 16384);
     sf_fault(f, "INSERT INTO message(", SQLITE_FULL, 1);
     assert_int_equal(commit_rc(r, sf_base_ms()), STORE_E_FULL);
-    assert_int_equal(wal_size(f), 0);
+    /* cut to nothing; the hub's own 1 s work (expiry) may have written a
+     * transaction since, never the three messages' pages again */
+    assert_true(wal_size(f) < before / 2);
     assert_int_equal(commit_rc(r, sf_base_ms()), STORE_OK);
     assert_int_equal(sf_sql_int(f, "SELECT count(*) FROM message"), 4);
 }
