@@ -13,6 +13,11 @@
 /* Input read ahead of the session (pipelined commands, content during a
  * commit); past it the session stops reading until it catches up. */
 #define DD_SMTP_INPUT_MAX (64 * 1024)
+/* Content octets a session reads beyond libevent's 4 KiB in one pass
+ * (bev_read.h): a 50 KiB message in 4 passes instead of 13. Each read
+ * reserves that much input buffer, so it counts once per session that is
+ * sending content (300 sessions of 1 MiB: +3.6 MiB of RSS). */
+#define DD_SMTP_READ_MORE (12 * 1024)
 /* RFC 5321 4.5.3.1.6: a text line in DATA, CRLF included. */
 #define DD_SMTP_TEXT_LINE_MAX 1000
 /* RFC 5321 4.5.3.1.1-3: local part, domain, path (with the angle brackets). */

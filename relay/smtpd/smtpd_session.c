@@ -22,6 +22,7 @@
 
 #include <event2/buffer.h>
 
+#include "bev_read.h"
 #include "bev_write.h"
 #include "log.h"
 #include "smtpd_session_int.h"
@@ -268,10 +269,24 @@ static void smtpd_settle(struct smtpd_session *s)
     }
 }
 
+/* smtpd_read_more - content whose last read filled libevent's 4 KiB may
+ * have more waiting: take up to DD_SMTP_READ_MORE of it in this pass,
+ * within the input bound */
+static void smtpd_read_more(struct smtpd_session *s, struct bufferevent *bev)
+{
+    size_t len = evbuffer_get_length(bufferevent_get_input(bev));
+
+    if ((s->state == SMTPD_S_DATA || s->state == SMTPD_S_BDAT) && len >= BEV_READ_LIBEVENT &&
+        len < DD_SMTP_INPUT_MAX)
+        (void)bev_read_more(bev, DD_SMTP_INPUT_MAX - len < DD_SMTP_READ_MORE
+                                     ? DD_SMTP_INPUT_MAX - len
+                                     : DD_SMTP_READ_MORE);
+}
+
 /* smtpd_read_cb - bytes arrived */
 void smtpd_read_cb(struct bufferevent *bev, void *arg)
 {
-    (void)bev;
+    smtpd_read_more(arg, bev);
     smtpd_process(arg);
     smtpd_settle(arg);
 }
