@@ -62,8 +62,8 @@ int dw_teardown(void **state)
 {
     struct world *w = *state;
 
+    dnsfix_free(w->dns); /* its event is on the loop df_teardown frees */
     df_teardown(w->x);
-    dnsfix_free(w->dns);
     close(w->dead1);
     close(w->dead2);
     free(w);
