@@ -13,6 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* diskroom_free - octets free for an unprivileged writer on the file
+ * system holding dir into *octets; false when statvfs cannot say. */
+bool diskroom_free(const char *dir, uint64_t *octets);
+
 /*
  * diskroom_ok - false when the file system holding dir has less than
  * reserve + need octets free for an unprivileged writer, counting inside as

@@ -14,10 +14,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include "bounds.h"
 #include "clock.h"
+#include "diskroom.h"
 #include "log.h"
 #include "store_priv.h"
 
@@ -37,11 +37,9 @@ static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
  * room rule then keeps the longer interval, and SQLITE_FULL still cuts) */
 static uint64_t store_wal_room_statvfs(void *ctx)
 {
-    struct statvfs v;
+    uint64_t octets;
 
-    if (statvfs(ctx, &v) != 0)
-        return UINT64_MAX;
-    return (uint64_t)v.f_bavail * v.f_frsize;
+    return diskroom_free(ctx, &octets) ? octets : UINT64_MAX;
 }
 
 /* store_wal_watch - commits note the WAL's length; no checkpoint in them.

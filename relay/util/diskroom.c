@@ -9,14 +9,24 @@
 
 #include "diskroom.h"
 
-bool diskroom_ok(const char *dir, uint64_t inside, uint64_t reserve, uint64_t need, uint64_t *avail)
+bool diskroom_free(const char *dir, uint64_t *octets)
 {
     struct statvfs st;
 
+    if (statvfs(dir, &st) != 0)
+        return false;
+    *octets = (uint64_t)st.f_bavail * st.f_frsize;
+    return true;
+}
+
+bool diskroom_ok(const char *dir, uint64_t inside, uint64_t reserve, uint64_t need, uint64_t *avail)
+{
+    uint64_t free_octets;
+
     *avail = 0;
-    if (reserve == 0 || statvfs(dir, &st) != 0)
+    if (reserve == 0 || !diskroom_free(dir, &free_octets))
         return true;
-    *avail = (uint64_t)st.f_bavail * st.f_frsize + inside;
+    *avail = free_octets + inside;
     /* reserve + need without wrapping: both come from bounded config and SIZE */
     return *avail >= reserve && *avail - reserve >= need;
 }
