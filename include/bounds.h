@@ -40,6 +40,7 @@
 #define DD_DEST_ADDRS_MAX 16       /* fallback addresses in one destination */
 #define DD_LISTEN_MAX 16           /* addresses in one listen list */
 #define DD_CONF_NETS_MAX 64        /* networks in one network list */
+#define DD_SHADOW_SERVERS_MAX 16   /* NATS server URLs in [shadow] servers */
 #define DD_HOSTNAME_MAX 255
 #define DD_PATHNAME_MAX 4096
 /* TLS: certificate, key and CA file names (kept per storage group, so

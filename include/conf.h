@@ -52,6 +52,10 @@ struct conf_net {
  * one of l[0..n); an IPv4-mapped IPv6 address matches as IPv4. Pure. */
 bool conf_net_match(const struct conf_net *l, size_t n, const char *ip);
 
+/* [shadow] shadow_failure: with the cluster unreachable, 250 after the
+ * local commit (accept) or 451 4.4.0 (defer) */
+enum conf_shadow_failure { CONF_SHADOW_ACCEPT = 0, CONF_SHADOW_DEFER = 1 };
+
 /* [smtp] bare_newline (enum names in conf.c) */
 enum conf_bare_newline {
     CONF_BARE_NEWLINE_REJECT,    /* a bare LF in content: 550 5.6.0 */
@@ -85,7 +89,7 @@ int conf_dest_parse(const char *s, struct dest *out, char *err, size_t errlen);
 void conf_dest_format(const struct dest *d, char *buf, size_t cap);
 
 /* Keys of one section whose line conf_key_line() can tell. */
-#define CONF_KEYS_MAX 64
+#define CONF_KEYS_MAX 80
 #define CONF_SG_KEYS_MAX 16
 
 /* Outbound TLS of a storage group, or the [delivery] default of them all
@@ -178,6 +182,18 @@ struct conf {
     struct {
         char file[DD_PATHNAME_MAX];
     } directory;
+    struct {
+        char servers[DD_CONF_LINE_MAX + 1]; /* "": no shadow copies; canonical list */
+        size_t nservers;
+        char user[65];                       /* "": no user/password */
+        char password_file[DD_PATHNAME_MAX]; /* the password on its first line */
+        char token_file[DD_PATHNAME_MAX];    /* "": no token */
+        char ca_file[DD_PATHNAME_MAX];       /* "": the system's trust store for tls:// */
+        unsigned replicas;                   /* of every stream */
+        unsigned failure;                    /* enum conf_shadow_failure */
+        unsigned takeover_after;             /* seconds */
+        unsigned publish_timeout;            /* seconds: a publish not acked by then failed */
+    } shadow;
     struct conf_sg *sg; /* owned; conf_free() releases */
     size_t nsg;
     unsigned refs;                    /* not parsed: sessions holding this conf after a reload */

@@ -349,6 +349,33 @@ static void conf_tls_check(struct conf_parse_state *st)
     }
 }
 
+/* conf_shadow_check - credentials come as a user with a password file, or
+ * a token file; the hub name is a NATS subject token */
+static void conf_shadow_check(struct conf_parse_state *st)
+{
+    const struct conf *c = st->c;
+    unsigned line;
+
+    line = conf_later(st, SEC_SHADOW, "user", SEC_SHADOW, "password_file");
+    if (line && (c->shadow.user[0] == 0) != (c->shadow.password_file[0] == 0))
+        conf_err_at(st, line, "user and password_file go together in [shadow]");
+    line = conf_later(st, SEC_SHADOW, "user", SEC_SHADOW, "token_file");
+    if (line && c->shadow.user[0] && c->shadow.token_file[0])
+        conf_err_at(st, line, "[shadow] takes user and password_file, or token_file, not both");
+    for (const char *p = c->shadow.user; *p; p++)
+        if (*p == ' ' || *p == '"' || *p == '\\') {
+            conf_err_at(st, conf_line_of(st, SEC_SHADOW, "user"),
+                        "user: no blanks, quotes or backslashes");
+            break;
+        }
+    line = conf_later(st, SEC_SHADOW, "servers", SEC_HUB, "name");
+    if (line && c->shadow.nservers > 0 && strchr(c->hub.name, '.'))
+        conf_err_at(st, line,
+                    "with [shadow] servers set, [hub] name \"%s\" must not contain a dot (it is "
+                    "a NATS subject token)",
+                    c->hub.name);
+}
+
 /* conf_sg_inherit - the [dumpster] and [delivery] values an SG did not set */
 static void conf_sg_inherit(struct conf *c, struct conf_sg *sg)
 {
@@ -397,6 +424,7 @@ static void conf_cross_check(struct conf_parse_state *st)
         conf_err_at(st, line, "%s is both an [smtp] and an [admin] listen address", buf);
     }
     conf_tls_check(st);
+    conf_shadow_check(st);
 }
 
 /* conf_parse - line by line, then the checks that need the whole file */

@@ -50,6 +50,12 @@ int conf_net_list_parse(const char *v, struct conf_net *l, size_t max, size_t *n
 /* conf_net_format - "192.0.2.0/24, 2001:db8::/32" (NUL-terminated, cut past cap). */
 void conf_net_format(const struct conf_net *l, size_t n, char *buf, size_t cap);
 
+/* conf_url_list_parse - "" or a comma list of at most max distinct
+ * nats://HOST:PORT and tls://HOST:PORT (HOST an IP literal, [IPv6], or a
+ * DNS name) into canon[0..cap) as "url,url"; *np the count. 0, or -1 with err. */
+int conf_url_list_parse(const char *v, size_t max, char *canon, size_t cap, size_t *np, char *err,
+                        size_t errlen);
+
 /*
  * conf_line_span - the line at p[0..rem): *len its octets without LF or CR LF,
  * *adv the octets to the next line. Returns -1 when the line is longer than

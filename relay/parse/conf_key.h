@@ -26,6 +26,7 @@ enum conf_sec {
     SEC_DELIVERY,
     SEC_DUMPSTER,
     SEC_DIRECTORY,
+    SEC_SHADOW,
     SEC_SG,   /* [storage_group NAME], once per name */
     SEC_SKIP, /* after a bad section header: its keys are not checked */
 };
@@ -49,6 +50,7 @@ enum conf_type {
     CT_OPTHOST,  /* "" or a DNS name */
     CT_TEXT,     /* printable text, "" allowed (an OpenSSL cipher list) */
     CT_NETS,     /* comma list of IP[/PREFIX], 0..max items; the count in off2 */
+    CT_URLS,     /* "" or a comma list of nats://HOST:PORT, tls://HOST:PORT; count in off2 */
 };
 
 /*

@@ -21,12 +21,15 @@
 
 /* clang-format off */
 const char *const conf_sec_names[] = {
-    "", "hub", "smtp", "admin", "delivery", "dumpster", "directory", "storage_group", "",
+    "", "hub", "smtp", "admin", "delivery", "dumpster", "directory", "shadow", "storage_group", "",
 };
 /* clang-format on */
 
 /* [smtp] bare_newline, by enum conf_bare_newline */
 static const char *const conf_bare_newline_names[] = {"reject", "normalize", NULL};
+
+/* [shadow] shadow_failure, by enum conf_shadow_failure */
+static const char *const conf_shadow_failure_names[] = {"accept", "defer", NULL};
 
 #define CF(m) offsetof(struct conf, m)
 #define CS(m) sizeof(((struct conf *)0)->m)
@@ -92,6 +95,17 @@ const struct conf_key conf_keys[] = {
     NUM(SEC_DUMPSTER, dumpster, max_size, 0, TIB, "18874368"),
     NUM(SEC_DUMPSTER, dumpster, resubmit_rate, 0, 1000000, "1000"),
     STR(SEC_DIRECTORY, directory, file, CT_PATH, "conf/directory.tsv"),
+    {SEC_SHADOW, "servers", CT_URLS, CF(shadow.servers), CF(shadow.nservers), CS(shadow.servers), 0,
+     DD_SHADOW_SERVERS_MAX, "", NULL},
+    STR(SEC_SHADOW, shadow, user, CT_TEXT, ""),
+    STR(SEC_SHADOW, shadow, password_file, CT_OPTPATH, ""),
+    STR(SEC_SHADOW, shadow, token_file, CT_OPTPATH, ""),
+    STR(SEC_SHADOW, shadow, ca_file, CT_OPTPATH, ""),
+    NUM(SEC_SHADOW, shadow, replicas, 1, 5, "3"),
+    {SEC_SHADOW, "shadow_failure", CT_ENUM, CF(shadow.failure), NO_OFF, CS(shadow.failure), 0, 0,
+     "accept", conf_shadow_failure_names},
+    NUM(SEC_SHADOW, shadow, takeover_after, 1, 30 * DAY, "10800"),
+    NUM(SEC_SHADOW, shadow, publish_timeout, 1, 600, "10"),
 };
 const size_t conf_nkeys = sizeof(conf_keys) / sizeof(conf_keys[0]);
 _Static_assert(sizeof(conf_keys) / sizeof(conf_keys[0]) <= CONF_KEYS_MAX,

@@ -176,6 +176,22 @@ static int conf_set_nets(char *base, const struct conf_key *k, const char *v, ch
     return 0;
 }
 
+/* conf_set_urls - NATS server URLs, kept canonical */
+static int conf_set_urls(char *base, const struct conf_key *k, const char *v, char *err,
+                         size_t errlen)
+{
+    char canon[DD_CONF_LINE_MAX + 1];
+    size_t n;
+
+    if (conf_url_list_parse(v, (size_t)k->max, canon, sizeof(canon), &n, err, errlen) < 0)
+        return -1;
+    if (strlen(canon) >= k->size)
+        return conf_fail(err, errlen, "longer than %zu octets", k->size - 1);
+    memcpy(base + k->off, canon, strlen(canon) + 1);
+    *(size_t *)(base + k->off2) = n;
+    return 0;
+}
+
 /* conf_set_resolver - "system" or IP:PORT of a DNS server, kept canonical */
 static int conf_set_resolver(char *base, const struct conf_key *k, const char *v, char *err,
                              size_t errlen)
@@ -296,13 +312,14 @@ const struct conf_type_ops conf_ops[] = {
     [CT_OPTHOST] = {conf_set_str, conf_fmt_str},
     [CT_TEXT] = {conf_set_str, conf_fmt_str},
     [CT_NETS] = {conf_set_nets, conf_fmt_nets},
+    [CT_URLS] = {conf_set_urls, conf_fmt_str},
 };
 
 /* conf_key_has_flag - off2 is the "set in this section" flag of an override */
 bool conf_key_has_flag(const struct conf_key *k)
 {
     return k->off2 != NO_OFF && k->type != CT_DEST && k->type != CT_LISTEN && k->type != CT_PROBE &&
-           k->type != CT_NETS;
+           k->type != CT_NETS && k->type != CT_URLS;
 }
 
 /* How conf_key_info() names each type, for the generated key lists. */
@@ -322,4 +339,5 @@ const char *const conf_type_names[] = {
     [CT_OPTHOST] = "optional host",
     [CT_TEXT] = "text",
     [CT_NETS] = "networks",
+    [CT_URLS] = "urls",
 };

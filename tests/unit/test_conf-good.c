@@ -109,6 +109,17 @@ static const struct good_case good_cases[] = {
      "delivery.smarthost = smtp:mx.example.org:25, smtp:[192.0.2.1]:587\n"},
     {"hostname one label", "[smtp]\nhostname = localhost\n", "smtp.hostname = localhost\n"},
     {"hub name charset", "[hub]\nname = Hub-1_a.b\n", "hub.name = Hub-1_a.b\n"},
+    {"shadow servers canonical",
+     "[shadow]\nservers = nats://127.0.0.1:4222 , tls://Nats.example.test:4443,nats://[::1]:04223\n"
+     "user = dd\npassword_file = /etc/dd/nats.pw\nreplicas = 5\nshadow_failure = defer\n"
+     "takeover_after = 1\npublish_timeout = 600\n",
+     "shadow.servers = nats://127.0.0.1:4222,tls://Nats.example.test:4443,nats://[::1]:4223\n"
+     "shadow.user = dd\nshadow.password_file = /etc/dd/nats.pw\nshadow.replicas = 5\n"
+     "shadow.shadow_failure = defer\nshadow.takeover_after = 1\nshadow.publish_timeout = 600\n"},
+    {"shadow token", "[shadow]\nservers = nats://10.0.0.1:4222\ntoken_file = /t\nca_file = /ca\n",
+     "shadow.servers = nats://10.0.0.1:4222\nshadow.token_file = /t\nshadow.ca_file = /ca\n"},
+    {"shadow defaults written out",
+     "[shadow]\nservers =\nreplicas = 3\nshadow_failure = accept\ntakeover_after = 10800\n", ""},
     {"directory file", "[directory]\nfile = /etc/dumpsterd/directory.tsv\n",
      "directory.file = /etc/dumpsterd/directory.tsv\n"},
     {"storage group overrides and list",
