@@ -57,6 +57,17 @@ typedef void (*queue_commit_fn)(void *ctx, uint64_t cookie, enum store_rc rc);
 void queue_commit(struct queue *q, struct queue_msg *m, queue_commit_fn fn, void *ctx,
                   uint64_t cookie);
 
+/* queue_unhold - a message committed with m->hold: release it to delivery,
+ * or withdraw it (it leaves the store with its recipients: the client was
+ * refused). fn(ctx, rc) follows (may be NULL); a withdrawal that cannot be
+ * written is tried again, the message held meanwhile. */
+void queue_unhold(struct queue *q, uint64_t msg_id, bool withdraw,
+                  void (*fn)(void *ctx, enum store_rc rc), void *ctx);
+
+/* queue_on_final - fn(ctx, queue_id) on the loop once an outcome left a
+ * message (of normal mail, not a resubmission) with no open recipient. */
+void queue_on_final(struct queue *q, void (*fn)(void *ctx, const char *queue_id), void *ctx);
+
 /* queue_abort - forget the chunks of a message that will not be committed. */
 void queue_abort(struct queue *q, uint64_t msg_id);
 

@@ -6,6 +6,7 @@
 #ifndef DD_QUEUE_MSG_H
 #define DD_QUEUE_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,7 @@ struct queue_msg {
     enum msg_utf8 smtputf8;
     struct queue_msg_rcpt *rcpts; /* owned (malloc) */
     size_t nrcpts;
+    bool hold; /* committed held: not delivered before queue_unhold() */
 };
 
 #endif

@@ -67,6 +67,7 @@ struct queue *queue_new(struct event_base *base, struct store *s, char *err, siz
     q->base = base;
     q->st = s;
     TAILQ_INIT(&q->retries);
+    TAILQ_INIT(&q->held);
     if ((q->retry_ev = evtimer_new(base, queue_retry_cb, q)) == NULL || queue_keep_init(q) < 0) {
         snprintf(err, errlen, "cannot create the queue timer");
         return queue_free(q);
@@ -159,6 +160,8 @@ struct queue_commit_op {
     queue_commit_fn fn;
     void *ctx;
     uint64_t cookie;
+    uint64_t *held; /* m->hold: the rows inserted */
+    size_t nheld;
 };
 
 /* queue_commit_work - storage thread: envelope and recipients, or nothing */
@@ -173,8 +176,14 @@ static int queue_commit_work(struct store *s, void *arg)
     if (rc == SQLITE_OK)
         rc = message_insert(s, m);
 
-    for (size_t i = 0; i < m->nrcpts && rc == SQLITE_OK; i++)
+    op->nheld = 0;
+    for (size_t i = 0; i < m->nrcpts && rc == SQLITE_OK; i++) {
         rc = recipient_insert(s, op->q->tally, m->msg_id, m->received_ms, &m->rcpts[i]);
+        if (rc == SQLITE_OK && m->hold && store_changes(s) > 0)
+            op->held[op->nheld++] = (uint64_t)store_last_id(s);
+    }
+    if (rc == SQLITE_OK && m->hold)
+        queue_hold_mark(op->q, s, m->msg_id, op->held, op->nheld);
     if (rc != SQLITE_OK)
         log_err("queue", "%s: commit failed: %s", m->queue_id,
                 rc == SQLITE_CORRUPT ? "content incomplete" : sqlite3_errstr(rc));
@@ -192,10 +201,15 @@ static void queue_commit_reply(void *arg, enum store_rc rc)
         queue_hot_keep(op->q->hot, op->m->msg_id, op->m->tail, op->m->tail_len);
         op->m->tail = NULL; /* the first delivery takes it from memory */
     }
+    if (rc == STORE_OK && op->m->hold) {
+        queue_hold_keep(op->q, op->m->msg_id, op->held, op->nheld);
+        op->held = NULL;
+    }
     op->fn(op->ctx, op->cookie, rc);
-    if (rc == STORE_OK && op->q->commit_fn)
+    if (rc == STORE_OK && !op->m->hold && op->q->commit_fn)
         op->q->commit_fn(op->q->commit_ctx);
     queue_msg_free(op->m);
+    free(op->held);
     free(op);
 }
 
@@ -210,6 +224,8 @@ void queue_commit(struct queue *q, struct queue_msg *m, queue_commit_fn fn, void
     op->fn = fn;
     op->ctx = ctx;
     op->cookie = cookie;
+    if (m->hold)
+        op->held = queue_oom(calloc(m->nrcpts ? m->nrcpts : 1, sizeof(*op->held)));
     store_call_bytes(q->st, queue_commit_work, queue_commit_reply, op, true, m->tail_len);
 }
 
@@ -340,6 +356,7 @@ struct queue *queue_free(struct queue *q)
     if (q->retry_ev)
         event_free(q->retry_ev);
     queue_keep_free(q);
+    queue_hold_free(q);
     q->active = queue_active_free(q->active);
     q->tally = queue_tally_free(q->tally);
     q->hot = queue_hot_free(q->hot);

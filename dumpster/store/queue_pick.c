@@ -362,6 +362,8 @@ static int queue_done_work(struct store *s, void *arg)
         rc = queue_fate(s, q->tally, o, &o->rcpts[i]);
     for (size_t i = 0; i < q->nobservers && rc == SQLITE_OK; i++)
         rc = q->observers[i].fn(q->observers[i].ctx, s, o);
+    if (rc == SQLITE_OK && o->request == 0)
+        rc = queue_final_check(q, s, o->msg_id);
     if (rc == SQLITE_OK)
         rc = queue_release(s, o->msg_id);
     if (rc != SQLITE_OK)

@@ -27,6 +27,8 @@ struct queue_retry {
     int64_t due_ms; /* monotonic */
 };
 TAILQ_HEAD(queue_retry_list, queue_retry);
+struct queue_held;
+TAILQ_HEAD(queue_held_list, queue_held);
 
 struct queue {
     struct event_base *base;
@@ -46,10 +48,13 @@ struct queue {
     struct queue_retry_list retries; /* loop */
     unsigned retry_run;              /* failed writes in a row: the delay grows */
     struct event *retry_ev;
-    struct event *keep_ev; /* queue_keep.c: the next end of a kept failure */
-    int64_t keep_at_ms;    /* when keep_ev fires (wall clock), 0: not armed */
-    int64_t keep_noted_ms; /* an end noted while a sweep ran, 0: none */
-    bool keep_running;     /* a sweep is on the storage thread */
+    struct event *keep_ev;       /* queue_keep.c: the next end of a kept failure */
+    int64_t keep_at_ms;          /* when keep_ev fires (wall clock), 0: not armed */
+    int64_t keep_noted_ms;       /* an end noted while a sweep ran, 0: none */
+    bool keep_running;           /* a sweep is on the storage thread */
+    struct queue_held_list held; /* loop: committed, waiting for queue_unhold() */
+    void (*final_fn)(void *ctx, const char *queue_id);
+    void *final_ctx;
     bool stopping;
 };
 
@@ -64,6 +69,22 @@ void queue_retry_drop(struct queue *q);
 
 /* queue.c: queue_release, saying whether the message left (*gone) */
 int queue_release_msg(struct store *s, uint64_t msg_id, bool *gone);
+
+/* queue_hold.c: mark a held message's rows (storage thread, in the
+ * commit's work); remember them (loop); forget them all at the end; the
+ * final check of an outcome (storage thread) */
+void queue_hold_mark(struct queue *q, struct store *s, uint64_t msg, const uint64_t *ids, size_t n);
+void queue_hold_keep(struct queue *q, uint64_t msg_id, uint64_t *ids, size_t n);
+void queue_hold_free(struct queue *q);
+int queue_final_check(struct queue *q, struct store *s, uint64_t msg_id);
+
+/* queue_hold.c: mark a held message's rows (storage thread, in the
+ * commit's work); remember them (loop); forget them all at the end; the
+ * final check of an outcome (storage thread) */
+void queue_hold_mark(struct queue *q, struct store *s, uint64_t msg, const uint64_t *ids, size_t n);
+void queue_hold_keep(struct queue *q, uint64_t msg_id, uint64_t *ids, size_t n);
+void queue_hold_free(struct queue *q);
+int queue_final_check(struct queue *q, struct store *s, uint64_t msg_id);
 
 /* queue_keep.c: the timer of kept failures (-1: no memory); an outcome
  * that kept failures until until_ms committed; stop; free */
