@@ -17,7 +17,8 @@ TORTURE_FAMILIES ?=
 DEB_PACKAGES = cmake make gcc clang pkg-config libevent-dev libsqlite3-dev libsodium-dev \
 	libjansson-dev libcmocka-dev python3 sqlite3 swaks clang-format postfix \
 	prometheus curl jq dovecot-core dovecot-lmtpd dovecot-sieve iproute2 \
-	libssl-dev openssl libnet-ssleay-perl libio-socket-ssl-perl valgrind
+	libssl-dev openssl libnet-ssleay-perl libio-socket-ssl-perl valgrind \
+	libnats-dev nats-server
 # make package, its lintian run and the CI job that installs it (pkg/).
 DEB_PACKAGES += dpkg-dev file lintian systemd adduser man-db
 

@@ -41,6 +41,7 @@ struct admin_deps {
      * admin_new() takes every one of them, also when it fails. */
     struct evconnlistener **listeners;
     const struct probes *probes; /* optional: the mailbox probes, for /metrics */
+    const struct shadow *shadow; /* optional: the shadow copies, for /metrics */
 };
 
 struct admin; /* opaque; one owner (the hub), admin_free() */

@@ -19,6 +19,7 @@
 #include "probe.h"
 #include "resubmit.h"
 #include "queue.h"
+#include "shadow.h"
 #include "smtpd_server.h"
 #include "store.h"
 
@@ -35,6 +36,8 @@ struct metrics_snapshot {
     struct delivery_stats delivery;
     struct store_stats store;
     struct probe_stats probe;
+    bool has_shadow; /* [shadow] servers set */
+    struct shadow_stats shadow;
     bool has_queue; /* false: the store could not count */
     struct queue_counts queue;
     int64_t now_ms; /* for coverage */

@@ -44,6 +44,11 @@ struct smtpd_env {
     void (*gone)(void *ctx, uint64_t id);       /* the session with this id closed */
     void (*wait_store)(void *ctx, uint64_t id); /* it waits for the backlog to drain */
     queue_commit_fn committed; /* commit completions; the cookie is the session id */
+    /* how a finished message is committed: queue_commit() on q, or one
+     * that adds a shadow copy (shadow_gate.h) */
+    void (*commit)(void *commit_ctx, struct queue_msg *m, queue_commit_fn fn, void *ctx,
+                   uint64_t cookie);
+    void *commit_ctx;
 };
 
 #endif

@@ -35,6 +35,13 @@ struct smtpd_server *smtpd_server_new(struct event_base *base, const struct conf
  * store whose backlog they watch (before traffic). */
 void smtpd_server_set_store(struct smtpd_server *srv, struct store *st, struct queue *q);
 
+/* smtpd_server_set_commit - commit finished messages through fn(cctx, ...)
+ * instead of queue_commit() (the shadow gate; before traffic). */
+void smtpd_server_set_commit(struct smtpd_server *srv,
+                             void (*fn)(void *cctx, struct queue_msg *m, queue_commit_fn done,
+                                        void *ctx, uint64_t cookie),
+                             void *cctx);
+
 /* smtpd_server_set_directory - use a new directory from now on (SIGHUP). */
 void smtpd_server_set_directory(struct smtpd_server *srv, const struct directory *dir);
 

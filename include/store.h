@@ -23,8 +23,9 @@ struct store; /* opaque; one owner (the hub), released with store_close() */
 
 enum store_rc {
     STORE_OK = 0,
-    STORE_E_FULL, /* disk or database full */
-    STORE_E_IO,   /* any other store error */
+    STORE_E_FULL,   /* disk or database full */
+    STORE_E_IO,     /* any other store error */
+    STORE_E_SHADOW, /* not the store's: the shadow copy failed (shadow_gate.h) */
 };
 
 /* Called on the loop thread when the backlog fell below its low mark. */

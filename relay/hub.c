@@ -31,6 +31,8 @@
 #include "queue.h"
 #include "resubmit.h"
 #include "sdnotify.h"
+#include "shadow.h"
+#include "shadow_gate.h"
 #include "smtpd_server.h"
 #include "store.h"
 #include "tls.h"
@@ -53,6 +55,8 @@ struct hub {
     struct resubmit *resubmit;
     struct probes *probes; /* the mailbox probes of the groups */
     struct admin *admin;
+    struct shadow *shadow; /* NULL: no [shadow] servers */
+    struct shadow_gate *gate;
     struct event *sig_term, *sig_int, *sig_hup;
     struct privdrop pd;                             /* who the hub runs as */
     struct evconnlistener *admin_ls[DD_LISTEN_MAX]; /* bound as root, until admin_new */
@@ -324,6 +328,9 @@ struct hub *hub_new(struct conf *c, const struct hub_opts *o, int *exit_code)
         return hub_fail(h, exit_code, EX_CONFIG, "probe", err); /* key files read as root */
     if ((h->srv = smtpd_server_new(h->base, h->conf, h->dir, err, sizeof(err))) == NULL)
         return hub_fail(h, exit_code, EX_OSERR, "smtp", err);
+    if (h->conf->shadow.nservers > 0 &&
+        (h->shadow = shadow_new(h->base, h->conf, err, sizeof(err))) == NULL)
+        return hub_fail(h, exit_code, EX_CONFIG, "shadow", err); /* secrets read as root */
     if ((rc = hub_drop(h, err, sizeof(err))) != EX_OK)
         return hub_fail(h, exit_code, rc, rc == EX_CANTCREAT ? "data_dir" : "privileges", err);
     if (store_check(h->conf->hub.data_dir, o->init_store, err, sizeof(err)) < 0)
@@ -333,6 +340,14 @@ struct hub *hub_new(struct conf *c, const struct hub_opts *o, int *exit_code)
         (h->queue = queue_new(h->base, h->store, err, sizeof(err))) == NULL)
         return hub_fail(h, exit_code, EX_IOERR, "store", err);
     smtpd_server_set_store(h->srv, h->store, h->queue);
+    if (h->shadow) {
+        if ((h->gate = shadow_gate_new(h->queue, h->shadow, h->conf->shadow.failure)) == NULL)
+            return hub_fail(h, exit_code, EX_OSERR, "shadow", "out of memory");
+        smtpd_server_set_commit(h->srv, shadow_gate_commit, h->gate);
+        queue_on_final(h->queue, shadow_gate_final, h->gate);
+        if (shadow_start(h->shadow, err, sizeof(err)) < 0)
+            return hub_fail(h, exit_code, EX_OSERR, "shadow", err);
+    }
     return hub_wire(h, exit_code);
 }
 
@@ -359,8 +374,8 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
     if (store_start(h->store, err, sizeof(err)) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "store", err);
     resubmit_start(h->resubmit);
-    struct admin_deps deps = {h->conf,     h->store,    h->queue,    h->srv,   h->delivery,
-                              h->dumpster, h->resubmit, h->admin_ls, h->probes};
+    struct admin_deps deps = {h->conf,     h->store,    h->queue,    h->srv,    h->delivery,
+                              h->dumpster, h->resubmit, h->admin_ls, h->probes, h->shadow};
     h->admin = admin_new(h->base, &deps, err, sizeof(err));
     memset(h->admin_ls, 0, sizeof(h->admin_ls)); /* the admin took them */
     if (h->admin == NULL)
@@ -398,6 +413,7 @@ struct hub *hub_free(struct hub *h)
     if (h->srv)
         smtpd_server_shutdown(h->srv);
     resubmit_stop(h->resubmit);
+    shadow_stop(h->shadow); /* copies waiting fail: their sessions are gone */
     probes_stop(h->probes); /* resubmission is stopping: it resends nothing on the errors */
     dumpster_stop(h->dumpster);
     delivery_stop(h->delivery);
@@ -407,6 +423,8 @@ struct hub *hub_free(struct hub *h)
     h->probes = probes_free(h->probes);
     h->dumpster = dumpster_free(h->dumpster);
     h->delivery = delivery_free(h->delivery);
+    h->shadow = shadow_free(h->shadow);
+    h->gate = shadow_gate_free(h->gate);
     h->queue = queue_free(h->queue);
     h->srv = smtpd_server_free(h->srv);
     log_batch_off();

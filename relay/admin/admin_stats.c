@@ -88,6 +88,10 @@ static struct evbuffer *admin_metrics_render(struct admin *a)
     store_get_stats(a->deps.store, &m.store);
     if (a->deps.probes != NULL)
         probes_get_stats(a->deps.probes, &m.probe);
+    if (a->deps.shadow != NULL) {
+        shadow_get_stats(a->deps.shadow, &m.shadow);
+        m.has_shadow = true;
+    }
     queue_counts(a->deps.queue, &m.queue);
     m.has_queue = true;
     m.now_ms = clock_now_ms();

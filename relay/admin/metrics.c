@@ -380,6 +380,35 @@ static int metrics_probe(struct evbuffer *out, const struct probe_stats *p)
     return rc;
 }
 
+/* metrics_shadow - the shadow copies on the NATS cluster */
+static int metrics_shadow(struct evbuffer *out, const struct shadow_stats *s)
+{
+    int rc = 0;
+
+    rc |= metrics_u64(out, "dumpsterd_shadow_up", "gauge",
+                      "1 when connected to the NATS cluster with the streams checked.", s->up);
+    rc |= metrics_u64(out, "dumpsterd_shadow_published_total", "counter",
+                      "Messages whose shadow copy the cluster acknowledged.", s->published);
+    rc |= metrics_u64(out, "dumpsterd_shadow_failures_total", "counter",
+                      "Messages whose shadow copy failed or timed out.", s->failed);
+    rc |= metrics_u64(out, "dumpsterd_shadow_in_flight", "gauge",
+                      "Shadow copies waiting for the cluster's ack.", s->in_flight);
+    rc |= metrics_u64(out, "dumpsterd_shadow_removed_total", "counter",
+                      "Shadow copies removed once their recipients were final.", s->forgotten);
+    rc |= metrics_u64(out, "dumpsterd_shadow_remove_failures_total", "counter",
+                      "Removals of shadow copies that failed or were dropped.", s->forget_failed);
+    char num[METRICS_NUM_BUF];
+    metrics_num((double)s->latency_us_sum / 1e6, num);
+    rc |= evbuffer_add_printf(out,
+                              "# HELP dumpsterd_shadow_publish_seconds Publish to ack of the "
+                              "acknowledged shadow copies.\n"
+                              "# TYPE dumpsterd_shadow_publish_seconds summary\n"
+                              "dumpsterd_shadow_publish_seconds_sum %s\n"
+                              "dumpsterd_shadow_publish_seconds_count %llu\n",
+                              num, (unsigned long long)s->published) < 0;
+    return rc;
+}
+
 /* metrics_render - every family */
 int metrics_render(struct evbuffer *out, const struct metrics_snapshot *m)
 {
@@ -392,5 +421,7 @@ int metrics_render(struct evbuffer *out, const struct metrics_snapshot *m)
     rc |= metrics_delivery_tls(out, &m->delivery);
     rc |= metrics_store(out, &m->store);
     rc |= metrics_probe(out, &m->probe);
+    if (m->has_shadow)
+        rc |= metrics_shadow(out, &m->shadow);
     return rc != 0 ? -1 : 0;
 }

@@ -320,7 +320,7 @@ static void smtpd_commit(struct smtpd_session *s)
     smtpd_content_free(&t->content);
     t->content_started = false;
     s->state = SMTPD_S_COMMIT; /* input waits in the buffer, bounded by its watermark */
-    queue_commit(s->env->q, m, s->env->committed, s->env->ctx, s->id);
+    s->env->commit(s->env->commit_ctx, m, s->env->committed, s->env->ctx, s->id);
 }
 
 /* smtpd_cmd_content_done - end of DATA, or the end of a BDAT chunk */

@@ -276,11 +276,30 @@ struct smtpd_server *smtpd_server_free(struct smtpd_server *srv)
     return NULL;
 }
 
+/* smtpd_server_commit - the plain commit: the queue's */
+static void smtpd_server_commit(void *cctx, struct queue_msg *m, queue_commit_fn fn, void *ctx,
+                                uint64_t cookie)
+{
+    queue_commit(cctx, m, fn, ctx, cookie);
+}
+
 /* smtpd_server_set_store - where sessions put mail, and whose backlog they watch */
 void smtpd_server_set_store(struct smtpd_server *srv, struct store *st, struct queue *q)
 {
     srv->env.st = st;
     srv->env.q = q;
+    srv->env.commit = smtpd_server_commit;
+    srv->env.commit_ctx = q;
+}
+
+/* smtpd_server_set_commit - commit through fn (the shadow gate) instead */
+void smtpd_server_set_commit(struct smtpd_server *srv,
+                             void (*fn)(void *cctx, struct queue_msg *m, queue_commit_fn done,
+                                        void *ctx, uint64_t cookie),
+                             void *cctx)
+{
+    srv->env.commit = fn;
+    srv->env.commit_ctx = cctx;
 }
 
 void smtpd_server_set_directory(struct smtpd_server *srv, const struct directory *dir)

@@ -531,6 +531,9 @@ void smtpd_session_committed(struct smtpd_session *s, enum store_rc rc)
     if (rc == STORE_OK) {
         s->env->stats->messages_accepted++;
         smtpd_reply(s, "250 2.0.0 Ok: queued as %s", s->txn.queue_id);
+    } else if (rc == STORE_E_SHADOW) {
+        s->env->stats->messages_rejected++;
+        smtpd_reply_error(s, "451 4.4.0 Error: no shadow copy could be stored; try again later");
     } else {
         s->env->stats->messages_rejected++;
         log_err("smtpd", "%s: store %s; message not accepted", s->txn.queue_id,

@@ -1,0 +1,77 @@
+/*
+ * shadow.h - shadow copies on a NATS JetStream cluster
+ *
+ * Every message the hub commits is published to the cluster's queue stream
+ * (one subject per message: dd.q.HUB.QUEUEID, Nats-Msg-Id HUB.QUEUEID.PART,
+ * so a publish sent again is stored once) and its 250 waits for the
+ * cluster's ack, which comes only once a quorum of the stream's replicas
+ * stored it. When the message's last recipient is final its shadow copy
+ * goes (shadow_forget). libnats runs its own threads; the connection, the
+ * streams and every call that may block live on the shadow's worker
+ * thread, and their completions reach the loop through a pipe: no call
+ * here blocks, and callbacks come later on the loop.
+ *
+ * The link is up once connected with the streams checked. While it is down
+ * a publish waits for it at most SHADOW_GRACE_MS (a reconnect to another
+ * node of the cluster), then fails at once: the caller decides what a
+ * failure means (shadow_failure = accept or defer).
+ */
+#ifndef DD_SHADOW_H
+#define DD_SHADOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "queue_msg.h"
+
+struct event_base;
+struct shadow; /* opaque; one owner (the hub), shadow_free() */
+
+#define SHADOW_GRACE_MS 3000 /* a link down longer: publishes fail at once */
+
+/* shadow_new - read the credentials (before the privileges drop) and set
+ * up; nothing connects yet. NULL with a message in err. */
+struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *err, size_t errlen);
+
+/* shadow_start - the worker thread starts connecting (in the background:
+ * an unreachable cluster is logged and tried again, never fatal). */
+int shadow_start(struct shadow *sh, char *err, size_t errlen);
+
+/* shadow_done_fn - stored: the cluster acked every part; else why not. */
+typedef void (*shadow_done_fn)(void *ctx, bool stored, const char *why);
+
+/* shadow_publish - the shadow copy of committed message m (its envelope;
+ * m stays the caller's) with content[0..len) (copied). fn follows once
+ * every part is acked, or on the first failure, a timeout
+ * ([shadow] publish_timeout) or a stop. */
+void shadow_publish(struct shadow *sh, const struct queue_msg *m, const void *content, size_t len,
+                    shadow_done_fn fn, void *ctx);
+
+/* shadow_forget - the shadow copy of queue_id is not needed any more (its
+ * recipients are final, or it was withdrawn). Best effort, bounded: a
+ * copy left over is skipped by a takeover's probe. */
+void shadow_forget(struct shadow *sh, const char *queue_id);
+
+struct shadow_stats {
+    bool up;                 /* connected, streams checked */
+    uint64_t published;      /* messages whose copy was acked */
+    uint64_t failed;         /* messages whose copy failed (or timed out) */
+    uint64_t forgotten;      /* copies removed */
+    uint64_t forget_failed;  /* removals that failed or were dropped */
+    uint64_t in_flight;      /* publishes waiting for their ack */
+    uint64_t latency_us_sum; /* publish to ack, of the acked ones */
+    uint64_t latency_us_max;
+};
+
+/* shadow_get_stats - the counters (loop thread). */
+void shadow_get_stats(const struct shadow *sh, struct shadow_stats *st);
+
+/* shadow_stop - no more publishes; those waiting fail now. */
+void shadow_stop(struct shadow *sh);
+
+/* shadow_free - after shadow_stop; joins the worker. NULL. */
+struct shadow *shadow_free(struct shadow *sh);
+
+#endif

@@ -1,0 +1,544 @@
+/*
+ * shadow.c - the loop side of the shadow copies (shadow.h)
+ *
+ * One op per message waiting for its ack, in a table of slots sized by the
+ * SMTP connection cap (a session commits one message at a time); the
+ * token a publish carries is the slot and its generation, so an ack that
+ * comes after its op timed out finds nothing. While the link is down the
+ * ops wait (their copy kept) and go again once it is up: the same
+ * Nats-Msg-Id, so what the cluster already stored is not stored twice.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "log.h"
+#include "shadow.h"
+#include "shadow_int.h"
+
+#define SHADOW_TICK_MS 250
+
+struct shadow_op {
+    uint32_t gen;
+    bool used;
+    bool sent; /* handed to the worker since the link came up */
+    shadow_done_fn fn;
+    void *ctx;
+    char queue_id[DD_QUEUEID_LEN + 1];
+    char *env;
+    size_t envlen;
+    void *data;
+    size_t len;
+    uint8_t *acked; /* by part, once the first ack says how many */
+    uint32_t nparts, nacked;
+    int64_t start_us, deadline_ms;
+};
+
+struct shadow {
+    struct event_base *base;
+    struct shadow_link link;
+    struct event *wake_ev, *tick_ev;
+    struct shadow_op *ops;
+    uint32_t nops, used;
+    uint32_t *free_slots;
+    uint32_t nfree;
+    bool up, stopping;
+    int64_t down_since_ms; /* monotonic; the link is down since */
+    char down_why[SHADOW_WHY_MAX];
+    struct shadow_stats stats;
+};
+
+/* ---- the link (both sides) ---- */
+
+void shadow_link_post(struct shadow_link *l, const struct shadow_ev *ev)
+{
+    struct shadow_ev *e = malloc(sizeof(*e));
+
+    if (e == NULL)
+        abort();
+    *e = *ev;
+    e->next = NULL;
+    pthread_mutex_lock(&l->mu);
+    bool was_empty = l->evs == NULL;
+    if (l->evs_tail)
+        l->evs_tail->next = e;
+    else
+        l->evs = e;
+    l->evs_tail = e;
+    pthread_mutex_unlock(&l->mu);
+    if (was_empty) {
+        char b = 1;
+        while (write(l->wake[1], &b, 1) < 0 && errno == EINTR)
+            ;
+    }
+}
+
+void shadow_link_push(struct shadow_link *l, struct shadow_job *j)
+{
+    j->next = NULL;
+    pthread_mutex_lock(&l->mu);
+    if (j->kind == SHADOW_JOB_FORGET && l->nforget >= SHADOW_FORGET_MAX) {
+        pthread_mutex_unlock(&l->mu);
+        shadow_job_free(j);
+        return;
+    }
+    if (j->kind == SHADOW_JOB_FORGET)
+        l->nforget++;
+    if (l->jobs_tail)
+        l->jobs_tail->next = j;
+    else
+        l->jobs = j;
+    l->jobs_tail = j;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+void shadow_link_drop_publishes(struct shadow_link *l)
+{
+    struct shadow_job **pp, *drop = NULL;
+
+    pthread_mutex_lock(&l->mu);
+    l->jobs_tail = NULL;
+    for (pp = &l->jobs; *pp;) {
+        struct shadow_job *j = *pp;
+        if (j->kind == SHADOW_JOB_PUBLISH) {
+            *pp = j->next;
+            j->next = drop;
+            drop = j;
+        } else {
+            l->jobs_tail = j;
+            pp = &j->next;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    while (drop) {
+        struct shadow_job *n = drop->next;
+        shadow_job_free(drop);
+        drop = n;
+    }
+}
+
+void shadow_job_free(struct shadow_job *j)
+{
+    if (j) {
+        free(j->env);
+        free(j->data);
+        free(j);
+    }
+}
+
+/* ---- ops ---- */
+
+/* shadow_oom - p, or abort */
+static void *shadow_oom(void *p)
+{
+    if (p == NULL) {
+        log_err("shadow", "out of memory");
+        abort();
+    }
+    return p;
+}
+
+static uint64_t shadow_token(const struct shadow *sh, const struct shadow_op *op)
+{
+    return ((uint64_t)op->gen << 32) | (uint64_t)(op - sh->ops);
+}
+
+/* shadow_op_of - the op a token names, if it still waits */
+static struct shadow_op *shadow_op_of(struct shadow *sh, uint64_t token)
+{
+    uint32_t slot = (uint32_t)token;
+
+    if (slot >= sh->nops || !sh->ops[slot].used || sh->ops[slot].gen != (uint32_t)(token >> 32))
+        return NULL;
+    return &sh->ops[slot];
+}
+
+/* shadow_send - a job for op to the worker */
+static void shadow_send(struct shadow *sh, struct shadow_op *op)
+{
+    struct shadow_job *j = shadow_oom(calloc(1, sizeof(*j)));
+
+    j->kind = SHADOW_JOB_PUBLISH;
+    j->token = shadow_token(sh, op);
+    memcpy(j->queue_id, op->queue_id, sizeof(j->queue_id));
+    j->env = shadow_oom(malloc(op->envlen ? op->envlen : 1));
+    memcpy(j->env, op->env, op->envlen);
+    j->envlen = op->envlen;
+    j->data = shadow_oom(malloc(op->len ? op->len : 1));
+    memcpy(j->data, op->data, op->len);
+    j->len = op->len;
+    op->sent = true;
+    shadow_link_push(&sh->link, j);
+}
+
+/* shadow_finish - op is done: its slot goes back, then its callback */
+static void shadow_finish(struct shadow *sh, struct shadow_op *op, bool stored, const char *why)
+{
+    shadow_done_fn fn = op->fn;
+    void *ctx = op->ctx;
+
+    if (stored) {
+        uint64_t us = (uint64_t)(clock_mono_us() - op->start_us);
+        sh->stats.published++;
+        sh->stats.latency_us_sum += us;
+        if (us > sh->stats.latency_us_max)
+            sh->stats.latency_us_max = us;
+    } else
+        sh->stats.failed++;
+    free(op->env);
+    free(op->data);
+    free(op->acked);
+    uint32_t gen = op->gen + 1;
+    memset(op, 0, sizeof(*op));
+    op->gen = gen;
+    sh->free_slots[sh->nfree++] = (uint32_t)(op - sh->ops);
+    sh->used--;
+    fn(ctx, stored, why);
+}
+
+/* shadow_ack - part p of n of op stored */
+static void shadow_ack(struct shadow *sh, struct shadow_op *op, uint32_t p, uint32_t n)
+{
+    if (n == 0 || p >= n || (op->nparts && n != op->nparts))
+        return;
+    if (op->acked == NULL) {
+        op->acked = shadow_oom(calloc(n, 1));
+        op->nparts = n;
+    }
+    if (!op->acked[p]) {
+        op->acked[p] = 1;
+        op->nacked++;
+    }
+    if (op->nacked == op->nparts)
+        shadow_finish(sh, op, true, NULL);
+}
+
+/* shadow_event - one event of the worker */
+static void shadow_event(struct shadow *sh, const struct shadow_ev *ev)
+{
+    struct shadow_op *op;
+
+    switch (ev->kind) {
+    case SHADOW_EV_ACK:
+        if ((op = shadow_op_of(sh, ev->token)) != NULL)
+            shadow_ack(sh, op, ev->part, ev->nparts);
+        break;
+    case SHADOW_EV_NACK:
+        if ((op = shadow_op_of(sh, ev->token)) != NULL) {
+            log_warn("shadow", "%s: the cluster refused the copy: %s", op->queue_id, ev->why);
+            shadow_finish(sh, op, false, ev->why);
+        }
+        break;
+    case SHADOW_EV_UP:
+        sh->up = true;
+        sh->stats.up = true;
+        for (uint32_t i = 0; i < sh->nops; i++)
+            if (sh->ops[i].used && !sh->ops[i].sent)
+                shadow_send(sh, &sh->ops[i]);
+        break;
+    case SHADOW_EV_DOWN:
+        if (sh->up)
+            log_warn("shadow", "%s; copies wait up to %d ms for it", ev->why, SHADOW_GRACE_MS);
+        else if (ev->why[0] && strcmp(ev->why, sh->down_why) != 0)
+            log_err("shadow", "%s", ev->why);
+        snprintf(sh->down_why, sizeof(sh->down_why), "%s", ev->why);
+        sh->up = false;
+        sh->stats.up = false;
+        sh->down_since_ms = clock_mono_ms();
+        for (uint32_t i = 0; i < sh->nops; i++)
+            sh->ops[i].sent = false; /* their acks may never come: again once up */
+        shadow_link_drop_publishes(&sh->link);
+        break;
+    case SHADOW_EV_FORGOT:
+        if (ev->ok)
+            sh->stats.forgotten++;
+        else {
+            sh->stats.forget_failed++;
+            log_warn("shadow", "cannot remove a copy: %s", ev->why);
+        }
+        break;
+    }
+}
+
+/* shadow_wake_cb - the worker posted events */
+static void shadow_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct shadow *sh = arg;
+    char buf[64];
+    struct shadow_ev *evs;
+
+    (void)what;
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    pthread_mutex_lock(&sh->link.mu);
+    evs = sh->link.evs;
+    sh->link.evs = sh->link.evs_tail = NULL;
+    pthread_mutex_unlock(&sh->link.mu);
+    while (evs) {
+        struct shadow_ev *n = evs->next;
+        if (!sh->stopping)
+            shadow_event(sh, evs);
+        free(evs);
+        evs = n;
+    }
+}
+
+/* shadow_down_long - the link is down past the grace */
+static bool shadow_down_long(const struct shadow *sh, int64_t now_ms)
+{
+    return !sh->up && now_ms - sh->down_since_ms >= SHADOW_GRACE_MS;
+}
+
+/* shadow_tick_cb - deadlines, and the grace of a link that is down */
+static void shadow_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct shadow *sh = arg;
+    int64_t now = clock_mono_ms();
+    bool down = shadow_down_long(sh, now);
+
+    (void)fd;
+    (void)what;
+    for (uint32_t i = 0; i < sh->nops; i++) {
+        struct shadow_op *op = &sh->ops[i];
+        if (!op->used)
+            continue;
+        if (down)
+            shadow_finish(sh, op, false, sh->down_why[0] ? sh->down_why : "no NATS connection");
+        else if (now >= op->deadline_ms)
+            shadow_finish(sh, op, false, "no ack from the cluster in publish_timeout");
+    }
+    if (down)
+        shadow_link_drop_publishes(&sh->link);
+}
+
+/* shadow_env_add - one "key\0value\0" pair of the envelope */
+static void shadow_env_add(char **env, size_t *len, size_t *cap, const char *k, const char *v)
+{
+    size_t need = strlen(k) + strlen(v) + 2;
+
+    if (*len + need > *cap) {
+        *cap = (*cap + need) * 2;
+        *env = shadow_oom(realloc(*env, *cap));
+    }
+    memcpy(*env + *len, k, strlen(k) + 1);
+    *len += strlen(k) + 1;
+    memcpy(*env + *len, v, strlen(v) + 1);
+    *len += strlen(v) + 1;
+}
+
+/* shadow_env - the envelope headers of m */
+static void shadow_env(struct shadow *sh, struct shadow_op *op, const struct queue_msg *m)
+{
+    char v[DD_ADDR_MAX + DD_SG_NAME_MAX + 16];
+    size_t cap = 256;
+
+    op->env = shadow_oom(malloc(cap));
+    op->envlen = 0;
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Hub", sh->link.set.hub);
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Queue-Id", m->queue_id);
+    snprintf(v, sizeof(v), "<%s>", m->sender);
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-From", v);
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        const struct queue_msg_rcpt *r = &m->rcpts[i];
+        snprintf(v, sizeof(v), "%s <%s>", r->route == RCPT_ROUTE_SG ? r->sg : "@smarthost",
+                 r->addr);
+        shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Rcpt", v);
+    }
+    snprintf(v, sizeof(v), "%lld", (long long)m->received_ms);
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Received", v);
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)m->size);
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Size", v);
+    snprintf(v, sizeof(v), "%d %d", (int)m->body, (int)m->smtputf8);
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Body", v);
+}
+
+void shadow_publish(struct shadow *sh, const struct queue_msg *m, const void *content, size_t len,
+                    shadow_done_fn fn, void *ctx)
+{
+    int64_t now = clock_mono_ms();
+
+    if (sh->stopping || sh->nfree == 0 || shadow_down_long(sh, now)) {
+        sh->stats.failed++;
+        fn(ctx, false,
+           sh->stopping      ? "the hub is stopping"
+           : sh->nfree == 0  ? "too many copies in flight"
+           : sh->down_why[0] ? sh->down_why
+                             : "no NATS connection");
+        return;
+    }
+    struct shadow_op *op = &sh->ops[sh->free_slots[--sh->nfree]];
+    sh->used++;
+    op->used = true;
+    op->fn = fn;
+    op->ctx = ctx;
+    memcpy(op->queue_id, m->queue_id, sizeof(op->queue_id));
+    shadow_env(sh, op, m);
+    op->data = shadow_oom(malloc(len ? len : 1));
+    memcpy(op->data, content, len);
+    op->len = len;
+    op->start_us = clock_mono_us();
+    op->deadline_ms = now + (int64_t)sh->link.set.publish_timeout_s * 1000;
+    if (sh->up)
+        shadow_send(sh, op);
+}
+
+void shadow_forget(struct shadow *sh, const char *queue_id)
+{
+    struct shadow_job *j;
+
+    if (sh->stopping)
+        return;
+    j = shadow_oom(calloc(1, sizeof(*j)));
+    j->kind = SHADOW_JOB_FORGET;
+    snprintf(j->queue_id, sizeof(j->queue_id), "%s", queue_id);
+    shadow_link_push(&sh->link, j);
+}
+
+void shadow_get_stats(const struct shadow *sh, struct shadow_stats *st)
+{
+    *st = sh->stats;
+    st->in_flight = sh->used;
+}
+
+/* shadow_read_secret - the first line of a credentials file */
+static int shadow_read_secret(const char *path, char *out, size_t cap, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fgets(out, (int)cap, f) == NULL)
+        out[0] = 0;
+    fclose(f);
+    out[strcspn(out, "\r\n")] = 0;
+    if (out[0] == 0) {
+        snprintf(err, errlen, "%s is empty", path);
+        return -1;
+    }
+    return 0;
+}
+
+struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *err, size_t errlen)
+{
+    struct shadow *sh = calloc(1, sizeof(*sh));
+    struct shadow_settings *set;
+
+    if (sh == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    sh->base = base;
+    sh->link.wake[0] = sh->link.wake[1] = -1;
+    pthread_mutex_init(&sh->link.mu, NULL);
+    pthread_cond_init(&sh->link.cv, NULL);
+    set = &sh->link.set;
+    snprintf(set->hub, sizeof(set->hub), "%s", c->hub.name);
+    snprintf(set->servers, sizeof(set->servers), "%s", c->shadow.servers);
+    snprintf(set->user, sizeof(set->user), "%s", c->shadow.user);
+    snprintf(set->ca_file, sizeof(set->ca_file), "%s", c->shadow.ca_file);
+    set->replicas = c->shadow.replicas;
+    set->publish_timeout_s = c->shadow.publish_timeout;
+    set->queue_max_age_s = (uint64_t)c->delivery.max_queue_lifetime + c->shadow.takeover_after;
+    if ((c->shadow.password_file[0] &&
+         shadow_read_secret(c->shadow.password_file, set->password, sizeof(set->password), err,
+                            errlen) < 0) ||
+        (c->shadow.token_file[0] &&
+         shadow_read_secret(c->shadow.token_file, set->token, sizeof(set->token), err, errlen) < 0))
+        return shadow_free(sh);
+    sh->nops = c->smtp.max_connections + 16;
+    sh->ops = calloc(sh->nops, sizeof(*sh->ops));
+    sh->free_slots = calloc(sh->nops, sizeof(*sh->free_slots));
+    if (sh->ops == NULL || sh->free_slots == NULL ||
+        pipe2(sh->link.wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+        snprintf(err, errlen, "cannot set up: %s", strerror(errno));
+        return shadow_free(sh);
+    }
+    for (uint32_t i = 0; i < sh->nops; i++)
+        sh->free_slots[sh->nfree++] = sh->nops - 1 - i;
+    sh->wake_ev = event_new(base, sh->link.wake[0], EV_READ | EV_PERSIST, shadow_wake_cb, sh);
+    sh->tick_ev = event_new(base, -1, EV_PERSIST, shadow_tick_cb, sh);
+    if (sh->wake_ev == NULL || sh->tick_ev == NULL) {
+        snprintf(err, errlen, "cannot create events");
+        return shadow_free(sh);
+    }
+    sh->down_since_ms = clock_mono_ms();
+    return sh;
+}
+
+int shadow_start(struct shadow *sh, char *err, size_t errlen)
+{
+    struct timeval tick = {0, SHADOW_TICK_MS * 1000};
+
+    if (event_add(sh->wake_ev, NULL) < 0 || event_add(sh->tick_ev, &tick) < 0) {
+        snprintf(err, errlen, "cannot add events");
+        return -1;
+    }
+    sh->down_since_ms = clock_mono_ms(); /* the grace starts now */
+    if (pthread_create(&sh->link.thr, NULL, shadow_nats_run, &sh->link) != 0) {
+        snprintf(err, errlen, "cannot start the worker thread");
+        return -1;
+    }
+    sh->link.started = true;
+    return 0;
+}
+
+void shadow_stop(struct shadow *sh)
+{
+    if (sh == NULL || sh->stopping)
+        return;
+    sh->stopping = true;
+    if (sh->tick_ev)
+        event_del(sh->tick_ev);
+    if (sh->wake_ev)
+        event_del(sh->wake_ev);
+    for (uint32_t i = 0; i < sh->nops; i++)
+        if (sh->ops[i].used)
+            shadow_finish(sh, &sh->ops[i], false, "the hub is stopping");
+    pthread_mutex_lock(&sh->link.mu);
+    sh->link.stop = true;
+    pthread_cond_signal(&sh->link.cv);
+    pthread_mutex_unlock(&sh->link.mu);
+}
+
+struct shadow *shadow_free(struct shadow *sh)
+{
+    struct shadow_job *j;
+    struct shadow_ev *e;
+
+    if (sh == NULL)
+        return NULL;
+    shadow_stop(sh);
+    if (sh->link.started)
+        pthread_join(sh->link.thr, NULL);
+    while ((j = sh->link.jobs) != NULL) {
+        sh->link.jobs = j->next;
+        shadow_job_free(j);
+    }
+    while ((e = sh->link.evs) != NULL) {
+        sh->link.evs = e->next;
+        free(e);
+    }
+    if (sh->wake_ev)
+        event_free(sh->wake_ev);
+    if (sh->tick_ev)
+        event_free(sh->tick_ev);
+    for (int i = 0; i < 2; i++)
+        if (sh->link.wake[i] >= 0)
+            close(sh->link.wake[i]);
+    pthread_mutex_destroy(&sh->link.mu);
+    pthread_cond_destroy(&sh->link.cv);
+    free(sh->ops);
+    free(sh->free_slots);
+    explicit_bzero(&sh->link.set, sizeof(sh->link.set));
+    free(sh);
+    return NULL;
+}

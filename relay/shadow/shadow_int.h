@@ -1,0 +1,96 @@
+/*
+ * shadow_int.h - what the loop side of the shadow (shadow.c) and its
+ * worker thread (shadow_nats.c) share: the job list one way, the event
+ * list the other, both under one mutex; the worker wakes the loop through
+ * a pipe. Private to relay/shadow.
+ */
+#ifndef DD_SHADOW_INT_H
+#define DD_SHADOW_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bounds.h"
+#include "conf.h"
+
+#define SHADOW_STREAM_QUEUE "DD_QUEUE" /* the shadow queue: dd.q.HUB.QUEUEID */
+#define SHADOW_SUBJECT_MAX 128
+#define SHADOW_FORGET_MAX 65536 /* removals waiting for the worker; more are dropped */
+#define SHADOW_WHY_MAX 160
+
+enum shadow_job_kind { SHADOW_JOB_PUBLISH, SHADOW_JOB_FORGET };
+
+struct shadow_job {
+    struct shadow_job *next;
+    enum shadow_job_kind kind;
+    uint64_t token;                    /* publish: the loop's op */
+    char queue_id[DD_QUEUEID_LEN + 1]; /* its subject and message ids */
+    char *env;                         /* publish: "key\0value\0..." headers of part 0 */
+    size_t envlen;
+    void *data; /* publish: the content, owned */
+    size_t len;
+};
+
+enum shadow_ev_kind {
+    SHADOW_EV_ACK,    /* part `part` of `nparts` of token stored */
+    SHADOW_EV_NACK,   /* token failed: why */
+    SHADOW_EV_UP,     /* connected, streams checked */
+    SHADOW_EV_DOWN,   /* the connection is gone (libnats reconnects) */
+    SHADOW_EV_FORGOT, /* a removal answered: ok or not */
+};
+
+struct shadow_ev {
+    struct shadow_ev *next;
+    enum shadow_ev_kind kind;
+    uint64_t token;
+    uint32_t part, nparts;
+    bool ok;
+    char why[SHADOW_WHY_MAX];
+};
+
+/* The settings the worker uses, copied from the conf at shadow_new(). */
+struct shadow_settings {
+    char hub[65];
+    char servers[DD_CONF_LINE_MAX + 1];
+    char user[65];
+    char password[256];
+    char token[256];
+    char ca_file[DD_PATHNAME_MAX];
+    unsigned replicas;
+    unsigned publish_timeout_s;
+    uint64_t queue_max_age_s; /* of the queue stream */
+};
+
+struct shadow_link {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct shadow_job *jobs, *jobs_tail; /* loop -> worker */
+    size_t nforget;                      /* forget jobs waiting */
+    struct shadow_ev *evs, *evs_tail;    /* worker, libnats -> loop */
+    int wake[2];                         /* pipe: a byte when evs became non-empty */
+    bool stop;
+    bool connected; /* libnats says so (its callbacks) */
+    struct shadow_settings set;
+    pthread_t thr;
+    bool started;
+    void *nats; /* shadow_nats.c's state, worker thread only */
+};
+
+/* shadow_link_post - worker or libnats thread: an event to the loop. */
+void shadow_link_post(struct shadow_link *l, const struct shadow_ev *ev);
+
+/* shadow_link_push - loop: a job to the worker (takes j). */
+void shadow_link_push(struct shadow_link *l, struct shadow_job *j);
+
+/* shadow_link_drop_publishes - loop: the publish jobs not started go. */
+void shadow_link_drop_publishes(struct shadow_link *l);
+
+/* shadow_job_free - a job and what it owns. */
+void shadow_job_free(struct shadow_job *j);
+
+/* shadow_nats_run - the worker thread (arg: the link). */
+void *shadow_nats_run(void *arg);
+
+#endif
