@@ -369,6 +369,7 @@ uint64_t sf_commit(struct storefix *f, uint64_t size, uint32_t nchunks, int64_t 
     m->size = size;
     m->rcpts = sf_rcpts(rcpts, n);
     m->nrcpts = n;
+    m->hold = f->hold;
     uint64_t id = m->msg_id;
     queue_commit(f->q, m, sf_on_commit, f, id);
     return id;

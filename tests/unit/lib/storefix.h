@@ -54,6 +54,7 @@ struct storefix {
     enum msg_body body; /* what sf_commit() says MAIL FROM declared (default none) */
     enum msg_utf8 smtputf8;
     bool whole;          /* sf_commit() of one chunk hands it with the commit, as smtpd does */
+    bool hold;           /* sf_commit() commits held (queue_unhold releases) */
     struct sf_fault flt; /* the store's fault hook (sf_fault) */
     /* called between queue_new and store_start: more observers */
     void (*before_start)(struct storefix *f);
