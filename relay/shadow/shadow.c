@@ -23,6 +23,7 @@
 #include "shadow_int.h"
 
 #define SHADOW_TICK_MS 250
+#define SHADOW_AGAIN_MS 250 /* a publish that met a passing failure goes again after */
 
 struct shadow_op {
     uint32_t gen;
@@ -38,6 +39,8 @@ struct shadow_op {
     uint8_t *acked; /* by part, once the first ack says how many */
     uint32_t nparts, nacked;
     int64_t start_us, deadline_ms;
+    int64_t again_ms;         /* > 0: send again at this time (a failure that passes) */
+    char why[SHADOW_WHY_MAX]; /* the last such failure */
 };
 
 struct shadow {
@@ -175,6 +178,7 @@ static void shadow_send(struct shadow *sh, struct shadow_op *op)
     memcpy(j->data, op->data, op->len);
     j->len = op->len;
     op->sent = true;
+    op->again_ms = 0;
     shadow_link_push(&sh->link, j);
 }
 
@@ -231,7 +235,13 @@ static void shadow_event(struct shadow *sh, const struct shadow_ev *ev)
             shadow_ack(sh, op, ev->part, ev->nparts);
         break;
     case SHADOW_EV_NACK:
-        if ((op = shadow_op_of(sh, ev->token)) != NULL) {
+        if ((op = shadow_op_of(sh, ev->token)) != NULL && ev->again &&
+            clock_mono_ms() + SHADOW_AGAIN_MS < op->deadline_ms) {
+            if (op->again_ms == 0 && op->sent) /* once per send, whatever its parts say */
+                op->again_ms = clock_mono_ms() + SHADOW_AGAIN_MS;
+            op->sent = false;
+            snprintf(op->why, sizeof(op->why), "%s", ev->why);
+        } else if (op != NULL) {
             log_warn("shadow", "%s: the cluster refused the copy: %s", op->queue_id, ev->why);
             shadow_finish(sh, op, false, ev->why);
         }
@@ -312,7 +322,12 @@ static void shadow_tick_cb(evutil_socket_t fd, short what, void *arg)
         if (down)
             shadow_finish(sh, op, false, sh->down_why[0] ? sh->down_why : "no NATS connection");
         else if (now >= op->deadline_ms)
-            shadow_finish(sh, op, false, "no ack from the cluster in publish_timeout");
+            shadow_finish(sh, op, false,
+                          op->why[0] ? op->why : "no ack from the cluster in publish_timeout");
+        else if (op->again_ms && now >= op->again_ms && sh->up) {
+            op->again_ms = 0;
+            shadow_send(sh, op);
+        }
     }
     if (down)
         shadow_link_drop_publishes(&sh->link);

@@ -47,6 +47,8 @@ struct shadow_ev {
     uint64_t token;
     uint32_t part, nparts;
     bool ok;
+    bool again; /* NACK: a state of the cluster that passes (no stream leader yet, a
+                   timeout, a connection lost): worth sending again */
     char why[SHADOW_WHY_MAX];
 };
 

@@ -79,6 +79,14 @@ static uint64_t nats_hdr_u64(natsMsg *msg, const char *key)
     return strtoull(v, NULL, 10);
 }
 
+/* nats_again - a failure the cluster recovers from by itself */
+static bool nats_again(natsStatus s, jsErrCode je)
+{
+    return s == NATS_NO_RESPONDERS || s == NATS_TIMEOUT || s == NATS_CONNECTION_CLOSED ||
+           s == NATS_CONNECTION_DISCONNECTED || s == NATS_NOT_YET_CONNECTED ||
+           je == JSClusterNotAvailErr;
+}
+
 /* nats_ack_cb - libnats thread: a publish answered */
 static void nats_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
@@ -92,9 +100,10 @@ static void nats_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
         ev.kind = SHADOW_EV_ACK;
     } else {
         ev.kind = SHADOW_EV_NACK;
-        snprintf(ev.why, sizeof(ev.why), "%s (%d)",
+        ev.again = pae == NULL || nats_again(pae->Err, pae->ErrCode);
+        snprintf(ev.why, sizeof(ev.why), "%s (%d/%d)",
                  pae && pae->ErrText ? pae->ErrText : natsStatus_GetText(pae ? pae->Err : NATS_ERR),
-                 pae ? (int)pae->ErrCode : 0);
+                 pae ? (int)pae->Err : 0, pae ? (int)pae->ErrCode : 0);
     }
     shadow_link_post(closure, &ev);
     natsMsg_Destroy(msg);
@@ -332,6 +341,7 @@ static void nats_publish(struct shadow_link *l, struct shadow_nats *n, const str
     }
     if (s != NATS_OK) {
         struct shadow_ev ev = {.kind = SHADOW_EV_NACK, .token = j->token};
+        ev.again = nats_again(s, 0);
         snprintf(ev.why, sizeof(ev.why), "%s", nats_fail(n, "publish", s, 0));
         shadow_link_post(l, &ev);
     }
