@@ -1,0 +1,201 @@
+"""Shadow copies on a NATS JetStream cluster (tests/integration/ddjs.py: a
+three-node nats-server cluster on loopback, started and stopped by the test).
+
+A message is answered 250 only once its copy is stored on a quorum of the
+cluster, under dd.q.HUB.QUEUEID with its envelope in headers; the copy goes
+once the message's recipients are final. A node killed under load costs no
+message and no copy; with the whole cluster down the hub accepts without a
+copy (shadow_failure = accept) or refuses with 451 4.4.0 and keeps nothing
+(defer); a message larger than the server's max_payload goes in parts.
+"""
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+
+from ddtest import Client, Hub, expect, free_port, run, wait_for  # noqa: E402
+from ddjs import NatsClient, NatsCluster  # noqa: E402
+from ddpeers import Mbxsink  # noqa: E402
+
+STREAM = "DD_QUEUE"
+
+
+def shadow_conf(cluster, **keys):
+    lines = {"servers": cluster.urls(), "replicas": 3, "publish_timeout": 5}
+    lines.update(keys)
+    return "[shadow]\n" + "".join("%s = %s\n" % kv for kv in lines.items())
+
+
+def send(hub, n, body=b"hello\r\n", size=0, expect_code=250):
+    """n messages over one session; the queue ids of the 250s (or the replies)."""
+    c = Client(hub.port)
+    expect(c.cmd("EHLO client.test"), 250)
+    out = []
+    for i in range(n):
+        expect(c.cmd("MAIL FROM:<s%d@example.org>" % i), 250)
+        expect(c.cmd("RCPT TO:<u%d@example.test>" % i), 250)
+        expect(c.cmd("DATA"), 354)
+        data = b"Subject: m%d\r\nMessage-ID: <m%d.%d@example.org>\r\n\r\n" % (i, i, time.time_ns())
+        data += body if not size else (b"x" * 998 + b"\r\n") * (size // 1000)
+        c.send(data + b".\r\n")
+        code, lines = c.reply()
+        if expect_code is None:
+            out.append((code, lines))
+            continue
+        assert code == expect_code, lines
+        out.append(lines[-1].split()[-1] if code == 250 else lines[-1])
+    c.cmd("QUIT")
+    c.close()
+    return out
+
+
+def metric(hub, name):
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % hub.admin_port, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
+def copies(nc, hub_name="hub1"):
+    return nc.subject_counts(STREAM, "dd.q.%s.>" % hub_name)
+
+
+def test_copy_before_250():
+    with NatsCluster(3) as cl:
+        hub = Hub(extra=shadow_conf(cl))
+        with hub:
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, what="shadow up")
+            qids = send(hub, 10)
+            nc = cl.client(1)
+            queued = hub.queued()
+            for q in qids:
+                got = nc.stream_msg_get(STREAM, last_by_subj="dd.q.hub1.%s" % q)
+                assert got is not None, "no copy of %s when its 250 came" % q
+                hdrs, data, subj, _ = got
+                assert data == queued[q][2], "the copy of %s differs from the stored content" % q
+                assert hdrs.get("Nats-Msg-Id") == "hub1.%s.0" % q, hdrs
+                assert hdrs.get("Dd-Queue-Id") == q and hdrs.get("Dd-Hub") == "hub1", hdrs
+                assert hdrs.get("Dd-From", "").startswith("<s"), hdrs
+                assert "SG1 <u" in str(hdrs.get("Dd-Rcpt")), hdrs
+            info = nc.stream_info(STREAM)
+            assert info["config"]["num_replicas"] == 3, info["config"]
+            assert metric(hub, "dumpsterd_shadow_published_total") == 10
+            nc.close()
+
+
+def test_copy_removed_when_delivered():
+    with NatsCluster(3) as cl, Mbxsink(lmtp=True) as sink:
+        hub = Hub(extra=shadow_conf(cl), dests={"SG1": sink.dest()})
+        with hub:
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, what="shadow up")
+            send(hub, 20)
+            nc = cl.client(0)
+            wait_for(lambda: sink.stats()["stored"] == 20, what="20 delivered")
+            wait_for(lambda: copies(nc) == {}, what="every copy removed")
+            assert metric(hub, "dumpsterd_shadow_removed_total") >= 20
+            nc.close()
+
+
+def test_node_killed_under_load():
+    with NatsCluster(3) as cl:
+        hub = Hub(extra=shadow_conf(cl))
+        with hub:
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, what="shadow up")
+            results, slowest = [], [0.0]
+
+            def session():
+                for _ in range(8):
+                    t = time.monotonic()
+                    results.extend(send(hub, 5))
+                    slowest[0] = max(slowest[0], (time.monotonic() - t) / 5)
+            threads = [threading.Thread(target=session) for _ in range(4)]
+            for t in threads:
+                t.start()
+            wait_for(lambda: len(results) >= 40, what="load under way")
+            cl.kill(0)  # the node the hub is likely connected to
+            for t in threads:
+                t.join(120)
+            assert len(results) == 160, len(results)
+            nc = cl.client(1)
+            have = copies(nc)
+            missing = [q for q in results if "dd.q.hub1.%s" % q not in have]
+            assert not missing, "%d acknowledged messages without a copy:\n%s" % (
+                len(missing), "\n".join(l for l in hub.log().splitlines() if "shadow" in l))
+            assert all(v == 1 for v in have.values()), "a copy stored twice"
+            assert metric(hub, "dumpsterd_shadow_failures_total") == 0
+            nc.close()
+
+
+def test_cluster_down_accept():
+    with NatsCluster(3) as cl:
+        hub = Hub(extra=shadow_conf(cl))
+        with hub:
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, what="shadow up")
+            for i in range(3):
+                cl.kill(i)
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 0, what="shadow down")
+            qids = send(hub, 3)
+            assert set(qids) <= set(hub.queued()), "accepted without being queued"
+            wait_for(lambda: "accepted without one" in hub.log(), what="the failure logged")
+            assert metric(hub, "dumpsterd_shadow_failures_total") >= 3
+            cl.start()  # the same nodes, their stores kept
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, timeout=60, what="up again")
+            q = send(hub, 1)[0]
+            nc = cl.client(2)
+            assert "dd.q.hub1.%s" % q in copies(nc)
+            nc.close()
+
+
+def test_cluster_down_defer():
+    with NatsCluster(3) as cl:
+        hub = Hub(extra=shadow_conf(cl, shadow_failure="defer"))
+        with hub:
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, what="shadow up")
+            for i in range(3):
+                cl.kill(i)
+            replies = send(hub, 3, expect_code=None)
+            for code, lines in replies:
+                assert code == 451 and "4.4.0" in lines[-1], lines
+            assert hub.queued() == {}, "a refused message stayed in the store"
+            cl.start()
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, timeout=60, what="up again")
+            assert len(send(hub, 2)) == 2, "refused once the cluster is back"
+
+
+def test_large_message_in_parts():
+    with NatsCluster(3, max_payload=65536) as cl:
+        hub = Hub(extra=shadow_conf(cl))
+        with hub:
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, what="shadow up")
+            q = send(hub, 1, size=300000)[0]
+            nc = cl.client(0)
+            subj = "dd.q.hub1.%s" % q
+            nparts = copies(nc)[subj]
+            assert nparts >= 5, nparts
+            parts = {}
+            for hdrs, data, s, _ in nc.stream_msgs(STREAM, filter=subj):
+                parts[int(hdrs["Dd-Part"])] = data
+            assert sorted(parts) == list(range(nparts))
+            assert b"".join(parts[i] for i in range(nparts)) == hub.queued()[q][2]
+            nc.close()
+
+
+def test_stream_cannot_be_created():
+    with NatsCluster(3) as cl:
+        hub = Hub(extra=shadow_conf(cl, replicas=5))
+        with hub:
+            wait_for(lambda: "cannot create the stream" in hub.log(), what="the error logged")
+            assert metric(hub, "dumpsterd_shadow_up") == 0
+            qids = send(hub, 1)  # accept: the message is taken without a copy
+            assert qids[0] in hub.queued()
+
+
+if __name__ == "__main__":
+    sys.exit(1 if run([test_copy_before_250, test_copy_removed_when_delivered,
+                       test_node_killed_under_load, test_cluster_down_accept,
+                       test_cluster_down_defer, test_large_message_in_parts,
+                       test_stream_cannot_be_created]) else 0)
