@@ -187,6 +187,9 @@ static void shadow_finish(struct shadow *sh, struct shadow_op *op, bool stored, 
 {
     shadow_done_fn fn = op->fn;
     void *ctx = op->ctx;
+    char text[SHADOW_WHY_MAX];
+
+    snprintf(text, sizeof(text), "%s", why ? why : ""); /* why may be op->why */
 
     if (stored) {
         uint64_t us = (uint64_t)(clock_mono_us() - op->start_us);
@@ -204,7 +207,7 @@ static void shadow_finish(struct shadow *sh, struct shadow_op *op, bool stored, 
     op->gen = gen;
     sh->free_slots[sh->nfree++] = (uint32_t)(op - sh->ops);
     sh->used--;
-    fn(ctx, stored, why);
+    fn(ctx, stored, why ? text : NULL);
 }
 
 /* shadow_ack - part p of n of op stored */
