@@ -76,6 +76,23 @@ struct delivery_stats {
 };
 void delivery_get_stats(const struct delivery *d, struct delivery_stats *st);
 
+/* What a delivery of normal mail (not a resubmission) to a storage group
+ * handed over: valid during the call only. */
+struct delivery_delivered {
+    const struct queue_job *job; /* its content went to the peer: see content */
+    const void *content;         /* a copy taken before it went, len octets */
+    size_t len;
+    const char *const *addrs; /* the recipients delivered in this attempt */
+    size_t naddrs;
+    uint64_t first_rcpt; /* the row of addrs[0]: tells attempts of one message apart */
+    int64_t delivered_ms;
+};
+
+/* delivery_on_delivered - fn(ctx, what) after each such delivery (the shadow
+ * dumpster). One function; NULL clears it. */
+void delivery_on_delivered(struct delivery *d,
+                           void (*fn)(void *ctx, const struct delivery_delivered *what), void *ctx);
+
 /* delivery_stop - close every connection, take no more work. */
 void delivery_stop(struct delivery *d);
 

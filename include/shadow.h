@@ -49,6 +49,26 @@ typedef void (*shadow_done_fn)(void *ctx, bool stored, const char *why);
 void shadow_publish(struct shadow *sh, const struct queue_msg *m, const void *content, size_t len,
                     shadow_done_fn fn, void *ctx);
 
+/* What a delivery handed to a storage group's shadow dumpster. */
+struct shadow_kept {
+    const char *queue_id, *sg, *sender; /* sender: "" for <> */
+    int64_t received_ms, delivered_ms;  /* unix ms */
+    uint64_t size;
+    uint64_t seq; /* tells deliveries of one message to one SG apart (a row id) */
+    int body, smtputf8;
+    const char *const *addrs; /* the recipients delivered */
+    size_t naddrs;
+};
+
+/* shadow_keep - recipients of a message were delivered: its copy goes to
+ * the storage group's shadow dumpster, the stream DD_D_<len(SG)>_<SG>_<HUB>
+ * (subject dd.d.SG.HUB.QUEUEID, Nats-Msg-Id HUB.QUEUEID.SG.SEQ.PART, the
+ * delivered time per recipient in Dd-Delivered headers), whose limits are
+ * the group's dumpster bounds. content[0..len) is copied. Best effort: a
+ * failure is counted and logged; the removal of the message's queue copy
+ * (shadow_forget) waits until the cluster answered. */
+void shadow_keep(struct shadow *sh, const struct shadow_kept *k, const void *content, size_t len);
+
 /* shadow_forget - the shadow copy of queue_id is not needed any more (its
  * recipients are final, or it was withdrawn). Best effort, bounded: a
  * copy left over is skipped by a takeover's probe. */
@@ -63,6 +83,8 @@ struct shadow_stats {
     uint64_t in_flight;      /* publishes waiting for their ack */
     uint64_t latency_us_sum; /* publish to ack, of the acked ones */
     uint64_t latency_us_max;
+    uint64_t kept;        /* copies stored in a shadow dumpster */
+    uint64_t keep_failed; /* copies that could not be (or were dropped) */
 };
 
 /* shadow_get_stats - the counters (loop thread). */

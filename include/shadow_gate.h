@@ -30,6 +30,12 @@ void shadow_gate_commit(void *gate, struct queue_msg *m, queue_commit_fn fn, voi
  * whose recipients are all final goes. */
 void shadow_gate_final(void *gate, const char *queue_id);
 
+struct delivery_delivered;
+
+/* shadow_gate_delivered - delivery_on_delivered's callback: the delivered
+ * copy goes to its storage group's shadow dumpster (shadow_keep). */
+void shadow_gate_delivered(void *gate, const struct delivery_delivered *what);
+
 struct shadow_gate *shadow_gate_free(struct shadow_gate *g);
 
 #endif

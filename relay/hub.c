@@ -361,6 +361,8 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
     if (h->delivery == NULL)
         return hub_fail(h, exit_code, EX_CONFIG, "delivery", err);
     queue_on_commit(h->queue, hub_committed, h->delivery);
+    if (h->gate)
+        delivery_on_delivered(h->delivery, shadow_gate_delivered, h->gate);
     if ((h->dumpster = dumpster_new(h->base, h->store, h->queue, h->conf, err, sizeof(err))) ==
         NULL)
         return hub_fail(h, exit_code, EX_OSERR, "dumpster", err);

@@ -397,6 +397,11 @@ static int metrics_shadow(struct evbuffer *out, const struct shadow_stats *s)
                       "Shadow copies removed once their recipients were final.", s->forgotten);
     rc |= metrics_u64(out, "dumpsterd_shadow_remove_failures_total", "counter",
                       "Removals of shadow copies that failed or were dropped.", s->forget_failed);
+    rc |= metrics_u64(out, "dumpsterd_shadow_dumpster_kept_total", "counter",
+                      "Delivered copies stored in their storage group's shadow dumpster.", s->kept);
+    rc |= metrics_u64(out, "dumpsterd_shadow_dumpster_failures_total", "counter",
+                      "Delivered copies that could not be stored in a shadow dumpster.",
+                      s->keep_failed);
     char num[METRICS_NUM_BUF];
     metrics_num((double)s->latency_us_sum / 1e6, num);
     rc |= evbuffer_add_printf(out,

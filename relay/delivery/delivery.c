@@ -28,6 +28,7 @@ void delivery_job_free(struct djob *j)
     queue_job_free(j->q);
     free(j->headers);
     free(j->rcptv);
+    free(j->kept);
     free(j);
 }
 
@@ -99,6 +100,51 @@ static void delivery_log(const struct djob *j, const char *peer, const struct mt
              o->fate == QUEUE_FAILED && r->code < 500 ? " (message expired)" : "");
 }
 
+void delivery_on_delivered(struct delivery *d,
+                           void (*fn)(void *ctx, const struct delivery_delivered *what), void *ctx)
+{
+    d->on_delivered = fn;
+    d->on_delivered_ctx = ctx;
+}
+
+/* delivery_tell_delivered - the recipients of j that o delivered, to the
+ * on_delivered hook (normal mail to a storage group only) */
+static void delivery_tell_delivered(struct delivery *d, const struct djob *j,
+                                    const struct queue_outcome *o)
+{
+    struct delivery_delivered what = {
+        .job = j->q, .content = j->kept, .len = j->kept_len, .delivered_ms = o->now_ms};
+    const char **addrs;
+
+    if (j->kept == NULL || (addrs = calloc(o->nrcpts ? o->nrcpts : 1, sizeof(*addrs))) == NULL)
+        return;
+    for (size_t i = 0; i < o->nrcpts; i++)
+        if (o->rcpts[i].fate == QUEUE_DELIVERED) {
+            if (what.naddrs == 0)
+                what.first_rcpt = o->rcpts[i].id;
+            addrs[what.naddrs++] = o->rcpts[i].addr;
+        }
+    what.addrs = addrs;
+    if (what.naddrs > 0)
+        d->on_delivered(d->on_delivered_ctx, &what);
+    free(addrs);
+}
+
+void delivery_keep_content(struct delivery *d, struct djob *j)
+{
+    size_t len;
+
+    if (d->on_delivered == NULL || j->q->request != 0 || j->q->route != RCPT_ROUTE_SG ||
+        j->q->content == NULL || j->kept != NULL)
+        return;
+    len = evbuffer_get_length(j->q->content);
+    if ((j->kept = malloc(len ? len : 1)) == NULL) {
+        log_err("delivery", "out of memory");
+        abort();
+    }
+    j->kept_len = (size_t)evbuffer_copyout(j->q->content, j->kept, len);
+}
+
 /* delivery_job_done - outcomes of a job: recorded durably, bounced, logged */
 void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
                        const struct mta_client_reply *replies, size_t n)
@@ -129,6 +175,7 @@ void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
     }
     bounce_job_end(d, j, o, peer, rs); /* failures wait for the message's one report */
     free(rs);
+    delivery_tell_delivered(d, j, o);
     if (o->nrcpts > 0)
         queue_done(d->q, o, NULL, NULL);
     else

@@ -25,6 +25,8 @@ struct djob {
     char *headers; /* the content's header section, for a bounce */
     size_t hlen;
     const char **rcptv; /* the recipients' addresses, for the client */
+    void *kept;         /* a copy of the content for the on_delivered hook, or NULL */
+    size_t kept_len;
 };
 TAILQ_HEAD(djob_list, djob);
 
@@ -112,6 +114,8 @@ struct delivery {
     bool routes_ready;               /* loaded from the store: delivery may start */
     struct bounce_msg **bounce_msgs; /* messages with jobs in flight (bounce.c) */
     struct delivery_stats stats;
+    void (*on_delivered)(void *ctx, const struct delivery_delivered *what);
+    void *on_delivered_ctx;
 };
 
 /* delivery_pool.c: the pool of a destination for storage group sg's TLS policy */
@@ -123,6 +127,9 @@ void dpool_free_all(struct delivery *d);
 /* delivery.c: a job ended; replies[i] decided recipient i (code 0: no reply) */
 void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
                        const struct mta_client_reply *replies, size_t n);
+/* delivery_keep_content - a copy of j's content (loaded, not yet sent) for the
+ * on_delivered hook, when it wants this job */
+void delivery_keep_content(struct delivery *d, struct djob *j);
 /* delivery_headers - keep j's header section (content loaded) for a bounce */
 void delivery_headers(struct djob *j);
 /* delivery_job_free - a job and what it holds, without an outcome */

@@ -248,6 +248,7 @@ static void dpool_start(struct dconn *cn)
     job.sender = j->q->sender;
     job.rcpts = j->rcptv;
     job.nrcpts = j->q->nrcpts;
+    delivery_keep_content(p->d, j);
     job.content = j->q->content;
     job.size = j->q->size;
     job.body = j->q->body == MSG_BODY_8BITMIME ? MTA_CLIENT_BODY_8BITMIME

@@ -374,6 +374,12 @@ static void conf_shadow_check(struct conf_parse_state *st)
                     "with [shadow] servers set, [hub] name \"%s\" must not contain a dot (it is "
                     "a NATS subject token)",
                     c->hub.name);
+    for (size_t i = 0; c->shadow.nservers > 0 && i < c->nsg; i++)
+        if (strchr(c->sg[i].name, '.'))
+            conf_err_at(st, c->sg[i].line,
+                        "with [shadow] servers set, storage group name \"%s\" must not contain a "
+                        "dot (it is a NATS subject token)",
+                        c->sg[i].name);
 }
 
 /* conf_sg_inherit - the [dumpster] and [delivery] values an SG did not set */

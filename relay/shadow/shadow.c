@@ -23,7 +23,8 @@
 #include "shadow_int.h"
 
 #define SHADOW_TICK_MS 250
-#define SHADOW_AGAIN_MS 250 /* a publish that met a passing failure goes again after */
+#define SHADOW_AGAIN_MS 250  /* a publish that met a passing failure goes again after */
+#define SHADOW_KEEPS_MAX 256 /* shadow dumpster publishes in flight; more are dropped */
 
 struct shadow_op {
     uint32_t gen;
@@ -32,6 +33,9 @@ struct shadow_op {
     shadow_done_fn fn;
     void *ctx;
     char queue_id[DD_QUEUEID_LEN + 1];
+    char sg[DD_SG_NAME_MAX + 1]; /* a shadow dumpster copy: its SG; "" a queue copy */
+    uint64_t seq;
+    bool forget_after; /* the queue copy's removal waits for this one */
     char *env;
     size_t envlen;
     void *data;
@@ -48,7 +52,7 @@ struct shadow {
     struct shadow_link link;
     struct event *wake_ev, *tick_ev;
     struct shadow_op *ops;
-    uint32_t nops, used;
+    uint32_t nops, used, keeps;
     uint32_t *free_slots;
     uint32_t nfree;
     bool up, stopping;
@@ -171,6 +175,8 @@ static void shadow_send(struct shadow *sh, struct shadow_op *op)
     j->kind = SHADOW_JOB_PUBLISH;
     j->token = shadow_token(sh, op);
     memcpy(j->queue_id, op->queue_id, sizeof(j->queue_id));
+    memcpy(j->sg, op->sg, sizeof(j->sg));
+    j->seq = op->seq;
     j->env = shadow_oom(malloc(op->envlen ? op->envlen : 1));
     memcpy(j->env, op->env, op->envlen);
     j->envlen = op->envlen;
@@ -183,15 +189,29 @@ static void shadow_send(struct shadow *sh, struct shadow_op *op)
 }
 
 /* shadow_finish - op is done: its slot goes back, then its callback */
+void shadow_forget(struct shadow *sh, const char *queue_id);
+
 static void shadow_finish(struct shadow *sh, struct shadow_op *op, bool stored, const char *why)
 {
     shadow_done_fn fn = op->fn;
     void *ctx = op->ctx;
     char text[SHADOW_WHY_MAX];
 
-    snprintf(text, sizeof(text), "%s", why ? why : ""); /* why may be op->why */
+    char queue_id[DD_QUEUEID_LEN + 1];
+    bool keep = op->sg[0] != 0, forget = op->forget_after;
 
-    if (stored) {
+    snprintf(text, sizeof(text), "%s", why ? why : ""); /* why may be op->why */
+    memcpy(queue_id, op->queue_id, sizeof(queue_id));
+    if (keep) {
+        sh->keeps--;
+        if (stored)
+            sh->stats.kept++;
+        else {
+            sh->stats.keep_failed++;
+            log_warn("shadow", "%s: no shadow dumpster copy for %s: %s", op->queue_id, op->sg,
+                     text);
+        }
+    } else if (stored) {
         uint64_t us = (uint64_t)(clock_mono_us() - op->start_us);
         sh->stats.published++;
         sh->stats.latency_us_sum += us;
@@ -207,7 +227,10 @@ static void shadow_finish(struct shadow *sh, struct shadow_op *op, bool stored, 
     op->gen = gen;
     sh->free_slots[sh->nfree++] = (uint32_t)(op - sh->ops);
     sh->used--;
-    fn(ctx, stored, why ? text : NULL);
+    if (forget)
+        shadow_forget(sh, queue_id); /* it waits for another keep of it, or goes now */
+    if (fn)
+        fn(ctx, stored, why ? text : NULL);
 }
 
 /* shadow_ack - part p of n of op stored */
@@ -377,6 +400,25 @@ static void shadow_env(struct shadow *sh, struct shadow_op *op, const struct que
     shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Body", v);
 }
 
+/* shadow_op_new - a free slot's op for a copy of content (nfree > 0) */
+static struct shadow_op *shadow_op_new(struct shadow *sh, const char *queue_id, const void *content,
+                                       size_t len, shadow_done_fn fn, void *ctx)
+{
+    struct shadow_op *op = &sh->ops[sh->free_slots[--sh->nfree]];
+
+    sh->used++;
+    op->used = true;
+    op->fn = fn;
+    op->ctx = ctx;
+    snprintf(op->queue_id, sizeof(op->queue_id), "%s", queue_id);
+    op->data = shadow_oom(malloc(len ? len : 1));
+    memcpy(op->data, content, len);
+    op->len = len;
+    op->start_us = clock_mono_us();
+    op->deadline_ms = clock_mono_ms() + (int64_t)sh->link.set.publish_timeout_s * 1000;
+    return op;
+}
+
 void shadow_publish(struct shadow *sh, const struct queue_msg *m, const void *content, size_t len,
                     shadow_done_fn fn, void *ctx)
 {
@@ -391,18 +433,61 @@ void shadow_publish(struct shadow *sh, const struct queue_msg *m, const void *co
                              : "no NATS connection");
         return;
     }
-    struct shadow_op *op = &sh->ops[sh->free_slots[--sh->nfree]];
-    sh->used++;
-    op->used = true;
-    op->fn = fn;
-    op->ctx = ctx;
-    memcpy(op->queue_id, m->queue_id, sizeof(op->queue_id));
+    struct shadow_op *op = shadow_op_new(sh, m->queue_id, content, len, fn, ctx);
     shadow_env(sh, op, m);
-    op->data = shadow_oom(malloc(len ? len : 1));
-    memcpy(op->data, content, len);
-    op->len = len;
-    op->start_us = clock_mono_us();
-    op->deadline_ms = now + (int64_t)sh->link.set.publish_timeout_s * 1000;
+    if (sh->up)
+        shadow_send(sh, op);
+}
+
+/* shadow_keep_env - the headers of a shadow dumpster copy */
+static void shadow_keep_env(struct shadow *sh, struct shadow_op *op, const struct shadow_kept *k)
+{
+    char v[DD_ADDR_MAX + 32];
+    size_t cap = 256;
+
+    op->env = shadow_oom(malloc(cap));
+    op->envlen = 0;
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Hub", sh->link.set.hub);
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Queue-Id", k->queue_id);
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Sg", k->sg);
+    snprintf(v, sizeof(v), "<%s>", k->sender);
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-From", v);
+    for (size_t i = 0; i < k->naddrs; i++) {
+        snprintf(v, sizeof(v), "<%s> %lld", k->addrs[i], (long long)k->delivered_ms);
+        shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Delivered", v);
+    }
+    snprintf(v, sizeof(v), "%lld", (long long)k->received_ms);
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Received", v);
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)k->size);
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Size", v);
+    snprintf(v, sizeof(v), "%d %d", k->body, k->smtputf8);
+    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Body", v);
+}
+
+/* shadow_has_dumpster - sg has a shadow dumpster stream */
+static bool shadow_has_dumpster(const struct shadow *sh, const char *sg)
+{
+    for (size_t i = 0; i < sh->link.set.nsgs; i++)
+        if (strcmp(sh->link.set.sgs[i].name, sg) == 0)
+            return true;
+    return false;
+}
+
+void shadow_keep(struct shadow *sh, const struct shadow_kept *k, const void *content, size_t len)
+{
+    if (sh->stopping || !shadow_has_dumpster(sh, k->sg))
+        return;
+    if (sh->nfree == 0 || sh->keeps >= SHADOW_KEEPS_MAX || shadow_down_long(sh, clock_mono_ms())) {
+        sh->stats.keep_failed++;
+        log_warn("shadow", "%s: no shadow dumpster copy for %s: %s", k->queue_id, k->sg,
+                 sh->up ? "too many copies in flight" : "no NATS connection");
+        return;
+    }
+    struct shadow_op *op = shadow_op_new(sh, k->queue_id, content, len, NULL, NULL);
+    snprintf(op->sg, sizeof(op->sg), "%s", k->sg);
+    op->seq = k->seq;
+    sh->keeps++;
+    shadow_keep_env(sh, op, k);
     if (sh->up)
         shadow_send(sh, op);
 }
@@ -413,6 +498,13 @@ void shadow_forget(struct shadow *sh, const char *queue_id)
 
     if (sh->stopping)
         return;
+    for (uint32_t i = 0; sh->keeps > 0 && i < sh->nops; i++) {
+        struct shadow_op *op = &sh->ops[i];
+        if (op->used && op->sg[0] && strcmp(op->queue_id, queue_id) == 0) {
+            op->forget_after = true; /* not before its dumpster copy is stored */
+            return;
+        }
+    }
     j = shadow_oom(calloc(1, sizeof(*j)));
     j->kind = SHADOW_JOB_FORGET;
     snprintf(j->queue_id, sizeof(j->queue_id), "%s", queue_id);
@@ -466,13 +558,25 @@ struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *e
     set->replicas = c->shadow.replicas;
     set->publish_timeout_s = c->shadow.publish_timeout;
     set->queue_max_age_s = (uint64_t)c->delivery.max_queue_lifetime + c->shadow.takeover_after;
+    set->sgs = calloc(c->nsg ? c->nsg : 1, sizeof(*set->sgs));
+    if (set->sgs == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return shadow_free(sh);
+    }
+    for (size_t i = 0; i < c->nsg; i++)
+        if (c->sg[i].max_size > 0 && c->sg[i].max_age > 0) { /* 0: the SG keeps nothing */
+            struct shadow_sg *g = &set->sgs[set->nsgs++];
+            snprintf(g->name, sizeof(g->name), "%s", c->sg[i].name);
+            g->max_age_s = c->sg[i].max_age;
+            g->max_bytes = c->sg[i].max_size;
+        }
     if ((c->shadow.password_file[0] &&
          shadow_read_secret(c->shadow.password_file, set->password, sizeof(set->password), err,
                             errlen) < 0) ||
         (c->shadow.token_file[0] &&
          shadow_read_secret(c->shadow.token_file, set->token, sizeof(set->token), err, errlen) < 0))
         return shadow_free(sh);
-    sh->nops = c->smtp.max_connections + 16;
+    sh->nops = c->smtp.max_connections + 16 + SHADOW_KEEPS_MAX;
     sh->ops = calloc(sh->nops, sizeof(*sh->ops));
     sh->free_slots = calloc(sh->nops, sizeof(*sh->free_slots));
     if (sh->ops == NULL || sh->free_slots == NULL ||
@@ -556,6 +660,7 @@ struct shadow *shadow_free(struct shadow *sh)
     pthread_cond_destroy(&sh->link.cv);
     free(sh->ops);
     free(sh->free_slots);
+    free(sh->link.set.sgs);
     explicit_bzero(&sh->link.set, sizeof(sh->link.set));
     free(sh);
     return NULL;

@@ -7,6 +7,7 @@
 #include <event2/buffer.h>
 
 #include "conf.h"
+#include "delivery.h"
 #include "log.h"
 #include "shadow_gate.h"
 
@@ -135,6 +136,26 @@ void shadow_gate_final(void *gate, const char *queue_id)
     struct shadow_gate *g = gate;
 
     shadow_forget(g->sh, queue_id);
+}
+
+void shadow_gate_delivered(void *gate, const struct delivery_delivered *what)
+{
+    struct shadow_gate *g = gate;
+    const struct queue_job *j = what->job;
+    struct shadow_kept k = {
+        .queue_id = j->queue_id,
+        .sg = j->sg,
+        .sender = j->sender,
+        .received_ms = j->received_ms,
+        .delivered_ms = what->delivered_ms,
+        .size = j->size,
+        .seq = what->first_rcpt,
+        .body = (int)j->body,
+        .smtputf8 = (int)j->smtputf8,
+        .addrs = what->addrs,
+        .naddrs = what->naddrs,
+    };
+    shadow_keep(g->sh, &k, what->content, what->len);
 }
 
 struct shadow_gate *shadow_gate_new(struct queue *q, struct shadow *sh, unsigned failure)

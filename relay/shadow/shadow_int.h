@@ -16,7 +16,7 @@
 #include "conf.h"
 
 #define SHADOW_STREAM_QUEUE "DD_QUEUE" /* the shadow queue: dd.q.HUB.QUEUEID */
-#define SHADOW_SUBJECT_MAX 128
+#define SHADOW_SUBJECT_MAX 256
 #define SHADOW_FORGET_MAX 65536 /* removals waiting for the worker; more are dropped */
 #define SHADOW_WHY_MAX 160
 
@@ -27,6 +27,8 @@ struct shadow_job {
     enum shadow_job_kind kind;
     uint64_t token;                    /* publish: the loop's op */
     char queue_id[DD_QUEUEID_LEN + 1]; /* its subject and message ids */
+    char sg[DD_SG_NAME_MAX + 1];       /* publish: "" the queue, else that SG's dumpster */
+    uint64_t seq;                      /* a dumpster publish: part of its message ids */
     char *env;                         /* publish: "key\0value\0..." headers of part 0 */
     size_t envlen;
     void *data; /* publish: the content, owned */
@@ -63,7 +65,15 @@ struct shadow_settings {
     unsigned replicas;
     unsigned publish_timeout_s;
     uint64_t queue_max_age_s; /* of the queue stream */
+    struct shadow_sg {        /* the storage groups with a dumpster: their streams */
+        char name[DD_SG_NAME_MAX + 1];
+        uint64_t max_age_s, max_bytes;
+    } * sgs;
+    size_t nsgs;
 };
+
+/* shadow_dumpster_stream - the name of sg's shadow dumpster stream of hub */
+void shadow_dumpster_stream(char *out, size_t cap, const char *sg, const char *hub);
 
 struct shadow_link {
     pthread_mutex_t mu;

@@ -222,6 +222,45 @@ static int nats_connect(struct shadow_link *l, struct shadow_nats *n)
     return 0;
 }
 
+void shadow_dumpster_stream(char *out, size_t cap, const char *sg, const char *hub)
+{
+    /* names may hold '_' and '-': the length keeps two pairs from one name */
+    snprintf(out, cap, "DD_D_%zu_%s_%s", strlen(sg), sg, hub);
+}
+
+/* The limits a stream is made with. */
+struct nats_limits {
+    uint64_t max_age_s;
+    uint64_t max_bytes; /* 0: none */
+    bool owned;         /* this hub's alone: its limits follow the configuration */
+};
+
+/* nats_limits_update - an owned stream whose limits changed gets the new ones */
+static void nats_limits_update(struct shadow_nats *n, jsStreamInfo *si,
+                               const struct nats_limits *lim)
+{
+    jsStreamConfig cfg = *si->Config;
+    jsStreamInfo *out = NULL;
+    jsErrCode je = 0;
+    int64_t age = (int64_t)lim->max_age_s * 1000000000LL;
+    int64_t bytes = lim->max_bytes ? (int64_t)lim->max_bytes : -1;
+
+    if (!lim->owned || (cfg.MaxAge == age && cfg.MaxBytes == bytes))
+        return;
+    cfg.MaxAge = age;
+    cfg.MaxBytes = bytes;
+    if (cfg.Duplicates > age)
+        cfg.Duplicates = age;
+    natsStatus s = js_UpdateStream(&out, n->js, &cfg, NULL, &je);
+    if (s == NATS_OK)
+        log_info("shadow", "stream %s: max age %llu s, max bytes %lld", cfg.Name,
+                 (unsigned long long)lim->max_age_s, (long long)bytes);
+    else
+        log_warn("shadow", "stream %s keeps its old limits: %s", cfg.Name,
+                 nats_fail(n, "cannot update", s, je));
+    jsStreamInfo_Destroy(out);
+}
+
 /* nats_stream_ok - an existing stream as this hub needs it */
 static bool nats_stream_ok(struct shadow_link *l, struct shadow_nats *n, jsStreamInfo *si,
                            const char *subject)
@@ -243,7 +282,7 @@ static bool nats_stream_ok(struct shadow_link *l, struct shadow_nats *n, jsStrea
 
 /* nats_ensure_stream - find stream name, or create it */
 static int nats_ensure_stream(struct shadow_link *l, struct shadow_nats *n, const char *name,
-                              const char *subject, uint64_t max_age_s)
+                              const char *subject, const struct nats_limits *lim)
 {
     jsStreamInfo *si = NULL;
     jsErrCode je = 0;
@@ -253,6 +292,8 @@ static int nats_ensure_stream(struct shadow_link *l, struct shadow_nats *n, cons
 
     if (s == NATS_OK) {
         bool ok = nats_stream_ok(l, n, si, subject);
+        if (ok)
+            nats_limits_update(n, si, lim);
         jsStreamInfo_Destroy(si);
         return ok ? 0 : -1;
     }
@@ -266,8 +307,12 @@ static int nats_ensure_stream(struct shadow_link *l, struct shadow_nats *n, cons
     cfg.SubjectsLen = 1;
     cfg.Storage = js_FileStorage;
     cfg.Replicas = (int64_t)l->set.replicas;
-    cfg.MaxAge = (int64_t)max_age_s * 1000000000LL;
+    cfg.MaxAge = (int64_t)lim->max_age_s * 1000000000LL;
+    cfg.MaxBytes = lim->max_bytes ? (int64_t)lim->max_bytes : -1;
+    cfg.Discard = js_DiscardOld; /* a dumpster drops its oldest */
     cfg.Duplicates = 120LL * 1000000000LL;
+    if (cfg.Duplicates > cfg.MaxAge)
+        cfg.Duplicates = cfg.MaxAge;
     s = js_AddStream(&si, n->js, &cfg, NULL, &je);
     if (s != NATS_OK) {
         nats_fail(n, "cannot create the stream", s, je);
@@ -278,10 +323,23 @@ static int nats_ensure_stream(struct shadow_link *l, struct shadow_nats *n, cons
     return 0;
 }
 
-/* nats_ensure - the streams of the hub */
+/* nats_ensure - the streams of the hub: the queue, its SGs' dumpsters */
 static int nats_ensure(struct shadow_link *l, struct shadow_nats *n)
 {
-    return nats_ensure_stream(l, n, SHADOW_STREAM_QUEUE, "dd.q.>", l->set.queue_max_age_s);
+    struct nats_limits q = {.max_age_s = l->set.queue_max_age_s};
+    char name[SHADOW_SUBJECT_MAX * 2], subj[SHADOW_SUBJECT_MAX * 2];
+
+    if (nats_ensure_stream(l, n, SHADOW_STREAM_QUEUE, "dd.q.>", &q) < 0)
+        return -1;
+    for (size_t i = 0; i < l->set.nsgs; i++) {
+        const struct shadow_sg *g = &l->set.sgs[i];
+        struct nats_limits d = {g->max_age_s, g->max_bytes, true};
+        shadow_dumpster_stream(name, sizeof(name), g->name, l->set.hub);
+        snprintf(subj, sizeof(subj), "dd.d.%s.%s.>", g->name, l->set.hub);
+        if (nats_ensure_stream(l, n, name, subj, &d) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* nats_header_env - the envelope's headers on msg */
@@ -314,7 +372,10 @@ static void nats_publish(struct shadow_link *l, struct shadow_nats *n, const str
     }
     part = room - first;
     uint32_t nparts = j->len == 0 ? 1 : (uint32_t)((j->len + part - 1) / part);
-    snprintf(subj, sizeof(subj), "dd.q.%s.%s", l->set.hub, j->queue_id);
+    if (j->sg[0])
+        snprintf(subj, sizeof(subj), "dd.d.%s.%s.%s", j->sg, l->set.hub, j->queue_id);
+    else
+        snprintf(subj, sizeof(subj), "dd.q.%s.%s", l->set.hub, j->queue_id);
     for (uint32_t p = 0; p < nparts && s == NATS_OK; p++) {
         natsMsg *msg = NULL;
         size_t off = (size_t)p * part, len = j->len - off < part ? j->len - off : part;
@@ -331,7 +392,11 @@ static void nats_publish(struct shadow_link *l, struct shadow_nats *n, const str
             s = natsMsgHeader_Set(msg, "Dd-Parts", num);
         if (s == NATS_OK && p == 0)
             s = nats_header_env(msg, j->env, j->envlen);
-        snprintf(id, sizeof(id), "%s.%s.%u", l->set.hub, j->queue_id, p);
+        if (j->sg[0])
+            snprintf(id, sizeof(id), "%s.%s.%s.%" PRIu64 ".%u", l->set.hub, j->queue_id, j->sg,
+                     j->seq, p);
+        else
+            snprintf(id, sizeof(id), "%s.%s.%u", l->set.hub, j->queue_id, p);
         jsPubOptions_Init(&po);
         po.MsgId = id;
         po.MaxWait = (int64_t)l->set.publish_timeout_s * 1000;

@@ -270,9 +270,51 @@ def test_hub_killed_under_load():
             nc.close()
 
 
+def test_shadow_dumpster():
+    """A delivered copy moves from the shadow queue to its SG's shadow dumpster, a
+    stream bounded by the SG's dumpster limits (oldest dropped)."""
+    stream = "DD_D_3_SG1_hub1"
+    with NatsCluster(3) as cl, Mbxsink(lmtp=True) as sink:
+        hub = Hub(extra=shadow_conf(cl), dests={"SG1": sink.dest()},
+                  sg_keys={"SG1": {"max_size": 12000, "max_age": 3600}})
+        with hub:
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, what="shadow up")
+            nc = cl.client(0)
+            cfg = nc.stream_info(stream)["config"]
+            assert cfg["max_bytes"] == 12000 and cfg["max_age"] == 3600 * 10**9, cfg
+            assert cfg["discard"] == "old" and cfg["num_replicas"] == 3, cfg
+            assert cfg["subjects"] == ["dd.d.SG1.hub1.>"], cfg
+            t0 = int(time.time() * 1000)
+            qids = send(hub, 4)
+            wait_for(lambda: sink.stats()["stored"] == 4, what="4 delivered")
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_dumpster_kept_total") == 4,
+                     what="4 shadow dumpster copies")
+            wait_for(lambda: copies(nc) == {}, what="the queue copies removed")
+            got = {m[0]["Dd-Queue-Id"]: m for m in nc.stream_msgs(stream)}
+            assert sorted(got) == sorted(qids), (sorted(got), qids)
+            delivered = sink.messages()
+            for q, (hdrs, data, subj, _) in got.items():
+                assert subj == "dd.d.SG1.hub1.%s" % q, subj
+                assert hdrs["Dd-Sg"] == "SG1" and hdrs["Dd-Hub"] == "hub1", hdrs
+                addr, when = hdrs["Dd-Delivered"].rsplit(" ", 1)
+                assert addr.startswith("<u") and addr.endswith("@example.test>"), hdrs
+                assert t0 <= int(when) <= int(time.time() * 1000), hdrs
+                assert any(data in m for m in delivered), "the copy of %s differs" % q
+            # 16 more of ~2 KiB: the stream keeps within 12,000 bytes, the newest last
+            more = send(hub, 16, size=2000)
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_dumpster_kept_total") == 20,
+                     what="20 shadow dumpster copies")
+            state = nc.stream_info(stream)["state"]
+            assert state["bytes"] <= 12000 and 0 < state["messages"] < 20, state
+            last = nc.stream_msg_get(stream, last_by_subj="dd.d.SG1.hub1.>")
+            assert last[0]["Dd-Queue-Id"] == more[-1], last[0]
+            assert metric(hub, "dumpsterd_shadow_dumpster_failures_total") == 0
+            nc.close()
+
+
 if __name__ == "__main__":
     sys.exit(1 if run([test_copy_before_250, test_copy_removed_when_delivered,
                        test_node_killed_under_load, test_cluster_down_accept,
                        test_cluster_down_defer, test_large_message_in_parts,
                        test_stream_cannot_be_created, test_hub_killed_between_commit_and_ack,
-                       test_hub_killed_under_load]) else 0)
+                       test_hub_killed_under_load, test_shadow_dumpster]) else 0)

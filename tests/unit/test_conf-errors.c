@@ -72,6 +72,10 @@ static const struct bad_case bad_cases[] = {
      "\"reject\" is not one of accept, defer", 0},
     {"shadow hub name dot", "[hub]\nname = a.b\n[shadow]\nservers = nats://127.0.0.1:1\n", 4,
      "must not contain a dot", 0},
+    {"shadow sg name dot",
+     "[shadow]\nservers = nats://127.0.0.1:1\n[storage_group a.b]\ndestination = "
+     "smtp:[127.0.0.1]:25\n",
+     3, "storage group name \"a.b\" must not contain a dot", 0},
     /* bare_newline and its network list. */
     {"bare newline value", "[smtp]\nbare_newline = allow\n", 2,
      "\"allow\" is not one of reject, normalize", 0},
