@@ -74,6 +74,26 @@ void shadow_keep(struct shadow *sh, const struct shadow_kept *k, const void *con
  * copy left over is skipped by a takeover's probe. */
 void shadow_forget(struct shadow *sh, const char *queue_id);
 
+/* A silent hub's copy, taken over (shadow_watch.c): valid during the call. */
+struct shadow_take {
+    const char *hub;      /* the silent hub */
+    const char *queue_id; /* its queue id there */
+    const char *env;      /* its Dd- headers, "key\0value\0..." (Dd-Rcpt repeated) */
+    size_t envlen;
+    const void *content;
+    size_t len;
+};
+
+/* shadow_on_take - fn(ctx, t) for each copy this hub takes over; fn
+ * answers with shadow_taken() once it committed the message as its own
+ * (or could not). One function. */
+void shadow_on_take(struct shadow *sh, void (*fn)(void *ctx, const struct shadow_take *t),
+                    void *ctx);
+
+/* shadow_taken - the answer to a take: ok, the silent hub's copy is marked
+ * taken and goes; else it is offered again in a later round. */
+void shadow_taken(struct shadow *sh, const char *hub, const char *queue_id, bool ok);
+
 struct shadow_stats {
     bool up;                 /* connected, streams checked */
     uint64_t published;      /* messages whose copy was acked */
@@ -85,6 +105,10 @@ struct shadow_stats {
     uint64_t latency_us_max;
     uint64_t kept;        /* copies stored in a shadow dumpster */
     uint64_t keep_failed; /* copies that could not be (or were dropped) */
+    uint64_t hubs_live;   /* the other hubs whose beat is recent */
+    uint64_t hubs_silent; /* silent for more than takeover_after */
+    uint64_t takeovers;   /* silent hubs this hub took over */
+    uint64_t taken;       /* their copies committed here */
 };
 
 /* shadow_get_stats - the counters (loop thread). */

@@ -33,6 +33,7 @@
 #include "sdnotify.h"
 #include "shadow.h"
 #include "shadow_gate.h"
+#include "shadow_take.h"
 #include "smtpd_server.h"
 #include "store.h"
 #include "tls.h"
@@ -57,6 +58,7 @@ struct hub {
     struct admin *admin;
     struct shadow *shadow; /* NULL: no [shadow] servers */
     struct shadow_gate *gate;
+    struct shadow_taker *taker; /* a silent hub's copies become messages here */
     struct event *sig_term, *sig_int, *sig_hup;
     struct privdrop pd;                             /* who the hub runs as */
     struct evconnlistener *admin_ls[DD_LISTEN_MAX]; /* bound as root, until admin_new */
@@ -345,6 +347,9 @@ struct hub *hub_new(struct conf *c, const struct hub_opts *o, int *exit_code)
             return hub_fail(h, exit_code, EX_OSERR, "shadow", "out of memory");
         smtpd_server_set_commit(h->srv, shadow_gate_commit, h->gate);
         queue_on_final(h->queue, shadow_gate_final, h->gate);
+        if ((h->taker = shadow_taker_new(h->queue, h->gate, h->shadow)) == NULL)
+            return hub_fail(h, exit_code, EX_OSERR, "shadow", "out of memory");
+        shadow_on_take(h->shadow, shadow_taker_take, h->taker);
         if (shadow_start(h->shadow, err, sizeof(err)) < 0)
             return hub_fail(h, exit_code, EX_OSERR, "shadow", err);
     }
@@ -427,6 +432,7 @@ struct hub *hub_free(struct hub *h)
     h->delivery = delivery_free(h->delivery);
     h->shadow = shadow_free(h->shadow);
     h->gate = shadow_gate_free(h->gate);
+    h->taker = shadow_taker_free(h->taker);
     h->queue = queue_free(h->queue);
     h->srv = smtpd_server_free(h->srv);
     log_batch_off();

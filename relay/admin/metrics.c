@@ -402,6 +402,14 @@ static int metrics_shadow(struct evbuffer *out, const struct shadow_stats *s)
     rc |= metrics_u64(out, "dumpsterd_shadow_dumpster_failures_total", "counter",
                       "Delivered copies that could not be stored in a shadow dumpster.",
                       s->keep_failed);
+    rc |= metrics_u64(out, "dumpsterd_shadow_hubs_live", "gauge",
+                      "The other hubs whose last beat is within takeover_after.", s->hubs_live);
+    rc |= metrics_u64(out, "dumpsterd_shadow_hubs_silent", "gauge",
+                      "The other hubs silent for more than takeover_after.", s->hubs_silent);
+    rc |= metrics_u64(out, "dumpsterd_shadow_takeovers_total", "counter",
+                      "Silent hubs whose undelivered copies this hub took over.", s->takeovers);
+    rc |= metrics_u64(out, "dumpsterd_shadow_taken_total", "counter",
+                      "Copies of silent hubs committed here as this hub's messages.", s->taken);
     char num[METRICS_NUM_BUF];
     metrics_num((double)s->latency_us_sum / 1e6, num);
     rc |= evbuffer_add_printf(out,

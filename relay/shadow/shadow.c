@@ -59,6 +59,8 @@ struct shadow {
     int64_t down_since_ms; /* monotonic; the link is down since */
     char down_why[SHADOW_WHY_MAX];
     struct shadow_stats stats;
+    void (*take_fn)(void *ctx, const struct shadow_take *t);
+    void *take_ctx;
 };
 
 /* ---- the link (both sides) ---- */
@@ -128,6 +130,15 @@ void shadow_link_drop_publishes(struct shadow_link *l)
         struct shadow_job *n = drop->next;
         shadow_job_free(drop);
         drop = n;
+    }
+}
+
+void shadow_ev_free(struct shadow_ev *e)
+{
+    if (e) {
+        free(e->env);
+        free(e->data);
+        free(e);
     }
 }
 
@@ -292,6 +303,18 @@ static void shadow_event(struct shadow *sh, const struct shadow_ev *ev)
             sh->ops[i].sent = false; /* their acks may never come: again once up */
         shadow_link_drop_publishes(&sh->link);
         break;
+    case SHADOW_EV_TAKE:
+        if (sh->take_fn) {
+            struct shadow_take t = {ev->hub, ev->queue_id, ev->env, ev->envlen, ev->data, ev->len};
+            sh->take_fn(sh->take_ctx, &t);
+        } else
+            shadow_taken(sh, ev->hub, ev->queue_id, false);
+        break;
+    case SHADOW_EV_HUBS:
+        sh->stats.hubs_live = ev->live;
+        sh->stats.hubs_silent = ev->silent;
+        sh->stats.takeovers = ev->claims;
+        break;
     case SHADOW_EV_FORGOT:
         if (ev->ok)
             sh->stats.forgotten++;
@@ -321,7 +344,7 @@ static void shadow_wake_cb(evutil_socket_t fd, short what, void *arg)
         struct shadow_ev *n = evs->next;
         if (!sh->stopping)
             shadow_event(sh, evs);
-        free(evs);
+        shadow_ev_free(evs);
         evs = n;
     }
 }
@@ -398,6 +421,8 @@ static void shadow_env(struct shadow *sh, struct shadow_op *op, const struct que
     shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Size", v);
     snprintf(v, sizeof(v), "%d %d", (int)m->body, (int)m->smtputf8);
     shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Body", v);
+    if (m->message_id)
+        shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Message-Id", m->message_id);
 }
 
 /* shadow_op_new - a free slot's op for a copy of content (nfree > 0) */
@@ -511,6 +536,28 @@ void shadow_forget(struct shadow *sh, const char *queue_id)
     shadow_link_push(&sh->link, j);
 }
 
+void shadow_on_take(struct shadow *sh, void (*fn)(void *ctx, const struct shadow_take *t),
+                    void *ctx)
+{
+    sh->take_fn = fn;
+    sh->take_ctx = ctx;
+}
+
+void shadow_taken(struct shadow *sh, const char *hub, const char *queue_id, bool ok)
+{
+    struct shadow_job *j;
+
+    if (sh->stopping)
+        return;
+    sh->stats.taken += ok;
+    j = shadow_oom(calloc(1, sizeof(*j)));
+    j->kind = SHADOW_JOB_TAKEN;
+    j->ok = ok;
+    snprintf(j->hub, sizeof(j->hub), "%s", hub);
+    snprintf(j->queue_id, sizeof(j->queue_id), "%s", queue_id);
+    shadow_link_push(&sh->link, j);
+}
+
 void shadow_get_stats(const struct shadow *sh, struct shadow_stats *st)
 {
     *st = sh->stats;
@@ -557,6 +604,7 @@ struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *e
     snprintf(set->ca_file, sizeof(set->ca_file), "%s", c->shadow.ca_file);
     set->replicas = c->shadow.replicas;
     set->publish_timeout_s = c->shadow.publish_timeout;
+    set->takeover_after_s = c->shadow.takeover_after;
     set->queue_max_age_s = (uint64_t)c->delivery.max_queue_lifetime + c->shadow.takeover_after;
     set->sgs = calloc(c->nsg ? c->nsg : 1, sizeof(*set->sgs));
     if (set->sgs == NULL) {
@@ -647,7 +695,7 @@ struct shadow *shadow_free(struct shadow *sh)
     }
     while ((e = sh->link.evs) != NULL) {
         sh->link.evs = e->next;
-        free(e);
+        shadow_ev_free(e);
     }
     if (sh->wake_ev)
         event_free(sh->wake_ev);

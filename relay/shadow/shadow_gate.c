@@ -39,6 +39,7 @@ static void *gate_oom(void *p)
 static void gate_op_free(struct gate_op *op)
 {
     free(op->env.rcpts);
+    free(op->env.message_id);
     free(op->content);
     free(op);
 }
@@ -118,7 +119,7 @@ void shadow_gate_commit(void *gate, struct queue_msg *m, queue_commit_fn fn, voi
     op->ctx = ctx;
     op->cookie = cookie;
     op->env = *m;
-    op->env.message_id = NULL;
+    op->env.message_id = m->message_id ? gate_oom(strdup(m->message_id)) : NULL;
     op->env.tail = NULL;
     op->env.rcpts = gate_oom(malloc((m->nrcpts ? m->nrcpts : 1) * sizeof(*m->rcpts)));
     memcpy(op->env.rcpts, m->rcpts, m->nrcpts * sizeof(*m->rcpts));

@@ -16,11 +16,17 @@
 #include "conf.h"
 
 #define SHADOW_STREAM_QUEUE "DD_QUEUE" /* the shadow queue: dd.q.HUB.QUEUEID */
+#define SHADOW_STREAM_HUBS "DD_HUBS"   /* dd.h.HUB beats, dd.t.HUB claims, dd.x.HUB.QUEUEID taken */
 #define SHADOW_SUBJECT_MAX 256
+#define SHADOW_TAKE_BATCH 64    /* a silent hub's messages with the loop at once */
 #define SHADOW_FORGET_MAX 65536 /* removals waiting for the worker; more are dropped */
 #define SHADOW_WHY_MAX 160
 
-enum shadow_job_kind { SHADOW_JOB_PUBLISH, SHADOW_JOB_FORGET };
+enum shadow_job_kind {
+    SHADOW_JOB_PUBLISH,
+    SHADOW_JOB_FORGET,
+    SHADOW_JOB_TAKEN, /* the loop answered a SHADOW_EV_TAKE: ok (committed here) or not */
+};
 
 struct shadow_job {
     struct shadow_job *next;
@@ -29,7 +35,9 @@ struct shadow_job {
     char queue_id[DD_QUEUEID_LEN + 1]; /* its subject and message ids */
     char sg[DD_SG_NAME_MAX + 1];       /* publish: "" the queue, else that SG's dumpster */
     uint64_t seq;                      /* a dumpster publish: part of its message ids */
-    char *env;                         /* publish: "key\0value\0..." headers of part 0 */
+    char hub[DD_SG_NAME_MAX + 1];      /* taken: the silent hub */
+    bool ok;
+    char *env; /* publish: "key\0value\0..." headers of part 0 */
     size_t envlen;
     void *data; /* publish: the content, owned */
     size_t len;
@@ -41,6 +49,8 @@ enum shadow_ev_kind {
     SHADOW_EV_UP,     /* connected, streams checked */
     SHADOW_EV_DOWN,   /* the connection is gone (libnats reconnects) */
     SHADOW_EV_FORGOT, /* a removal answered: ok or not */
+    SHADOW_EV_TAKE,   /* a silent hub's message (hub, queue_id, env, data) for the loop */
+    SHADOW_EV_HUBS,   /* the other hubs: live, silent, takeovers won */
 };
 
 struct shadow_ev {
@@ -52,7 +62,17 @@ struct shadow_ev {
     bool again; /* NACK: a state of the cluster that passes (no stream leader yet, a
                    timeout, a connection lost): worth sending again */
     char why[SHADOW_WHY_MAX];
+    char hub[DD_SG_NAME_MAX + 1];      /* take */
+    char queue_id[DD_QUEUEID_LEN + 1]; /* take: its queue id there */
+    char *env;                         /* take: "key\0value\0...", owned */
+    size_t envlen;
+    void *data; /* take: the content, owned */
+    size_t len;
+    uint32_t live, silent, claims; /* hubs */
 };
+
+/* shadow_ev_free - what an event owns, and the event */
+void shadow_ev_free(struct shadow_ev *e);
 
 /* The settings the worker uses, copied from the conf at shadow_new(). */
 struct shadow_settings {
@@ -65,7 +85,8 @@ struct shadow_settings {
     unsigned replicas;
     unsigned publish_timeout_s;
     uint64_t queue_max_age_s; /* of the queue stream */
-    struct shadow_sg {        /* the storage groups with a dumpster: their streams */
+    unsigned takeover_after_s;
+    struct shadow_sg { /* the storage groups with a dumpster: their streams */
         char name[DD_SG_NAME_MAX + 1];
         uint64_t max_age_s, max_bytes;
     } * sgs;
@@ -101,6 +122,29 @@ void shadow_link_drop_publishes(struct shadow_link *l);
 
 /* shadow_job_free - a job and what it owns. */
 void shadow_job_free(struct shadow_job *j);
+
+/* The watch of the other hubs (shadow_watch.c, worker thread only). */
+struct shadow_watch {
+    int64_t next_ms;                                       /* monotonic: the next round */
+    char (*inflight)[DD_SG_NAME_MAX + DD_QUEUEID_LEN + 2]; /* "HUB.QUEUEID" with the loop */
+    size_t ninflight, cap;
+    uint32_t claims; /* takeovers this hub won */
+};
+
+/* shadow_watch_round - when due: this hub's beat, the others' liveness,
+ * and the takeover of a silent hub's copies (js: the JetStream context,
+ * nc its connection). */
+struct __jsCtx;
+struct __natsConnection;
+void shadow_watch_round(struct shadow_link *l, struct shadow_watch *w, struct __natsConnection *nc,
+                        struct __jsCtx *js);
+
+/* shadow_watch_taken - the loop's answer to a take: its marker and the
+ * purge of the silent hub's copy, or a retry in a later round */
+void shadow_watch_taken(struct shadow_link *l, struct shadow_watch *w, struct __natsConnection *nc,
+                        struct __jsCtx *js, const struct shadow_job *j);
+
+void shadow_watch_free(struct shadow_watch *w);
 
 /* shadow_nats_run - the worker thread (arg: the link). */
 void *shadow_nats_run(void *arg);

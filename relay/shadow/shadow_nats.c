@@ -34,6 +34,7 @@ struct shadow_nats {
     natsSubscription *purge_sub;
     char purge_inbox[64];
     bool ensured;
+    struct shadow_watch watch;
     bool up; /* as last posted */
     char last_err[SHADOW_WHY_MAX];
 };
@@ -231,8 +232,10 @@ void shadow_dumpster_stream(char *out, size_t cap, const char *sg, const char *h
 /* The limits a stream is made with. */
 struct nats_limits {
     uint64_t max_age_s;
-    uint64_t max_bytes; /* 0: none */
-    bool owned;         /* this hub's alone: its limits follow the configuration */
+    uint64_t max_bytes;  /* 0: none */
+    bool owned;          /* this hub's alone: its limits follow the configuration */
+    int64_t per_subject; /* max messages per subject; 0: no limit */
+    const char *more[2]; /* further subjects, NULL-ended */
 };
 
 /* nats_limits_update - an owned stream whose limits changed gets the new ones */
@@ -245,10 +248,13 @@ static void nats_limits_update(struct shadow_nats *n, jsStreamInfo *si,
     int64_t age = (int64_t)lim->max_age_s * 1000000000LL;
     int64_t bytes = lim->max_bytes ? (int64_t)lim->max_bytes : -1;
 
-    if (!lim->owned || (cfg.MaxAge == age && cfg.MaxBytes == bytes))
+    if (cfg.AllowDirect && (!lim->owned || (cfg.MaxAge == age && cfg.MaxBytes == bytes)))
         return;
-    cfg.MaxAge = age;
-    cfg.MaxBytes = bytes;
+    cfg.AllowDirect = true; /* a takeover reads the parts of a copy by direct gets */
+    if (lim->owned) {
+        cfg.MaxAge = age;
+        cfg.MaxBytes = bytes;
+    }
     if (cfg.Duplicates > age)
         cfg.Duplicates = age;
     natsStatus s = js_UpdateStream(&out, n->js, &cfg, NULL, &je);
@@ -287,7 +293,7 @@ static int nats_ensure_stream(struct shadow_link *l, struct shadow_nats *n, cons
     jsStreamInfo *si = NULL;
     jsErrCode je = 0;
     jsStreamConfig cfg;
-    const char *subjects[] = {subject};
+    const char *subjects[] = {subject, lim->more[0], lim->more[1]};
     natsStatus s = js_GetStreamInfo(&si, n->js, name, NULL, &je);
 
     if (s == NATS_OK) {
@@ -304,7 +310,10 @@ static int nats_ensure_stream(struct shadow_link *l, struct shadow_nats *n, cons
     jsStreamConfig_Init(&cfg);
     cfg.Name = name;
     cfg.Subjects = subjects;
-    cfg.SubjectsLen = 1;
+    cfg.SubjectsLen = 1 + (lim->more[0] != NULL) + (lim->more[1] != NULL);
+    cfg.AllowDirect = true;
+    if (lim->per_subject)
+        cfg.MaxMsgsPerSubject = lim->per_subject;
     cfg.Storage = js_FileStorage;
     cfg.Replicas = (int64_t)l->set.replicas;
     cfg.MaxAge = (int64_t)lim->max_age_s * 1000000000LL;
@@ -327,13 +336,17 @@ static int nats_ensure_stream(struct shadow_link *l, struct shadow_nats *n, cons
 static int nats_ensure(struct shadow_link *l, struct shadow_nats *n)
 {
     struct nats_limits q = {.max_age_s = l->set.queue_max_age_s};
+    struct nats_limits h = {
+        .max_age_s = l->set.queue_max_age_s, .per_subject = 1, .more = {"dd.t.>", "dd.x.>"}};
     char name[SHADOW_SUBJECT_MAX * 2], subj[SHADOW_SUBJECT_MAX * 2];
 
-    if (nats_ensure_stream(l, n, SHADOW_STREAM_QUEUE, "dd.q.>", &q) < 0)
+    if (nats_ensure_stream(l, n, SHADOW_STREAM_QUEUE, "dd.q.>", &q) < 0 ||
+        nats_ensure_stream(l, n, SHADOW_STREAM_HUBS, "dd.h.>", &h) < 0)
         return -1;
     for (size_t i = 0; i < l->set.nsgs; i++) {
         const struct shadow_sg *g = &l->set.sgs[i];
-        struct nats_limits d = {g->max_age_s, g->max_bytes, true};
+        struct nats_limits d = {
+            .max_age_s = g->max_age_s, .max_bytes = g->max_bytes, .owned = true};
         shadow_dumpster_stream(name, sizeof(name), g->name, l->set.hub);
         snprintf(subj, sizeof(subj), "dd.d.%s.%s.>", g->name, l->set.hub);
         if (nats_ensure_stream(l, n, name, subj, &d) < 0)
@@ -487,6 +500,9 @@ static bool nats_step(struct shadow_link *l, struct shadow_nats *n)
         return true;
     }
     nats_up(l, n, true);
+    pthread_mutex_unlock(&l->mu);
+    shadow_watch_round(l, &n->watch, n->nc, n->js);
+    pthread_mutex_lock(&l->mu);
     struct shadow_job *j = nats_pop(l);
     if (j == NULL) {
         nats_wait(l, 1);
@@ -495,6 +511,8 @@ static bool nats_step(struct shadow_link *l, struct shadow_nats *n)
     pthread_mutex_unlock(&l->mu);
     if (j->kind == SHADOW_JOB_PUBLISH)
         nats_publish(l, n, j);
+    else if (j->kind == SHADOW_JOB_TAKEN)
+        shadow_watch_taken(l, &n->watch, n->nc, n->js, j);
     else
         nats_forget(l, n, j);
     shadow_job_free(j);
@@ -505,6 +523,7 @@ static bool nats_step(struct shadow_link *l, struct shadow_nats *n)
 /* nats_close - the connection and what hangs on it */
 static void nats_close(struct shadow_nats *n)
 {
+    shadow_watch_free(&n->watch);
     if (n->purge_sub)
         natsSubscription_Destroy(n->purge_sub);
     if (n->js)

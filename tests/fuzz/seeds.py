@@ -87,6 +87,11 @@ SEEDS = {
         b"250 2.0.0 Ok: queued as 12345\r\n354 go ahead\r\n",
         b"452-4.2.2 first\r\n452 4.2.2 second\r\n999 bad\r\nxyz\r\n",
     ],
+    "fuzz_shadow_env": [
+        b"Dd-From\0<s@example.org>\0Dd-Rcpt\0SG1 <u@example.test>\0Dd-Received\01764064800000\0",
+        b"Dd-From\0<>\0Dd-Rcpt\0@smarthost <b@example.net>\0Dd-Received\00\0Dd-Body\02 1\0"
+        b"Dd-Message-Id\0<m@x>\0",
+    ],
     "fuzz_timefmt": [
         b"2026-11-25T10:00:00Z",
         b"2026-11-25t10:00:00.123z",

@@ -1,0 +1,79 @@
+"""Takeover of a silent hub's shadow copies (tests/integration/ddjs.py: a
+three-node nats-server cluster on loopback, started and stopped by the test).
+
+Three hubs share the cluster. hub1 acknowledges messages its mailbox server
+cannot take (its storage group points at a closed port), then dies with its
+disk: SIGKILL and its data directory deleted. Once hub1 has been silent for
+takeover_after, exactly one of hub2 and hub3 claims it and delivers every
+one of its copies through its own pools, once: the mailbox gets each
+Message-ID exactly once, and hub1's copies leave the cluster.
+"""
+import re
+import shutil
+import sys
+import time
+
+sys.path.insert(0, __import__("os").path.dirname(__file__))
+
+from ddtest import Hub, free_port, run, wait_for  # noqa: E402
+from ddjs import NatsCluster  # noqa: E402
+from ddpeers import Mbxsink  # noqa: E402
+from test_shadow import copies, metric, send, shadow_conf  # noqa: E402
+
+TAKEOVER_AFTER = 3
+
+
+def message_ids(sink):
+    out = []
+    for m in sink.messages():
+        got = re.search(rb"(?im)^Message-ID:\s*(<[^>]+>)", m)
+        out.append(got.group(1).decode() if got else None)
+    return out
+
+
+def test_silent_hub_taken_over_once():
+    n = 20
+    with NatsCluster(3) as cl, Mbxsink(lmtp=True) as sink:
+        conf = shadow_conf(cl, takeover_after=TAKEOVER_AFTER)
+        dead = Hub(hub={"name": "hub1"}, extra=conf,
+                   dests={"SG1": "lmtp:[127.0.0.1]:%d" % free_port()})
+        peers = [Hub(hub={"name": name}, extra=conf, dests={"SG1": sink.dest()})
+                 for name in ("hub2", "hub3")]
+        try:
+            for h in [dead] + peers:
+                h.start()
+            for h in peers:
+                wait_for(lambda: metric(h, "dumpsterd_shadow_hubs_live") == 2,
+                         what="%s sees the two others" % h.port)
+            sent = send(dead, n)
+            want = sorted(m for q, (_, _, body) in dead.queued().items()
+                          for m in re.findall(rb"(?im)^Message-ID:\s*(<[^>]+>)", body))
+            assert len(want) == n, want
+            nc = cl.client(0)
+            assert len(copies(nc, "hub1")) == n, "hub1's copies before it dies"
+            dead.kill()
+            shutil.rmtree(dead.data_dir)
+            t0 = time.monotonic()
+            wait_for(lambda: sink.stats()["stored"] >= n, timeout=TAKEOVER_AFTER + 40,
+                     what="hub1's %d messages delivered by a peer" % n)
+            took = time.monotonic() - t0
+            wait_for(lambda: copies(nc, "hub1") == {}, what="hub1's copies gone")
+            got = message_ids(sink)
+            assert sorted(got) == [m.decode() for m in want], (sorted(got), want)
+            takeovers = [metric(h, "dumpsterd_shadow_takeovers_total") for h in peers]
+            taken = [metric(h, "dumpsterd_shadow_taken_total") for h in peers]
+            assert sorted(takeovers) == [0, 1], "exactly one hub takes over: %r" % takeovers
+            assert sorted(taken) == [0, n], taken
+            assert sink.stats()["stored"] == n, "a message delivered twice"
+            winner = peers[takeovers.index(1)]
+            assert "taken over from hub hub1" in winner.log()
+            print("   %d of %d delivered %.1f s after the kill (takeover_after %d s)"
+                  % (n, len(sent), took, TAKEOVER_AFTER))
+            nc.close()
+        finally:
+            for h in [dead] + peers:
+                h.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(1 if run([test_silent_hub_taken_over_once]) else 0)
