@@ -93,6 +93,11 @@ struct delivery_delivered {
 void delivery_on_delivered(struct delivery *d,
                            void (*fn)(void *ctx, const struct delivery_delivered *what), void *ctx);
 
+/* delivery_pause - while on, no due work is picked (connections under way
+ * finish); off looks at once. At the start, the hub holds delivery until
+ * it knows which of its messages another hub took over. */
+void delivery_pause(struct delivery *d, bool on);
+
 /* delivery_stop - close every connection, take no more work. */
 void delivery_stop(struct delivery *d);
 

@@ -64,6 +64,19 @@ void queue_commit(struct queue *q, struct queue_msg *m, queue_commit_fn fn, void
 void queue_unhold(struct queue *q, uint64_t msg_id, bool withdraw,
                   void (*fn)(void *ctx, enum store_rc rc), void *ctx);
 
+/* queue_drop - the message queue_id is delivered by another hub now: its
+ * open recipients end as failed with reason (no report) and it leaves the
+ * store unless a dumpster item holds it. fn(ctx, result) follows; a
+ * message with a recipient in delivery is left alone (BUSY). fn may be NULL. */
+enum queue_drop_result {
+    QUEUE_DROP_DONE,   /* its open recipients ended */
+    QUEUE_DROP_NONE,   /* no such message here */
+    QUEUE_DROP_BUSY,   /* a recipient is in delivery: left alone */
+    QUEUE_DROP_FAILED, /* the store could not write it */
+};
+void queue_drop(struct queue *q, const char *queue_id, const char *reason,
+                void (*fn)(void *ctx, enum queue_drop_result result), void *ctx);
+
 /* queue_on_final - fn(ctx, queue_id) on the loop once an outcome left a
  * message (of normal mail, not a resubmission) with no open recipient. */
 void queue_on_final(struct queue *q, void (*fn)(void *ctx, const char *queue_id), void *ctx);

@@ -94,6 +94,12 @@ void shadow_on_take(struct shadow *sh, void (*fn)(void *ctx, const struct shadow
  * taken and goes; else it is offered again in a later round. */
 void shadow_taken(struct shadow *sh, const char *hub, const char *queue_id, bool ok);
 
+/* shadow_on_away - fn(ctx, ids, n) once after the start, when the cluster
+ * answered: the queue ids of this hub's messages that another hub took
+ * over while this one was silent (ids valid during the call). */
+void shadow_on_away(struct shadow *sh, void (*fn)(void *ctx, const char *const *ids, size_t n),
+                    void *ctx);
+
 struct shadow_stats {
     bool up;                 /* connected, streams checked */
     uint64_t published;      /* messages whose copy was acked */

@@ -7,6 +7,11 @@
  * through this hub's pools and retries. The answer goes back with
  * shadow_taken(): only a message committed here lets the silent hub's copy
  * go; a malformed copy is logged and left where it is.
+ *
+ * The other way round, a hub that comes back after it was taken over: at
+ * the start delivery waits (shadow_taker_hold) until the cluster said
+ * which of this hub's messages another hub took (shadow_on_away), and
+ * those leave the queue (queue_drop), or SHADOW_AWAY_WAIT_MS passed.
  */
 #ifndef DD_SHADOW_TAKE_H
 #define DD_SHADOW_TAKE_H
@@ -17,7 +22,19 @@
 
 struct shadow_taker; /* opaque; one owner (the hub) */
 
-struct shadow_taker *shadow_taker_new(struct queue *q, struct shadow_gate *gate, struct shadow *sh);
+#define SHADOW_AWAY_WAIT_MS 10000 /* delivery waits at most this for the answer */
+
+struct event_base;
+
+struct shadow_taker *shadow_taker_new(struct event_base *base, struct queue *q,
+                                      struct shadow_gate *gate, struct shadow *sh);
+
+/* shadow_taker_hold - ready(ctx) once the messages taken from this hub left
+ * the queue, or after SHADOW_AWAY_WAIT_MS without an answer. */
+void shadow_taker_hold(struct shadow_taker *tk, void (*ready)(void *ctx), void *ctx);
+
+/* shadow_taker_away - shadow_on_away's callback (taker: the shadow_taker). */
+void shadow_taker_away(void *taker, const char *const *ids, size_t n);
 
 /* shadow_taker_take - shadow_on_take's callback (taker: the shadow_taker). */
 void shadow_taker_take(void *taker, const struct shadow_take *t);

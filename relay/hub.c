@@ -347,13 +347,20 @@ struct hub *hub_new(struct conf *c, const struct hub_opts *o, int *exit_code)
             return hub_fail(h, exit_code, EX_OSERR, "shadow", "out of memory");
         smtpd_server_set_commit(h->srv, shadow_gate_commit, h->gate);
         queue_on_final(h->queue, shadow_gate_final, h->gate);
-        if ((h->taker = shadow_taker_new(h->queue, h->gate, h->shadow)) == NULL)
+        if ((h->taker = shadow_taker_new(h->base, h->queue, h->gate, h->shadow)) == NULL)
             return hub_fail(h, exit_code, EX_OSERR, "shadow", "out of memory");
         shadow_on_take(h->shadow, shadow_taker_take, h->taker);
+        shadow_on_away(h->shadow, shadow_taker_away, h->taker);
         if (shadow_start(h->shadow, err, sizeof(err)) < 0)
             return hub_fail(h, exit_code, EX_OSERR, "shadow", err);
     }
     return hub_wire(h, exit_code);
+}
+
+/* hub_delivery_go - shadow_taker_hold's callback: delivery may start */
+static void hub_delivery_go(void *ctx)
+{
+    delivery_pause(ctx, false);
 }
 
 /* hub_wire - delivery, the dumpster, resubmission and the admin API over
@@ -366,8 +373,11 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
     if (h->delivery == NULL)
         return hub_fail(h, exit_code, EX_CONFIG, "delivery", err);
     queue_on_commit(h->queue, hub_committed, h->delivery);
-    if (h->gate)
+    if (h->gate) {
         delivery_on_delivered(h->delivery, shadow_gate_delivered, h->gate);
+        delivery_pause(h->delivery, true); /* until the taker knows what went elsewhere */
+        shadow_taker_hold(h->taker, hub_delivery_go, h->delivery);
+    }
     if ((h->dumpster = dumpster_new(h->base, h->store, h->queue, h->conf, err, sizeof(err))) ==
         NULL)
         return hub_fail(h, exit_code, EX_OSERR, "dumpster", err);

@@ -87,6 +87,20 @@ int message_get(struct store *s, uint64_t msg, struct message_row *out, bool *fo
     return store_first(s, store_bind(s, sql_get, "u", msg), message_read, out, found);
 }
 
+static const char *const sql_find = "SELECT id FROM message WHERE queue_id = ?";
+
+static int message_find_row(void *ctx, sqlite3_stmt *st)
+{
+    *(uint64_t *)ctx = (uint64_t)sqlite3_column_int64(st, 0);
+    return SQLITE_OK;
+}
+
+/* message_find - by queue id (the column is UNIQUE: an index) */
+int message_find(struct store *s, const char *queue_id, uint64_t *msg, bool *found)
+{
+    return store_first(s, store_bind(s, sql_find, "t", queue_id), message_find_row, msg, found);
+}
+
 static const char *const sql_body = "SELECT data FROM message_body WHERE msg = ? ORDER BY seq";
 
 /* message_content - the content into a new evbuffer */

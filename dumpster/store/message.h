@@ -40,6 +40,9 @@ int message_insert(struct store *s, const struct queue_msg *m);
 /* message_get - one envelope; *found false when there is none. */
 int message_get(struct store *s, uint64_t msg, struct message_row *out, bool *found);
 
+/* message_find - the id of the message with queue_id; *found false when none. */
+int message_find(struct store *s, const char *queue_id, uint64_t *msg, bool *found);
+
 /* message_content - the content of msg into a new evbuffer (*out; the
  * caller frees it); SQLITE_CORRUPT when it is not size octets. */
 int message_content(struct store *s, uint64_t msg, uint64_t size, struct evbuffer **out);

@@ -178,9 +178,9 @@ int recipient_fate(struct store *s, struct queue_tally *t, uint64_t id, enum rcp
     return SQLITE_OK;
 }
 
-static const char *const sql_fail_msg =
-    "UPDATE recipient SET state = ?2, last_reply = ?3 WHERE msg = ?1 AND state = ?4"
-    " RETURNING msg, attempts";
+static const char *const sql_fail_msg = "UPDATE recipient SET state = ?2, last_reply = ?3, "
+                                        "next_attempt = 0 WHERE msg = ?1 AND state = ?4"
+                                        " RETURNING msg, attempts";
 
 /* recipient_fail_msg - every open row of a message failed */
 int recipient_fail_msg(struct store *s, struct queue_tally *t, uint64_t msg, const char *reason)

@@ -71,7 +71,7 @@ int recipient_open(struct store *s, const char *sg, recipient_row_fn fn, void *c
 int recipient_fate(struct store *s, struct queue_tally *t, uint64_t id, enum rcpt_state state,
                    int64_t next_attempt_ms, int64_t delivered_ms, const char *reply);
 
-/* recipient_fail_msg - every open row of msg failed with reason. */
+/* recipient_fail_msg - every open row of msg failed with reason (none kept for a report). */
 int recipient_fail_msg(struct store *s, struct queue_tally *t, uint64_t msg, const char *reason);
 
 /* recipient_open_count - open rows of msg. */

@@ -282,7 +282,7 @@ static void delivery_picked(void *ctx, struct queue_job **jobs, size_t n, enum s
 /* delivery_tick - look for due work within the in-flight bounds */
 static void delivery_tick(struct delivery *d)
 {
-    if (d->stopping || !d->routes_ready)
+    if (d->stopping || !d->routes_ready || d->paused)
         return;
     if (d->picking) {
         d->again = true;
@@ -360,6 +360,13 @@ void delivery_route_set(struct delivery *d, const char *sg, const char *dest_tex
     route_save(d->st, r, fn, ctx);
     queue_flush(d->q, sg, false, NULL, NULL);
     delivery_kick(d);
+}
+
+void delivery_pause(struct delivery *d, bool on)
+{
+    d->paused = on;
+    if (!on)
+        delivery_kick(d);
 }
 
 /* delivery_routes_loaded - runtime routes from the store: delivery may start */

@@ -106,7 +106,7 @@ struct delivery {
     struct queue *q;
     struct resolver *res;
     struct event *tick_ev, *kick_ev;
-    bool picking, again, stopping;
+    bool picking, again, stopping, paused;
     uint64_t inflight_jobs;
     struct dpool **pools; /* hash table of DELIVERY_POOL_SLOTS chains */
     struct route *routes; /* runtime destinations (admin API) */

@@ -61,6 +61,8 @@ struct shadow {
     struct shadow_stats stats;
     void (*take_fn)(void *ctx, const struct shadow_take *t);
     void *take_ctx;
+    void (*away_fn)(void *ctx, const char *const *ids, size_t n);
+    void *away_ctx;
 };
 
 /* ---- the link (both sides) ---- */
@@ -261,6 +263,22 @@ static void shadow_ack(struct shadow *sh, struct shadow_op *op, uint32_t p, uint
         shadow_finish(sh, op, true, NULL);
 }
 
+/* shadow_away - the ids others took, to the away callback */
+static void shadow_away(struct shadow *sh, const struct shadow_ev *ev)
+{
+    size_t n = 0, k = 0;
+    const char **ids;
+
+    for (size_t i = 0; i < ev->len; i++)
+        n += ((const char *)ev->data)[i] == 0;
+    ids = shadow_oom(calloc(n ? n : 1, sizeof(*ids)));
+    for (size_t i = 0; i < ev->len && k < n; i += strlen((const char *)ev->data + i) + 1)
+        ids[k++] = (const char *)ev->data + i;
+    if (sh->away_fn)
+        sh->away_fn(sh->away_ctx, ids, k);
+    free(ids);
+}
+
 /* shadow_event - one event of the worker */
 static void shadow_event(struct shadow *sh, const struct shadow_ev *ev)
 {
@@ -309,6 +327,9 @@ static void shadow_event(struct shadow *sh, const struct shadow_ev *ev)
             sh->take_fn(sh->take_ctx, &t);
         } else
             shadow_taken(sh, ev->hub, ev->queue_id, false);
+        break;
+    case SHADOW_EV_AWAY:
+        shadow_away(sh, ev);
         break;
     case SHADOW_EV_HUBS:
         sh->stats.hubs_live = ev->live;
@@ -541,6 +562,13 @@ void shadow_on_take(struct shadow *sh, void (*fn)(void *ctx, const struct shadow
 {
     sh->take_fn = fn;
     sh->take_ctx = ctx;
+}
+
+void shadow_on_away(struct shadow *sh, void (*fn)(void *ctx, const char *const *ids, size_t n),
+                    void *ctx)
+{
+    sh->away_fn = fn;
+    sh->away_ctx = ctx;
 }
 
 void shadow_taken(struct shadow *sh, const char *hub, const char *queue_id, bool ok)

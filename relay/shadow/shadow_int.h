@@ -51,6 +51,7 @@ enum shadow_ev_kind {
     SHADOW_EV_FORGOT, /* a removal answered: ok or not */
     SHADOW_EV_TAKE,   /* a silent hub's message (hub, queue_id, env, data) for the loop */
     SHADOW_EV_HUBS,   /* the other hubs: live, silent, takeovers won */
+    SHADOW_EV_AWAY,   /* this hub's queue ids another hub took ("id\0id\0..." in data) */
 };
 
 struct shadow_ev {
@@ -129,6 +130,7 @@ struct shadow_watch {
     char (*inflight)[DD_SG_NAME_MAX + DD_QUEUEID_LEN + 2]; /* "HUB.QUEUEID" with the loop */
     size_t ninflight, cap;
     uint32_t claims; /* takeovers this hub won */
+    bool away_read;  /* what others took of this hub was read (once per process) */
 };
 
 /* shadow_watch_round - when due: this hub's beat, the others' liveness,

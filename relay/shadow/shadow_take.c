@@ -4,15 +4,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "log.h"
 #include "queueid.h"
 #include "shadow_env.h"
 #include "shadow_take.h"
 
 struct shadow_taker {
+    struct event_base *base;
     struct queue *q;
     struct shadow_gate *gate;
     struct shadow *sh;
+    struct event *wait_ev;    /* the bound of the hold */
+    void (*ready)(void *ctx); /* NULL once called */
+    void *ready_ctx;
+    size_t drops;  /* queue_drop calls not answered */
+    bool answered; /* the away list came */
 };
 
 /* One take waiting for its commit. */
@@ -32,16 +40,87 @@ static void *take_oom(void *p)
     return p;
 }
 
-struct shadow_taker *shadow_taker_new(struct queue *q, struct shadow_gate *gate, struct shadow *sh)
+struct shadow_taker *shadow_taker_new(struct event_base *base, struct queue *q,
+                                      struct shadow_gate *gate, struct shadow *sh)
 {
     struct shadow_taker *tk = calloc(1, sizeof(*tk));
 
     if (tk) {
+        tk->base = base;
         tk->q = q;
         tk->gate = gate;
         tk->sh = sh;
     }
     return tk;
+}
+
+/* taker_ready - delivery may go */
+static void taker_ready(struct shadow_taker *tk)
+{
+    void (*ready)(void *ctx) = tk->ready;
+
+    tk->ready = NULL;
+    if (tk->wait_ev)
+        event_del(tk->wait_ev);
+    if (ready)
+        ready(tk->ready_ctx);
+}
+
+/* taker_wait_cb - no answer from the cluster in time */
+static void taker_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct shadow_taker *tk = arg;
+
+    (void)fd;
+    (void)what;
+    if (tk->ready == NULL)
+        return;
+    log_warn("shadow",
+             "the cluster did not say in %d ms what other hubs took over from this "
+             "one; delivering without waiting",
+             SHADOW_AWAY_WAIT_MS);
+    taker_ready(tk);
+}
+
+void shadow_taker_hold(struct shadow_taker *tk, void (*ready)(void *ctx), void *ctx)
+{
+    struct timeval tv = {SHADOW_AWAY_WAIT_MS / 1000, (SHADOW_AWAY_WAIT_MS % 1000) * 1000};
+
+    tk->ready = ready;
+    tk->ready_ctx = ctx;
+    if ((tk->wait_ev = evtimer_new(tk->base, taker_wait_cb, tk)) == NULL ||
+        evtimer_add(tk->wait_ev, &tv) < 0)
+        taker_ready(tk); /* no timer: do not hold */
+}
+
+/* taker_dropped - one taken message left the queue, or was not here */
+static void taker_dropped(void *ctx, enum queue_drop_result result)
+{
+    struct shadow_taker *tk = ctx;
+
+    if (result == QUEUE_DROP_BUSY)
+        log_warn("shadow", "a message another hub took over is in delivery here already");
+    else if (result == QUEUE_DROP_FAILED)
+        log_err("shadow", "cannot remove a message another hub took over");
+    if (--tk->drops == 0 && tk->answered)
+        taker_ready(tk);
+}
+
+void shadow_taker_away(void *taker, const char *const *ids, size_t n)
+{
+    struct shadow_taker *tk = taker;
+
+    if (n > 0)
+        log_info("shadow",
+                 "%zu messages of this hub were taken over by another; they leave the "
+                 "queue",
+                 n);
+    tk->drops += n;
+    for (size_t i = 0; i < n; i++)
+        queue_drop(tk->q, ids[i], "taken over by another hub", taker_dropped, tk);
+    tk->answered = true;
+    if (tk->drops == 0)
+        taker_ready(tk);
 }
 
 /* take_committed - the message is this hub's (with its own copy), or not */
@@ -93,6 +172,8 @@ void shadow_taker_take(void *taker, const struct shadow_take *t)
 
 struct shadow_taker *shadow_taker_free(struct shadow_taker *tk)
 {
+    if (tk && tk->wait_ev)
+        event_free(tk->wait_ev);
     free(tk);
     return NULL;
 }

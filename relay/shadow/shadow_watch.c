@@ -289,6 +289,35 @@ static void watch_take(struct shadow_link *l, struct shadow_watch *w, jsCtx *js,
     jsStreamInfo_Destroy(q);
 }
 
+/* watch_away - the markers others left on this hub's copies: this hub
+ * must not deliver those messages (once, after the first beat) */
+static void watch_away(struct shadow_link *l, struct shadow_watch *w, jsCtx *js)
+{
+    char filter[SHADOW_SUBJECT_MAX];
+    struct shadow_ev ev = {.kind = SHADOW_EV_AWAY};
+    size_t skip = strlen("dd.x.") + strlen(l->set.hub) + 1, cap = 0;
+    jsStreamInfo *x;
+
+    snprintf(filter, sizeof(filter), "dd.x.%s.>", l->set.hub);
+    if ((x = watch_subjects(js, SHADOW_STREAM_HUBS, filter)) == NULL)
+        return; /* the next round asks again */
+    w->away_read = true;
+    for (int i = 0; x->State.Subjects && i < x->State.Subjects->Count; i++) {
+        const char *subj = x->State.Subjects->List[i].Subject;
+        size_t n = strlen(subj) > skip ? strlen(subj) - skip : 0;
+        if (n == 0 || n > DD_QUEUEID_LEN)
+            continue;
+        if (ev.len + n + 1 > cap) {
+            cap = (ev.len + n + 1) * 2;
+            ev.data = watch_oom(realloc(ev.data, cap));
+        }
+        memcpy((char *)ev.data + ev.len, subj + skip, n + 1);
+        ev.len += n + 1;
+    }
+    jsStreamInfo_Destroy(x);
+    shadow_link_post(l, &ev);
+}
+
 void shadow_watch_round(struct shadow_link *l, struct shadow_watch *w, natsConnection *nc,
                         jsCtx *js)
 {
@@ -307,6 +336,8 @@ void shadow_watch_round(struct shadow_link *l, struct shadow_watch *w, natsConne
     snprintf(subj, sizeof(subj), "dd.h.%s", l->set.hub);
     int len = snprintf(beat, sizeof(beat), "%" PRId64, watch_now_ms());
     natsConnection_Publish(nc, subj, beat, len); /* stored by the stream; no ack needed */
+    if (!w->away_read)
+        watch_away(l, w, js);
     if ((si = watch_subjects(js, SHADOW_STREAM_HUBS, "dd.h.>")) == NULL)
         return;
     for (int i = 0; si->State.Subjects && i < si->State.Subjects->Count; i++) {

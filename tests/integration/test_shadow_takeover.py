@@ -6,7 +6,9 @@ cannot take (its storage group points at a closed port), then dies with its
 disk: SIGKILL and its data directory deleted. Once hub1 has been silent for
 takeover_after, exactly one of hub2 and hub3 claims it and delivers every
 one of its copies through its own pools, once: the mailbox gets each
-Message-ID exactly once, and hub1's copies leave the cluster.
+Message-ID exactly once, and hub1's copies leave the cluster. A hub that
+comes back with its disk after it was taken over learns what was taken and
+drops those messages before its delivery starts.
 """
 import re
 import shutil
@@ -64,7 +66,8 @@ def test_silent_hub_taken_over_once():
             taken = [metric(h, "dumpsterd_shadow_taken_total") for h in peers]
             assert sorted(takeovers) == [0, 1], "exactly one hub takes over: %r" % takeovers
             assert sorted(taken) == [0, n], taken
-            assert sink.stats()["stored"] == n, "a message delivered twice"
+            st = sink.stats()
+            assert st["stored"] == n and st["duplicates"] == 0, "a message delivered twice: %r" % st
             winner = peers[takeovers.index(1)]
             assert "taken over from hub hub1" in winner.log()
             print("   %d of %d delivered %.1f s after the kill (takeover_after %d s)"
@@ -75,5 +78,38 @@ def test_silent_hub_taken_over_once():
                 h.cleanup()
 
 
+def test_hub_back_after_takeover():
+    n = 10
+    with NatsCluster(3) as cl, Mbxsink(lmtp=True) as sink, Mbxsink(lmtp=True) as own:
+        conf = shadow_conf(cl, takeover_after=TAKEOVER_AFTER)
+        own.control("FAIL CONNECT 421")  # hub1's mailbox server refuses for now
+        back = Hub(hub={"name": "hub1"}, extra=conf, dests={"SG1": own.dest()})
+        peer = Hub(hub={"name": "hub2"}, extra=conf, dests={"SG1": sink.dest()})
+        try:
+            back.start()
+            peer.start()
+            wait_for(lambda: metric(peer, "dumpsterd_shadow_hubs_live") == 1, what="hub2 sees hub1")
+            sent = send(back, n)
+            back.kill()  # the disk stays
+            wait_for(lambda: sink.stats()["stored"] >= n, timeout=TAKEOVER_AFTER + 40,
+                     what="hub1's messages delivered by hub2")
+            assert all(q in back.queued() for q in sent), "hub1's disk kept its messages"
+            own.control("CLEAR")
+            back.start()
+            wait_for(lambda: "%d messages of this hub were taken over" % n in back.log(),
+                     what="hub1 learns what was taken")
+            wait_for(lambda: not any(q in back.queued() for q in sent),
+                     what="the taken messages leave hub1's queue")
+            later = send(back, 1)
+            wait_for(lambda: own.stats()["stored"] == 1, what="hub1 delivers new mail")
+            assert own.stats()["messages"] == 1, own.stats()
+            assert later[0] in back.log()
+            st = sink.stats()
+            assert st["stored"] == n and st["duplicates"] == 0, st
+        finally:
+            back.cleanup()
+            peer.cleanup()
+
+
 if __name__ == "__main__":
-    sys.exit(1 if run([test_silent_hub_taken_over_once]) else 0)
+    sys.exit(1 if run([test_silent_hub_taken_over_once, test_hub_back_after_takeover]) else 0)

@@ -3,8 +3,10 @@
  * never picked until queue_unhold() releases them, gone with their rows
  * when it withdraws them (also after a withdrawal that met a full disk),
  * pending again after a restart; counted as active meanwhile, the kept
- * counts equal to a recount after every step; and queue_on_final, told
- * the queue id once an outcome leaves a message with no open recipient
+ * counts equal to a recount after every step; queue_on_final, told
+ * the queue id once an outcome leaves a message with no open recipient;
+ * and queue_drop (a message another hub took over): gone when pending or
+ * deferred, left alone while in delivery, nothing for an unknown id
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +30,7 @@ enum op {
     WITHDRAW, /* queue_unhold(withdraw) of msg, its first DELETE meets a full disk when full */
     RESTART,  /* the hub stops and starts */
     DELIVER,  /* the picked job of msg: every recipient delivered (fates "D"), or "DR" */
+    DROP,     /* queue_drop of msg's queue id (msg -1: an unknown one): want the result */
 };
 
 struct step {
@@ -77,6 +80,29 @@ static const struct scenario scenarios[] = {
       {DELIVER, 1, 0, "DR", false, 2, 4, 1, 1},
       {RELEASE, 0, 0, NULL, false, 2, 4, 2, 0}},
      6},
+    {"dropped when pending: nothing left",
+     {{HELD, 0, 0, NULL, false, 1, 2, 0, 1},
+      {RESTART, 0, 0, NULL, false, 1, 2, 1, 0},
+      {DROP, 0, QUEUE_DROP_DONE, NULL, false, 0, 0, 0, 0},
+      {PICK, 0, 0, NULL, false, 0, 0, 0, 0}},
+     4},
+    {"dropped after a deferral: nothing kept",
+     {{HELD, 0, 0, NULL, false, 1, 2, 0, 1},
+      {RELEASE, 0, 0, NULL, false, 1, 2, 1, 0},
+      {PICK, 0, 1, NULL, false, 1, 2, 0, 1},
+      {DELIVER, 0, 0, "RR", false, 1, 2, 1, 0},
+      {DROP, 0, QUEUE_DROP_DONE, NULL, false, 0, 0, 0, 0}},
+     5},
+    {"dropped while in delivery: left alone",
+     {{HELD, 0, 0, NULL, false, 1, 2, 0, 1},
+      {RELEASE, 0, 0, NULL, false, 1, 2, 1, 0},
+      {PICK, 0, 1, NULL, false, 1, 2, 0, 1},
+      {DROP, 0, QUEUE_DROP_BUSY, NULL, false, 1, 2, 0, 1},
+      {DELIVER, 0, 1, "DD", false, 1, 2, 0, 0}},
+     5},
+    {"an unknown id: nothing",
+     {{HELD, 0, 0, NULL, false, 1, 2, 0, 1}, {DROP, -1, QUEUE_DROP_NONE, NULL, false, 1, 2, 0, 1}},
+     2},
 };
 
 struct world {
@@ -86,7 +112,17 @@ struct world {
     int finals;
     char final_qid[DD_QUEUEID_LEN + 1];
     int unheld;
+    int drops;
+    enum queue_drop_result dropped;
 };
+
+static void on_dropped(void *ctx, enum queue_drop_result result)
+{
+    struct world *w = ctx;
+
+    w->dropped = result;
+    w->drops++;
+}
 
 static void on_final(void *ctx, const char *queue_id)
 {
@@ -190,6 +226,7 @@ static void run_step(struct world *w, const char *name, size_t i, const struct s
         assert_non_null(j);
         for (size_t k = 0; k < 2; k++)
             fates[k] = s->fates[k] == 'D' ? QUEUE_DELIVERED : QUEUE_DEFERRED;
+        /* deferred: retried at NOW + 2000 + the delay, after every later pick */
         sf_done(w->f, sf_outcome(j, fates, NOW + 2000));
         sf_run_ms(w->f, 20); /* the final call is posted once the batch commits */
         if (w->finals != s->want)
@@ -200,6 +237,18 @@ static void run_step(struct world *w, const char *name, size_t i, const struct s
                         (unsigned long long)w->ids[s->msg]);
             assert_string_equal(w->final_qid, qid);
         }
+        break;
+    }
+    case DROP: {
+        char qid[DD_QUEUEID_LEN + 1] = "NOSUCHQUEUEID00000";
+        if (s->msg >= 0)
+            sf_sql_text(w->f, qid, sizeof(qid), "SELECT queue_id FROM message WHERE id = %llu",
+                        (unsigned long long)w->ids[s->msg]);
+        want = w->drops + 1;
+        queue_drop(w->f->q, qid, "taken over by another hub", on_dropped, w);
+        sf_loop_until(w->f, &w->drops, want);
+        if ((int)w->dropped != s->want)
+            fail_msg("%s, step %zu: drop result %d, want %d", name, i, (int)w->dropped, s->want);
         break;
     }
     }
