@@ -28,6 +28,8 @@ struct resubmit;
 struct evconnlistener;
 
 /* What the handlers ask; owned by the caller, must outlive the admin. */
+struct resubmit_req;
+
 struct admin_deps {
     const struct conf *conf; /* replaced with admin_set_conf() */
     struct store *store;
@@ -42,6 +44,10 @@ struct admin_deps {
     struct evconnlistener **listeners;
     const struct probes *probes; /* optional: the mailbox probes, for /metrics */
     const struct shadow *shadow; /* optional: the shadow copies, for /metrics */
+    /* optional: POST /v1/resubmit's unresponsive_hubs, resent from their
+     * shadow dumpsters; 0, or -1 with why */
+    int (*shadow_resubmit)(void *ctx, const struct resubmit_req *req, char *why, size_t whylen);
+    void *shadow_ctx;
 };
 
 struct admin; /* opaque; one owner (the hub), admin_free() */

@@ -132,6 +132,7 @@
 #define DD_API_ADDR_MAX 256                 /* sender, recipient (RFC 5321 path) */
 #define DD_API_MSGID_MAX DD_MSGID_MAX       /* message_id */
 #define DD_API_REASON_MAX 256               /* reason, free text for logs */
+#define DD_API_HUBS_MAX 16                  /* unresponsive_hubs of one request */
 #define DD_API_DEST_IN_MAX DD_CONF_LINE_MAX /* a destination as the client writes it */
 /* A destination's canonical text: about as long as the input (", " between
  * addresses, canonical IP literals), so twice the input bound is plenty; a

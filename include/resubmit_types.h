@@ -38,6 +38,10 @@ struct resubmit_req {
     bool dry_run;
     bool force;
     bool skip_probe; /* "probe": false: resend without asking the group's probe */
+    /* hubs that are down: their copies of the range come from their shadow
+     * dumpsters (shadow.h), resent by this hub; names without a dot */
+    char unresponsive[DD_API_HUBS_MAX][DD_SG_NAME_MAX + 1];
+    size_t nunresponsive;
 };
 
 enum resubmit_state {

@@ -100,6 +100,23 @@ void shadow_taken(struct shadow *sh, const char *hub, const char *queue_id, bool
 void shadow_on_away(struct shadow *sh, void (*fn)(void *ctx, const char *const *ids, size_t n),
                     void *ctx);
 
+/* shadow_resend - read hub's shadow dumpster of storage group sg: each
+ * copy stored from start_ms to stop_ms goes to shadow_on_resend's copy
+ * callback with id (answer each with shadow_resent), then the done
+ * callback. Returns the resend's id (never 0). */
+uint64_t shadow_resend(struct shadow *sh, const char *sg, const char *hub, int64_t start_ms,
+                       int64_t stop_ms);
+
+/* shadow_on_resend - one copy of a resend (t valid during the call), and
+ * its end: ok false with why when the stream could not be read; count the
+ * copies handed over. */
+void shadow_on_resend(
+    struct shadow *sh, void (*copy)(void *ctx, uint64_t id, const struct shadow_take *t),
+    void (*done)(void *ctx, uint64_t id, bool ok, uint64_t count, const char *why), void *ctx);
+
+/* shadow_resent - the answer to one copy of resend id: more may come. */
+void shadow_resent(struct shadow *sh, uint64_t id);
+
 struct shadow_stats {
     bool up;                 /* connected, streams checked */
     uint64_t published;      /* messages whose copy was acked */

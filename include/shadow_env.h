@@ -4,9 +4,11 @@
  * A copy in the shadow queue carries its envelope in Dd- headers (shadow.h):
  * Dd-From "<addr>", one Dd-Rcpt "SG <addr>" (or "@smarthost <addr>") per
  * recipient, Dd-Received (unix ms), Dd-Body "BODY UTF8" (enum msg_body,
- * enum msg_utf8), Dd-Message-Id (optional). Given as "key\0value\0..."
- * pairs, they become a queue_msg's envelope; anything out of bounds or
- * malformed is refused with a reason.
+ * enum msg_utf8), Dd-Message-Id (optional). A copy in a shadow dumpster has
+ * Dd-Sg SG and one Dd-Delivered "<addr> UNIXMS" per recipient delivered
+ * instead of Dd-Rcpt. Given as "key\0value\0..." pairs, they become a
+ * queue_msg's envelope; anything out of bounds or malformed is refused with
+ * a reason.
  */
 #ifndef DD_SHADOW_ENV_H
 #define DD_SHADOW_ENV_H
@@ -20,7 +22,11 @@
 
 /* shadow_env_parse - env[0..len) into m's sender, rcpts (malloc'd),
  * nrcpts, received_ms, body, smtputf8 and message_id (malloc'd or NULL);
- * the rest of m is untouched. 0, or -1 with why (m holds nothing then). */
-int shadow_env_parse(const char *env, size_t len, struct queue_msg *m, char *why, size_t whylen);
+ * the rest of m is untouched. With delivered non-NULL the copy is a
+ * dumpster's: its Dd-Delivered recipients, routed to Dd-Sg, and
+ * *delivered (malloc'd) their times, by recipient; else a queue copy's
+ * Dd-Rcpt. 0, or -1 with why (nothing allocated then). */
+int shadow_env_parse(const char *env, size_t len, struct queue_msg *m, int64_t **delivered,
+                     char *why, size_t whylen);
 
 #endif

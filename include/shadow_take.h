@@ -16,6 +16,9 @@
 #ifndef DD_SHADOW_TAKE_H
 #define DD_SHADOW_TAKE_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "queue.h"
 #include "shadow.h"
 #include "shadow_gate.h"
@@ -38,6 +41,20 @@ void shadow_taker_away(void *taker, const char *const *ids, size_t n);
 
 /* shadow_taker_take - shadow_on_take's callback (taker: the shadow_taker). */
 void shadow_taker_take(void *taker, const struct shadow_take *t);
+
+struct resubmit_req;
+
+/* shadow_taker_resubmit - the share of req's unresponsive hubs, read from
+ * their shadow dumpsters of req's storage group: each copy's recipients
+ * whose delivered (or, with match received, received) time is in the
+ * range and that pass req's filters are committed here as a new message,
+ * routed to the group's destination (the admin API's callback). 0, or -1
+ * with why when the cluster is not reachable. */
+int shadow_taker_resubmit(void *taker, const struct resubmit_req *req, char *why, size_t whylen);
+
+/* shadow_on_resend's callbacks (taker: the shadow_taker). */
+void shadow_taker_resend_copy(void *taker, uint64_t id, const struct shadow_take *t);
+void shadow_taker_resend_done(void *taker, uint64_t id, bool ok, uint64_t count, const char *why);
 
 struct shadow_taker *shadow_taker_free(struct shadow_taker *tk);
 

@@ -351,6 +351,7 @@ struct hub *hub_new(struct conf *c, const struct hub_opts *o, int *exit_code)
             return hub_fail(h, exit_code, EX_OSERR, "shadow", "out of memory");
         shadow_on_take(h->shadow, shadow_taker_take, h->taker);
         shadow_on_away(h->shadow, shadow_taker_away, h->taker);
+        shadow_on_resend(h->shadow, shadow_taker_resend_copy, shadow_taker_resend_done, h->taker);
         if (shadow_start(h->shadow, err, sizeof(err)) < 0)
             return hub_fail(h, exit_code, EX_OSERR, "shadow", err);
     }
@@ -391,8 +392,18 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
     if (store_start(h->store, err, sizeof(err)) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "store", err);
     resubmit_start(h->resubmit);
-    struct admin_deps deps = {h->conf,     h->store,    h->queue,    h->srv,    h->delivery,
-                              h->dumpster, h->resubmit, h->admin_ls, h->probes, h->shadow};
+    struct admin_deps deps = {.conf = h->conf,
+                              .store = h->store,
+                              .queue = h->queue,
+                              .srv = h->srv,
+                              .delivery = h->delivery,
+                              .dumpster = h->dumpster,
+                              .resubmit = h->resubmit,
+                              .listeners = h->admin_ls,
+                              .probes = h->probes,
+                              .shadow = h->shadow,
+                              .shadow_resubmit = h->taker ? shadow_taker_resubmit : NULL,
+                              .shadow_ctx = h->taker};
     h->admin = admin_new(h->base, &deps, err, sizeof(err));
     memset(h->admin_ls, 0, sizeof(h->admin_ls)); /* the admin took them */
     if (h->admin == NULL)

@@ -71,6 +71,12 @@ static void admin_rs_req_fields(json_t *j, const struct resubmit_req *r)
     admin_json_set(j, "reason", admin_json_str_or_null(r->reason));
     admin_json_set(j, "force", json_boolean(r->force));
     admin_json_set(j, "probe", json_boolean(!r->skip_probe));
+    if (r->nunresponsive > 0) {
+        json_t *hubs = json_array();
+        for (size_t i = 0; i < r->nunresponsive; i++)
+            json_array_append_new(hubs, admin_json_str(r->unresponsive[i]));
+        admin_json_set(j, "unresponsive_hubs", hubs);
+    }
 }
 
 /* admin_rs_info - a request with its progress */
@@ -129,7 +135,10 @@ static void admin_rs_created(void *ctx, const struct resubmit_info *info,
     else if (info != NULL) {
         snprintf(loc, sizeof(loc), "/v1/resubmit/%llu", (unsigned long long)info->id);
         evhttp_add_header(evhttp_request_get_output_headers(op->op.req), "Location", loc);
-        admin_op_reply(&op->op, 202, admin_rs_info(info));
+        json_t *j = admin_rs_info(info);
+        if (op->req.nunresponsive > 0) /* the stored request does not keep them: say it now */
+            admin_rs_req_fields(j, &op->req);
+        admin_op_reply(&op->op, 202, j);
     } else
         admin_op_error(&op->op, 500, "internal", "the dumpster gave no answer");
 }
@@ -152,6 +161,18 @@ void admin_resubmit_post(struct admin_call *c)
         admin_op_error(&op->op, 404, "unknown_storage_group", "no storage group \"%s\"",
                        op->req.storage_group);
         return;
+    }
+    if (op->req.nunresponsive > 0) {
+        char why[256];
+        if (c->a->deps.shadow_resubmit == NULL) {
+            admin_op_error(&op->op, 409, "no_shadow",
+                           "unresponsive_hubs needs [shadow] servers on this hub");
+            return;
+        }
+        if (c->a->deps.shadow_resubmit(c->a->deps.shadow_ctx, &op->req, why, sizeof(why)) < 0) {
+            admin_op_error(&op->op, 503, "shadow_unavailable", "%s", why);
+            return;
+        }
     }
     resubmit_create(c->a->deps.resubmit, &op->req, admin_rs_created, op);
 }

@@ -21,10 +21,10 @@
 #include "auth.h"
 #include "bounds.h"
 
-#define CTL_HUBS_MAX 256          /* hubs in a site file */
-#define CTL_NAME_MAX 64           /* a hub's name */
-#define CTL_URL_MAX 512           /* a hub's URL */
-#define CTL_STEPS_MAX 2           /* requests per hub in one command (failover) */
+#define CTL_HUBS_MAX 256 /* hubs in a site file */
+#define CTL_NAME_MAX 64  /* a hub's name */
+#define CTL_URL_MAX 512  /* a hub's URL */
+#define CTL_STEPS_MAX 3  /* requests per hub in one command (failover: route, resubmit, again) */
 #define CTL_REPLY_MAX (64u << 20) /* octets of one answer */
 #define CTL_TIMEOUT_DEFAULT 10    /* seconds per request */
 #define CTL_DEFAULT_HUB "http://127.0.0.1:8025"
@@ -76,6 +76,13 @@ struct ctl {
     bool dry_run, force, all, no_probe;
     uint64_t id;
     char id_hub[CTL_NAME_MAX + 1]; /* cancel HUB:ID */
+    /* failover: the hubs that did not answer, whose share one live hub
+     * (shadow_hub, -1: none) resends from their shadow dumpsters */
+    char unresponsive[DD_API_HUBS_MAX][CTL_NAME_MAX + 1];
+    size_t nunresponsive;
+    int shadow_hub;
+    bool shadow_refused;    /* that hub has no shadow copies: asked again without them */
+    bool with_unresponsive; /* the body being made names them */
 };
 
 /* The next request of hub h after i answers (0: the first); 1 and *call

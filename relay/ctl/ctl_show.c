@@ -399,10 +399,18 @@ int ctl_show_failover(struct ctl *ctl)
         if (h->nans >= 1 && r->status >= 200 && r->status < 300 && json_is_object(r->json))
             printf("%s: %s -> %s\n", h->name, ctl_str(r->json, "storage_group", "?"),
                    ctl_str(r->json, "destination", "?"));
-        if (h->nans == 2 && ctl_answer_ok(h))
+        if (h->nans >= 2 && ctl_answer_ok(h))
             ctl_resubmit_line(h->name, ctl_last(h)->json);
         else
             ctl_hub_problem(h);
+        if (ctl->shadow_hub == (int)i && ctl->nunresponsive > 0) {
+            bool sent = !ctl->shadow_refused && ctl_answer_ok(h);
+            printf("%s: %s the share of", h->name, sent ? "resends" : "cannot resend");
+            for (size_t k = 0; k < ctl->nunresponsive; k++)
+                printf(" %s", ctl->unresponsive[k]);
+            printf(sent ? " (no answer) from their shadow dumpsters\n"
+                        : " (no answer): it has no shadow copies\n");
+        }
     }
     return ctl_exit_code(ctl);
 }

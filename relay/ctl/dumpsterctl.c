@@ -285,6 +285,12 @@ static char *ctl_resubmit_body(const struct ctl *ctl)
         json_object_set_new(j, "force", json_true());
     if (ctl->no_probe)
         json_object_set_new(j, "probe", json_false());
+    if (ctl->with_unresponsive && ctl->nunresponsive > 0) {
+        json_t *hubs = json_array();
+        for (size_t i = 0; i < ctl->nunresponsive; i++)
+            json_array_append_new(hubs, json_string(ctl->unresponsive[i]));
+        json_object_set_new(j, "unresponsive_hubs", hubs);
+    }
     s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     return s;
@@ -350,15 +356,63 @@ static int ctl_step_route(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_
     return i == 0 ? ctl_route_call(ctl, call) : 0;
 }
 
-/* ctl_step_failover - move the group, then resubmit [since, now] */
+/* ctl_no_shadow - h refused unresponsive_hubs: it has no shadow copies */
+static bool ctl_no_shadow(const struct ctl_hub *h)
+{
+    const struct ctl_answer *a = h->nans > 0 ? &h->ans[h->nans - 1] : NULL;
+
+    const char *code =
+        a ? json_string_value(json_object_get(json_object_get(a->json, "error"), "code")) : NULL;
+
+    return a != NULL && a->status == 409 && code != NULL && strcmp(code, "no_shadow") == 0;
+}
+
+/* ctl_step_failover - move the group (the first pass), then resubmit
+ * [since, now]: the hub chosen for it also names the hubs that did not
+ * answer the first pass, and asks once more without them when it has no
+ * shadow copies */
 static int ctl_step_failover(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_call *call)
 {
+    bool chosen = ctl->shadow_hub >= 0 && h == &ctl->hubs[ctl->shadow_hub];
+    int rc;
+
     if (i == 0)
         return ctl_route_call(ctl, call);
+    if (i == 2 && chosen && ctl_no_shadow(h)) {
+        ctl->shadow_refused = true; /* said in the output */
+        return ctl_step_resubmit(ctl, h, 0, call);
+    }
     if (i != 1 || !ctl_answer_ok(h))
         return 0;
     ctl->dest[0] = 0; /* the route moved: no override */
-    return ctl_step_resubmit(ctl, h, 0, call);
+    ctl->with_unresponsive = chosen;
+    rc = ctl_step_resubmit(ctl, h, 0, call);
+    ctl->with_unresponsive = false;
+    return rc;
+}
+
+/* ctl_failover_first - the first pass only: the routes */
+static int ctl_failover_first(struct ctl *ctl, struct ctl_hub *h, int i, struct ctl_call *call)
+{
+    return i == 0 ? ctl_step_failover(ctl, h, i, call) : 0;
+}
+
+/* ctl_failover_pick - after the routes: who did not answer, and the first
+ * hub that moved its route resends their share */
+static void ctl_failover_pick(struct ctl *ctl)
+{
+    ctl->shadow_hub = -1;
+    ctl->nunresponsive = 0;
+    for (size_t i = 0; i < ctl->nhubs; i++) {
+        const struct ctl_hub *h = &ctl->hubs[i];
+        if (h->nans >= 1 && h->ans[0].status == 0 && ctl->nunresponsive < DD_API_HUBS_MAX)
+            snprintf(ctl->unresponsive[ctl->nunresponsive++], sizeof(ctl->unresponsive[0]), "%s",
+                     h->name);
+        else if (ctl->shadow_hub < 0 && ctl_answer_ok(h))
+            ctl->shadow_hub = (int)i;
+    }
+    if (ctl->nunresponsive == 0)
+        ctl->shadow_hub = -1;
 }
 
 /* ctl_step_queue - GET /v1/queue[?storage_group=SG] */
@@ -463,6 +517,13 @@ static int ctl_command(struct ctl *ctl, const struct ctl_cmd *cmd, int argc, cha
     }
     if (ctl->has_start && ctl->has_end && ctl->start_ms > ctl->end_ms)
         return ctl_bad("range", "start..end", "start is after end");
+    if (cmd->step == ctl_step_failover) {
+        if (ctl_http_run(ctl, ctl_failover_first) < 0) {
+            fprintf(stderr, "dumpsterctl: cannot start the event loop\n");
+            return EX_OSERR;
+        }
+        ctl_failover_pick(ctl);
+    }
     if (ctl_http_run(ctl, cmd->step) < 0) {
         fprintf(stderr, "dumpsterctl: cannot start the event loop\n");
         return EX_OSERR;

@@ -352,6 +352,34 @@ static int rs_probe(const json_t *v, const char *name, void *out, struct api_err
     return rc;
 }
 
+/* rs_unresponsive - hubs that are down: names, distinct, no dot */
+static int rs_unresponsive(const json_t *v, const char *name, void *out, struct api_error *err)
+{
+    struct resubmit_req *r = out;
+    size_t i;
+    json_t *e;
+
+    if (!json_is_array(v))
+        return bad_field(err, name, "must be an array of hub names");
+    if (json_array_size(v) > DD_API_HUBS_MAX)
+        return bad_field(err, name, "at most 16 hubs");
+    json_array_foreach(v, i, e)
+    {
+        const char *s;
+        size_t n;
+        if (get_string(e, name, DD_SG_NAME_MAX, &s, &n, err) < 0)
+            return -1;
+        if (!api_sg_name_ok(s, n) || memchr(s, '.', n) != NULL)
+            return bad_field(err, name, "hub names are 1..64 of [A-Za-z0-9_-]");
+        for (size_t k = 0; k < r->nunresponsive; k++)
+            if (strlen(r->unresponsive[k]) == n && memcmp(r->unresponsive[k], s, n) == 0)
+                return bad_field(err, name, "a hub named twice");
+        memcpy(r->unresponsive[r->nunresponsive], s, n);
+        r->unresponsive[r->nunresponsive++][n] = 0;
+    }
+    return 0;
+}
+
 static const struct api_field resubmit_fields[] = {
     {"storage_group", rs_sg, true},
     {"start", rs_start, true},
@@ -365,6 +393,7 @@ static const struct api_field resubmit_fields[] = {
     {"dry_run", rs_dry_run, false},
     {"force", rs_force, false},
     {"probe", rs_probe, false},
+    {"unresponsive_hubs", rs_unresponsive, false},
 };
 
 /* ---- PUT destination, POST replicated ---- */
@@ -481,6 +510,12 @@ int api_req_resubmit(const char *body, size_t len, struct resubmit_req *out, str
         timefmt_format(out->start_ms, a);
         timefmt_format(out->end_ms, b);
         api_error_set(err, 400, "bad_range", "start %s is after end %s", a, b);
+        return -1;
+    }
+    if (out->nunresponsive > 0 && (out->has_dest || out->dry_run)) {
+        api_error_set(err, 400, "bad_field",
+                      "unresponsive_hubs goes without destination and dry_run: move the group's "
+                      "route first (PUT /v1/storage-groups/{sg}/destination)");
         return -1;
     }
     return 0;

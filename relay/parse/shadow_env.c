@@ -66,6 +66,38 @@ static bool env_num(const char *v, int64_t *out)
     return true;
 }
 
+/* env_delivered - "<addr> UNIXMS" */
+static bool env_delivered(const char *v, struct queue_msg_rcpt *r, int64_t *ms)
+{
+    const char *sp = strrchr(v, ' ');
+    char addr[DD_ADDR_MAX + 4];
+    size_t n = sp ? (size_t)(sp - v) : 0;
+
+    if (sp == NULL || n >= sizeof(addr) || !env_num(sp + 1, ms))
+        return false;
+    memcpy(addr, v, n);
+    addr[n] = 0;
+    r->route = RCPT_ROUTE_SG;
+    return env_addr(addr, r->addr, sizeof(r->addr)) && r->addr[0] != 0;
+}
+
+/* env_sg - a storage group name without a dot */
+static bool env_sg(const char *v, char *out)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > DD_SG_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return false;
+    }
+    memcpy(out, v, n + 1);
+    return true;
+}
+
 static int env_fail(struct queue_msg *m, char *why, size_t whylen, const char *text, const char *k)
 {
     free(m->rcpts);
@@ -77,7 +109,57 @@ static int env_fail(struct queue_msg *m, char *why, size_t whylen, const char *t
     return -1;
 }
 
-int shadow_env_parse(const char *env, size_t len, struct queue_msg *m, char *why, size_t whylen)
+/* env_more - room for one more recipient (and its delivered time) */
+static bool env_more(struct queue_msg *m, int64_t **delivered, size_t *cap)
+{
+    if (m->nrcpts < *cap)
+        return true;
+    size_t n = *cap ? *cap * 2 : 8;
+    struct queue_msg_rcpt *r = realloc(m->rcpts, n * sizeof(*r));
+    if (r == NULL)
+        return false;
+    m->rcpts = r;
+    if (delivered) {
+        int64_t *d = realloc(*delivered, n * sizeof(*d));
+        if (d == NULL)
+            return false;
+        *delivered = d;
+    }
+    *cap = n;
+    return true;
+}
+
+static int shadow_env_walk(const char *env, size_t len, struct queue_msg *m, int64_t **delivered,
+                           size_t *capp, char *sg, bool *fromp, bool *receivedp, char *why,
+                           size_t whylen);
+
+int shadow_env_parse(const char *env, size_t len, struct queue_msg *m, int64_t **delivered,
+                     char *why, size_t whylen)
+{
+    bool from = false, received = false;
+    size_t cap = 0;
+    char sg[DD_SG_NAME_MAX + 1] = "";
+
+    if (delivered)
+        *delivered = NULL;
+    int rc = shadow_env_walk(env, len, m, delivered, &cap, sg, &from, &received, why, whylen);
+    if (rc == 0 && (!from || !received || m->nrcpts == 0))
+        rc = env_fail(m, why, whylen, "Dd-From, Dd-Received and a recipient are needed", NULL);
+    if (rc == 0 && delivered && sg[0] == 0)
+        rc = env_fail(m, why, whylen, "a dumpster copy without Dd-Sg", NULL);
+    for (size_t i = 0; rc == 0 && delivered && i < m->nrcpts; i++)
+        memcpy(m->rcpts[i].sg, sg, sizeof(sg));
+    if (rc < 0 && delivered) {
+        free(*delivered);
+        *delivered = NULL;
+    }
+    return rc;
+}
+
+/* shadow_env_walk - every pair */
+static int shadow_env_walk(const char *env, size_t len, struct queue_msg *m, int64_t **delivered,
+                           size_t *capp, char *sg, bool *fromp, bool *receivedp, char *why,
+                           size_t whylen)
 {
     bool from = false, received = false;
     size_t cap = 0;
@@ -101,20 +183,22 @@ int shadow_env_parse(const char *env, size_t len, struct queue_msg *m, char *why
             if (strcmp(v, "<>") == 0)
                 m->sender[0] = 0;
             from = true;
-        } else if (strcmp(k, "Dd-Rcpt") == 0) {
+        } else if (strcmp(k, delivered ? "Dd-Delivered" : "Dd-Rcpt") == 0) {
             if (m->nrcpts == SHADOW_ENV_RCPTS_MAX)
                 return env_fail(m, why, whylen, "too many recipients", NULL);
-            if (m->nrcpts == cap) {
-                cap = cap ? cap * 2 : 8;
-                struct queue_msg_rcpt *r = realloc(m->rcpts, cap * sizeof(*r));
-                if (r == NULL)
-                    return env_fail(m, why, whylen, "out of memory", NULL);
-                m->rcpts = r;
-            }
+            if (!env_more(m, delivered, &cap))
+                return env_fail(m, why, whylen, "out of memory", NULL);
             memset(&m->rcpts[m->nrcpts], 0, sizeof(m->rcpts[0]));
-            if (!env_rcpt(v, &m->rcpts[m->nrcpts]))
-                return env_fail(m, why, whylen, "bad Dd-Rcpt", v);
+            if (delivered ? !env_delivered(v, &m->rcpts[m->nrcpts], &(*delivered)[m->nrcpts])
+                          : !env_rcpt(v, &m->rcpts[m->nrcpts]))
+                return env_fail(m, why, whylen, delivered ? "bad Dd-Delivered" : "bad Dd-Rcpt", v);
             m->nrcpts++;
+        } else if (strcmp(k, delivered ? "Dd-Rcpt" : "Dd-Delivered") == 0) {
+            return env_fail(m, why, whylen, "a queue copy's and a dumpster copy's recipients mixed",
+                            NULL);
+        } else if (delivered && strcmp(k, "Dd-Sg") == 0) {
+            if (sg[0] || !env_sg(v, sg))
+                return env_fail(m, why, whylen, "bad or repeated Dd-Sg", v);
         } else if (strcmp(k, "Dd-Received") == 0) {
             if (received || !env_num(v, &m->received_ms))
                 return env_fail(m, why, whylen, "bad or repeated Dd-Received", v);
@@ -136,7 +220,8 @@ int shadow_env_parse(const char *env, size_t len, struct queue_msg *m, char *why
             memcpy(m->message_id, v, n + 1);
         }
     }
-    if (!from || !received || m->nrcpts == 0)
-        return env_fail(m, why, whylen, "Dd-From, Dd-Received and a Dd-Rcpt are needed", NULL);
+    *capp = cap;
+    *fromp = from;
+    *receivedp = received;
     return 0;
 }

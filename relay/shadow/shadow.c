@@ -63,6 +63,10 @@ struct shadow {
     void *take_ctx;
     void (*away_fn)(void *ctx, const char *const *ids, size_t n);
     void *away_ctx;
+    void (*resend_copy)(void *ctx, uint64_t id, const struct shadow_take *t);
+    void (*resend_done)(void *ctx, uint64_t id, bool ok, uint64_t count, const char *why);
+    void *resend_ctx;
+    uint64_t resend_ids;
 };
 
 /* ---- the link (both sides) ---- */
@@ -328,6 +332,17 @@ static void shadow_event(struct shadow *sh, const struct shadow_ev *ev)
         } else
             shadow_taken(sh, ev->hub, ev->queue_id, false);
         break;
+    case SHADOW_EV_RESEND:
+        if (sh->resend_copy) {
+            struct shadow_take t = {ev->hub, ev->queue_id, ev->env, ev->envlen, ev->data, ev->len};
+            sh->resend_copy(sh->resend_ctx, ev->token, &t);
+        } else
+            shadow_resent(sh, ev->token);
+        break;
+    case SHADOW_EV_RESEND_DONE:
+        if (sh->resend_done)
+            sh->resend_done(sh->resend_ctx, ev->token, ev->ok, ev->count, ev->why);
+        break;
     case SHADOW_EV_AWAY:
         shadow_away(sh, ev);
         break;
@@ -562,6 +577,42 @@ void shadow_on_take(struct shadow *sh, void (*fn)(void *ctx, const struct shadow
 {
     sh->take_fn = fn;
     sh->take_ctx = ctx;
+}
+
+uint64_t shadow_resend(struct shadow *sh, const char *sg, const char *hub, int64_t start_ms,
+                       int64_t stop_ms)
+{
+    struct shadow_job *j = shadow_oom(calloc(1, sizeof(*j)));
+
+    j->kind = SHADOW_JOB_RESEND;
+    j->token = ++sh->resend_ids;
+    snprintf(j->sg, sizeof(j->sg), "%s", sg);
+    snprintf(j->hub, sizeof(j->hub), "%s", hub);
+    j->start_ms = start_ms;
+    j->stop_ms = stop_ms;
+    shadow_link_push(&sh->link, j);
+    return j->token;
+}
+
+void shadow_on_resend(
+    struct shadow *sh, void (*copy)(void *ctx, uint64_t id, const struct shadow_take *t),
+    void (*done)(void *ctx, uint64_t id, bool ok, uint64_t count, const char *why), void *ctx)
+{
+    sh->resend_copy = copy;
+    sh->resend_done = done;
+    sh->resend_ctx = ctx;
+}
+
+void shadow_resent(struct shadow *sh, uint64_t id)
+{
+    struct shadow_job *j;
+
+    if (sh->stopping)
+        return;
+    j = shadow_oom(calloc(1, sizeof(*j)));
+    j->kind = SHADOW_JOB_RESENT;
+    j->token = id;
+    shadow_link_push(&sh->link, j);
 }
 
 void shadow_on_away(struct shadow *sh, void (*fn)(void *ctx, const char *const *ids, size_t n),

@@ -25,7 +25,9 @@
 enum shadow_job_kind {
     SHADOW_JOB_PUBLISH,
     SHADOW_JOB_FORGET,
-    SHADOW_JOB_TAKEN, /* the loop answered a SHADOW_EV_TAKE: ok (committed here) or not */
+    SHADOW_JOB_TAKEN,  /* the loop answered a SHADOW_EV_TAKE: ok (committed here) or not */
+    SHADOW_JOB_RESEND, /* read hub's shadow dumpster of sg: token the id, start/stop */
+    SHADOW_JOB_RESENT, /* the loop answered a SHADOW_EV_RESEND (token the id) */
 };
 
 struct shadow_job {
@@ -37,21 +39,24 @@ struct shadow_job {
     uint64_t seq;                      /* a dumpster publish: part of its message ids */
     char hub[DD_SG_NAME_MAX + 1];      /* taken: the silent hub */
     bool ok;
-    char *env; /* publish: "key\0value\0..." headers of part 0 */
+    int64_t start_ms, stop_ms; /* resend */
+    char *env;                 /* publish: "key\0value\0..." headers of part 0 */
     size_t envlen;
     void *data; /* publish: the content, owned */
     size_t len;
 };
 
 enum shadow_ev_kind {
-    SHADOW_EV_ACK,    /* part `part` of `nparts` of token stored */
-    SHADOW_EV_NACK,   /* token failed: why */
-    SHADOW_EV_UP,     /* connected, streams checked */
-    SHADOW_EV_DOWN,   /* the connection is gone (libnats reconnects) */
-    SHADOW_EV_FORGOT, /* a removal answered: ok or not */
-    SHADOW_EV_TAKE,   /* a silent hub's message (hub, queue_id, env, data) for the loop */
-    SHADOW_EV_HUBS,   /* the other hubs: live, silent, takeovers won */
-    SHADOW_EV_AWAY,   /* this hub's queue ids another hub took ("id\0id\0..." in data) */
+    SHADOW_EV_ACK,         /* part `part` of `nparts` of token stored */
+    SHADOW_EV_NACK,        /* token failed: why */
+    SHADOW_EV_UP,          /* connected, streams checked */
+    SHADOW_EV_DOWN,        /* the connection is gone (libnats reconnects) */
+    SHADOW_EV_FORGOT,      /* a removal answered: ok or not */
+    SHADOW_EV_TAKE,        /* a silent hub's message (hub, queue_id, env, data) for the loop */
+    SHADOW_EV_HUBS,        /* the other hubs: live, silent, takeovers won */
+    SHADOW_EV_AWAY,        /* this hub's queue ids another hub took ("id\0id\0..." in data) */
+    SHADOW_EV_RESEND,      /* a copy of hub's shadow dumpster for resend token (env, data) */
+    SHADOW_EV_RESEND_DONE, /* resend token read to its end (or could not: ok false) */
 };
 
 struct shadow_ev {
@@ -70,6 +75,7 @@ struct shadow_ev {
     void *data; /* take: the content, owned */
     size_t len;
     uint32_t live, silent, claims; /* hubs */
+    uint64_t count;                /* resend done: copies handed over */
 };
 
 /* shadow_ev_free - what an event owns, and the event */
@@ -147,6 +153,38 @@ void shadow_watch_taken(struct shadow_link *l, struct shadow_watch *w, struct __
                         struct __jsCtx *js, const struct shadow_job *j);
 
 void shadow_watch_free(struct shadow_watch *w);
+
+/* shadow_watch_fetch - every part of the copy on subj of stream, in order,
+ * from sequence `from` on, into ev's env (part 0's Dd- headers) and data:
+ * true when whole. */
+bool shadow_watch_fetch(struct __jsCtx *js, const char *stream, const char *subj, uint64_t from,
+                        struct shadow_ev *ev);
+
+/* A resend from a hub's shadow dumpster (shadow_resend.c, worker only). */
+struct shadow_cursor {
+    uint64_t id;
+    char hub[DD_SG_NAME_MAX + 1];
+    char stream[SHADOW_SUBJECT_MAX], filter[SHADOW_SUBJECT_MAX];
+    int64_t start_ms, stop_ms; /* stored times to read */
+    uint64_t seq;              /* the next sequence to read; 0: not found yet */
+    uint32_t inflight;         /* copies with the loop */
+    uint64_t sent;
+    bool done;
+};
+struct shadow_resends {
+    struct shadow_cursor *c;
+    size_t n;
+};
+
+/* shadow_resend_step - hand the loop the next copies of every resend,
+ * within SHADOW_TAKE_BATCH in flight; tell it when one is done. */
+void shadow_resend_step(struct shadow_link *l, struct shadow_resends *r, struct __jsCtx *js);
+
+/* shadow_resend_job - a new resend (SHADOW_JOB_RESEND) or the loop's
+ * answer to one copy (SHADOW_JOB_RESENT) */
+void shadow_resend_job(struct shadow_link *l, struct shadow_resends *r, const struct shadow_job *j);
+
+void shadow_resends_free(struct shadow_resends *r);
 
 /* shadow_nats_run - the worker thread (arg: the link). */
 void *shadow_nats_run(void *arg);

@@ -35,6 +35,7 @@ struct shadow_nats {
     char purge_inbox[64];
     bool ensured;
     struct shadow_watch watch;
+    struct shadow_resends resends;
     bool up; /* as last posted */
     char last_err[SHADOW_WHY_MAX];
 };
@@ -502,6 +503,7 @@ static bool nats_step(struct shadow_link *l, struct shadow_nats *n)
     nats_up(l, n, true);
     pthread_mutex_unlock(&l->mu);
     shadow_watch_round(l, &n->watch, n->nc, n->js);
+    shadow_resend_step(l, &n->resends, n->js);
     pthread_mutex_lock(&l->mu);
     struct shadow_job *j = nats_pop(l);
     if (j == NULL) {
@@ -513,6 +515,8 @@ static bool nats_step(struct shadow_link *l, struct shadow_nats *n)
         nats_publish(l, n, j);
     else if (j->kind == SHADOW_JOB_TAKEN)
         shadow_watch_taken(l, &n->watch, n->nc, n->js, j);
+    else if (j->kind == SHADOW_JOB_RESEND || j->kind == SHADOW_JOB_RESENT)
+        shadow_resend_job(l, &n->resends, j);
     else
         nats_forget(l, n, j);
     shadow_job_free(j);
@@ -524,6 +528,7 @@ static bool nats_step(struct shadow_link *l, struct shadow_nats *n)
 static void nats_close(struct shadow_nats *n)
 {
     shadow_watch_free(&n->watch);
+    shadow_resends_free(&n->resends);
     if (n->purge_sub)
         natsSubscription_Destroy(n->purge_sub);
     if (n->js)

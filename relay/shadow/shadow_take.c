@@ -3,11 +3,14 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 
 #include "log.h"
 #include "queueid.h"
+#include "resubmit_types.h"
+#include "timefmt.h"
 #include "shadow_env.h"
 #include "shadow_take.h"
 
@@ -21,6 +24,26 @@ struct shadow_taker {
     void *ready_ctx;
     size_t drops;  /* queue_drop calls not answered */
     bool answered; /* the away list came */
+    struct resend *resends;
+};
+
+/* One unresponsive hub's share of a resubmission. */
+struct resend {
+    struct resend *next;
+    uint64_t id; /* the shadow's resend id */
+    struct resubmit_req req;
+    char hub[DD_SG_NAME_MAX + 1];
+    uint64_t copies, queued, unmatched, failed;
+    size_t pending; /* commits not answered */
+    bool read;      /* the stream was read to its end */
+    bool ok;
+};
+
+/* A resent copy waiting for its commit. */
+struct resend_op {
+    struct shadow_taker *tk;
+    uint64_t id;
+    size_t nrcpts;
 };
 
 /* One take waiting for its commit. */
@@ -123,6 +146,22 @@ void shadow_taker_away(void *taker, const char *const *ids, size_t n)
         taker_ready(tk);
 }
 
+/* take_fill - m (its envelope parsed) becomes a new message of this hub
+ * with t's content as its one chunk */
+static void take_fill(struct shadow_taker *tk, struct queue_msg *m, const struct shadow_take *t,
+                      const char *proto)
+{
+    m->msg_id = queue_new_msg_id(tk->q);
+    queueid_new(m->queue_id);
+    m->size = t->len;
+    m->nchunks = 1;
+    m->tail = take_oom(malloc(t->len ? t->len : 1));
+    memcpy(m->tail, t->content, t->len);
+    m->tail_len = t->len;
+    snprintf(m->helo, sizeof(m->helo), "%s", t->hub);
+    snprintf(m->proto, sizeof(m->proto), "%s", proto);
+}
+
 /* take_committed - the message is this hub's (with its own copy), or not */
 static void take_committed(void *ctx, uint64_t cookie, enum store_rc rc)
 {
@@ -147,7 +186,7 @@ void shadow_taker_take(void *taker, const struct shadow_take *t)
     struct queue_msg *m = take_oom(calloc(1, sizeof(*m)));
     char why[256];
 
-    if (shadow_env_parse(t->env, t->envlen, m, why, sizeof(why)) < 0) {
+    if (shadow_env_parse(t->env, t->envlen, m, NULL, why, sizeof(why)) < 0) {
         log_err("shadow", "%s: the copy of hub %s is malformed (%s); not taken over", t->queue_id,
                 t->hub, why);
         free(m);
@@ -157,23 +196,170 @@ void shadow_taker_take(void *taker, const struct shadow_take *t)
     op->sh = tk->sh;
     snprintf(op->hub, sizeof(op->hub), "%s", t->hub);
     snprintf(op->from_id, sizeof(op->from_id), "%s", t->queue_id);
-    m->msg_id = queue_new_msg_id(tk->q);
-    queueid_new(m->queue_id);
+    take_fill(tk, m, t, "takeover");
     memcpy(op->queue_id, m->queue_id, sizeof(op->queue_id));
-    m->size = t->len;
-    m->nchunks = 1;
-    m->tail = take_oom(malloc(t->len ? t->len : 1));
-    memcpy(m->tail, t->content, t->len);
-    m->tail_len = t->len;
-    snprintf(m->helo, sizeof(m->helo), "%s", t->hub);
-    snprintf(m->proto, sizeof(m->proto), "takeover");
     shadow_gate_commit(tk->gate, m, take_committed, op, 0);
+}
+
+/* ---- resubmission for unresponsive hubs ---- */
+
+#define RESEND_SLACK_MS 60000 /* a copy is stored this long after its delivery at most */
+
+int shadow_taker_resubmit(void *taker, const struct resubmit_req *req, char *why, size_t whylen)
+{
+    struct shadow_taker *tk = taker;
+    struct shadow_stats st;
+
+    shadow_get_stats(tk->sh, &st);
+    if (!st.up) {
+        snprintf(why, whylen, "the NATS cluster is not reachable");
+        return -1;
+    }
+    for (size_t i = 0; i < req->nunresponsive; i++) {
+        struct resend *r = take_oom(calloc(1, sizeof(*r)));
+        int64_t stop =
+            req->match == RESUBMIT_MATCH_RECEIVED ? INT64_MAX : req->end_ms + RESEND_SLACK_MS;
+        r->req = *req;
+        snprintf(r->hub, sizeof(r->hub), "%s", req->unresponsive[i]);
+        r->id = shadow_resend(tk->sh, req->storage_group, r->hub, req->start_ms, stop);
+        r->next = tk->resends;
+        tk->resends = r;
+        log_info("shadow", "resubmission of %s for hub %s from its shadow dumpster (%s)",
+                 req->storage_group, r->hub, req->reason[0] ? req->reason : "no reason given");
+    }
+    return 0;
+}
+
+static struct resend **resend_find(struct shadow_taker *tk, uint64_t id)
+{
+    struct resend **pp;
+
+    for (pp = &tk->resends; *pp && (*pp)->id != id; pp = &(*pp)->next)
+        ;
+    return pp;
+}
+
+/* resend_end - a share read to its end with every commit answered */
+static void resend_end(struct shadow_taker *tk, uint64_t id)
+{
+    struct resend **pp = resend_find(tk, id), *r = *pp;
+    char a[TIMEFMT_RFC3339_BUF], b[TIMEFMT_RFC3339_BUF];
+
+    if (r == NULL || !r->read || r->pending > 0)
+        return;
+    timefmt_format(r->req.start_ms, a);
+    timefmt_format(r->req.end_ms, b);
+    log_info("shadow",
+             "resubmission of %s [%s, %s] for hub %s %s: %llu copies read, %llu recipients "
+             "resent, %llu not in the range or filters, %llu not committed",
+             r->req.storage_group, a, b, r->hub, r->ok ? "done" : "failed",
+             (unsigned long long)r->copies, (unsigned long long)r->queued,
+             (unsigned long long)r->unmatched, (unsigned long long)r->failed);
+    *pp = r->next;
+    free(r);
+}
+
+/* resend_wanted - recipient i of m passes r's range and filters */
+static bool resend_wanted(const struct resend *r, const struct queue_msg *m, size_t i,
+                          const int64_t *delivered)
+{
+    const struct resubmit_req *q = &r->req;
+    int64_t t = q->match == RESUBMIT_MATCH_RECEIVED ? m->received_ms : delivered[i];
+
+    return t >= q->start_ms && t <= q->end_ms &&
+           (!q->has_sender || strcasecmp(m->sender, q->sender) == 0) &&
+           (!q->has_recipient || strcasecmp(m->rcpts[i].addr, q->recipient) == 0) &&
+           (!q->has_message_id || (m->message_id && strcmp(m->message_id, q->message_id) == 0)) &&
+           strcmp(m->rcpts[i].sg, q->storage_group) == 0;
+}
+
+static void resend_committed(void *ctx, uint64_t cookie, enum store_rc rc)
+{
+    struct resend_op *op = ctx;
+    struct resend *r = *resend_find(op->tk, op->id);
+
+    (void)cookie;
+    if (r) {
+        r->pending--;
+        if (rc == STORE_OK)
+            r->queued += op->nrcpts;
+        else
+            r->failed += op->nrcpts;
+    }
+    shadow_resent(op->tk->sh, op->id);
+    resend_end(op->tk, op->id);
+    free(op);
+}
+
+void shadow_taker_resend_copy(void *taker, uint64_t id, const struct shadow_take *t)
+{
+    struct shadow_taker *tk = taker;
+    struct resend *r = *resend_find(tk, id);
+    struct queue_msg *m;
+    int64_t *delivered = NULL;
+    char why[256];
+    size_t keep = 0;
+
+    if (r == NULL) {
+        shadow_resent(tk->sh, id);
+        return;
+    }
+    r->copies++;
+    m = take_oom(calloc(1, sizeof(*m)));
+    if (shadow_env_parse(t->env, t->envlen, m, &delivered, why, sizeof(why)) < 0) {
+        log_err("shadow", "%s: the dumpster copy of hub %s is malformed (%s); not resent",
+                t->queue_id, t->hub, why);
+        r->failed++;
+        free(m);
+        shadow_resent(tk->sh, id);
+        return;
+    }
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (resend_wanted(r, m, i, delivered))
+            m->rcpts[keep++] = m->rcpts[i];
+    r->unmatched += m->nrcpts - keep;
+    m->nrcpts = keep;
+    free(delivered);
+    if (keep == 0) {
+        queue_msg_free(m);
+        shadow_resent(tk->sh, id);
+        return;
+    }
+    struct resend_op *op = take_oom(calloc(1, sizeof(*op)));
+    op->tk = tk;
+    op->id = id;
+    op->nrcpts = keep;
+    take_fill(tk, m, t, "resubmit");
+    log_info("shadow", "%s: resent for hub %s from its shadow dumpster (its %s), %zu recipient(s)",
+             m->queue_id, t->hub, t->queue_id, keep);
+    r->pending++;
+    shadow_gate_commit(tk->gate, m, resend_committed, op, 0);
+}
+
+void shadow_taker_resend_done(void *taker, uint64_t id, bool ok, uint64_t count, const char *why)
+{
+    struct shadow_taker *tk = taker;
+    struct resend *r = *resend_find(tk, id);
+
+    (void)count;
+    if (r == NULL)
+        return;
+    r->read = true;
+    r->ok = ok;
+    if (!ok)
+        log_err("shadow", "resubmission of %s for hub %s: %s", r->req.storage_group, r->hub, why);
+    resend_end(tk, id);
 }
 
 struct shadow_taker *shadow_taker_free(struct shadow_taker *tk)
 {
     if (tk && tk->wait_ev)
         event_free(tk->wait_ev);
+    while (tk && tk->resends) {
+        struct resend *r = tk->resends;
+        tk->resends = r->next;
+        free(r);
+    }
     free(tk);
     return NULL;
 }

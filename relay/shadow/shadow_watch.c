@@ -179,10 +179,10 @@ static uint64_t watch_hdr_u64(natsMsg *m, const char *key)
     return strtoull(v, NULL, 10);
 }
 
-/* watch_fetch - every part of the copy on subj, in order: true when whole */
-static bool watch_fetch(jsCtx *js, const char *subj, struct shadow_ev *ev)
+bool shadow_watch_fetch(jsCtx *js, const char *stream, const char *subj, uint64_t from,
+                        struct shadow_ev *ev)
 {
-    uint64_t seq = 0;
+    uint64_t seq = from;
     uint32_t got = 0, nparts = 0;
     size_t cap = 0;
 
@@ -192,7 +192,7 @@ static bool watch_fetch(jsCtx *js, const char *subj, struct shadow_ev *ev)
         jsDirectGetMsgOptions_Init(&o);
         o.Sequence = seq;
         o.NextBySubject = subj;
-        if (js_DirectGetMsg(&m, js, SHADOW_STREAM_QUEUE, NULL, &o) != NATS_OK)
+        if (js_DirectGetMsg(&m, js, stream, NULL, &o) != NATS_OK)
             break;
         uint32_t part = (uint32_t)watch_hdr_u64(m, "Dd-Part");
         uint32_t parts = (uint32_t)watch_hdr_u64(m, "Dd-Parts");
@@ -268,7 +268,7 @@ static void watch_take(struct shadow_link *l, struct shadow_watch *w, jsCtx *js,
             (ntaken && bsearch(&qid, taken, ntaken, sizeof(*taken), watch_cmp)))
             continue;
         struct shadow_ev ev = {.kind = SHADOW_EV_TAKE};
-        bool whole = watch_fetch(js, subj, &ev);
+        bool whole = shadow_watch_fetch(js, SHADOW_STREAM_QUEUE, subj, 0, &ev);
         if (w->ninflight == w->cap) {
             w->cap = w->cap ? w->cap * 2 : SHADOW_TAKE_BATCH;
             w->inflight = watch_oom(realloc(w->inflight, w->cap * sizeof(*w->inflight)));

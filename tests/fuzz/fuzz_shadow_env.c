@@ -1,12 +1,14 @@
 /*
  * fuzz_shadow_env.c - libFuzzer target for shadow_env_parse()
  *
- * The input is the "key\0value\0..." pairs of a shadow copy, from a buffer
- * of its exact size. Invariants: a parse that succeeds has a recipient,
- * routes that match their storage group (empty for the smarthost), bodies
- * and SMTPUTF8 values in range and addresses within their bounds; one that
- * fails gives a reason and holds nothing.
+ * The input is a control octet (odd: a shadow dumpster's copy, with its
+ * delivered times; even: a queue copy) and then the "key\0value\0..." pairs
+ * of a shadow copy, from a buffer of its exact size. Invariants: a parse that succeeds has a
+ * recipient, routes that match their storage group (empty for the smarthost), bodies and SMTPUTF8
+ * values in range and addresses within their bounds; one that fails gives a reason and holds
+ * nothing.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +28,22 @@ static void check(int ok, const char *what)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *env = malloc(size ? size : 1);
     struct queue_msg m;
     char why[256] = "";
+    int64_t *delivered = (int64_t *)1; /* overwritten by the parser in that mode */
+    bool kept = size > 0 && (data[0] & 1);
 
+    if (size == 0)
+        return 0;
+    size--;
+    char *env = malloc(size ? size : 1);
     check(env != NULL, "malloc");
-    memcpy(env, data, size);
-    if (shadow_env_parse(env, size, &m, why, sizeof(why)) == 0) {
+    memcpy(env, data + 1, size);
+    if (shadow_env_parse(env, size, &m, kept ? &delivered : NULL, why, sizeof(why)) == 0) {
+        for (size_t i = 0; kept && i < m.nrcpts; i++)
+            check(delivered[i] >= 0 && m.rcpts[i].route == RCPT_ROUTE_SG, "delivered times");
+        if (kept)
+            free(delivered);
         check(m.nrcpts > 0 && m.nrcpts <= SHADOW_ENV_RCPTS_MAX, "recipients");
         check(strlen(m.sender) <= DD_ADDR_MAX, "sender bound");
         for (size_t i = 0; i < m.nrcpts; i++) {
@@ -46,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(m.message_id);
     } else {
         check(why[0] != 0 && m.rcpts == NULL && m.message_id == NULL, "clean failure");
+        check(!kept || delivered == NULL, "no delivered times on a failure");
     }
     free(env);
     return 0;

@@ -88,8 +88,10 @@ SEEDS = {
         b"452-4.2.2 first\r\n452 4.2.2 second\r\n999 bad\r\nxyz\r\n",
     ],
     "fuzz_shadow_env": [
-        b"Dd-From\0<s@example.org>\0Dd-Rcpt\0SG1 <u@example.test>\0Dd-Received\01764064800000\0",
-        b"Dd-From\0<>\0Dd-Rcpt\0@smarthost <b@example.net>\0Dd-Received\00\0Dd-Body\02 1\0"
+        b"\x01Dd-Hub\0hub1\0Dd-Sg\0SG1\0Dd-From\0<s@example.org>\0"
+        b"Dd-Delivered\0<u@example.test> 1764064800123\0Dd-Received\01764064800000\0",
+        b"\x00Dd-From\0<s@example.org>\0Dd-Rcpt\0SG1 <u@example.test>\0Dd-Received\01764064800000\0",
+        b"\x00Dd-From\0<>\0Dd-Rcpt\0@smarthost <b@example.net>\0Dd-Received\00\0Dd-Body\02 1\0"
         b"Dd-Message-Id\0<m@x>\0",
     ],
     "fuzz_timefmt": [

@@ -21,6 +21,7 @@ from ddtest import Hub, free_port, run, wait_for  # noqa: E402
 from ddjs import NatsCluster  # noqa: E402
 from ddpeers import Mbxsink  # noqa: E402
 from test_shadow import copies, metric, send, shadow_conf  # noqa: E402
+from test_dumpsterctl import TOKEN_HASH, Ctl, ctl  # noqa: E402
 
 TAKEOVER_AFTER = 3
 
@@ -111,5 +112,45 @@ def test_hub_back_after_takeover():
             peer.cleanup()
 
 
+def test_failover_from_shadow_dumpster():
+    """hub1 delivered 12 messages and died with its disk; the mailbox server then
+    fails over lossily (mbx2 has none of the window): dumpsterctl failover cannot
+    reach hub1, so hub2 resends hub1's share from hub1's shadow dumpster."""
+    n = 12
+    with NatsCluster(3) as cl, Mbxsink(lmtp=True) as mbx1, Mbxsink(lmtp=True) as mbx2:
+        conf = shadow_conf(cl, takeover_after=3600)
+        c = Ctl()
+        hubs = [Hub(hub={"name": name}, extra=conf, dests={"SG1": mbx1.dest()},
+                    admin={"token_hash": TOKEN_HASH}) for name in ("hub1", "hub2")]
+        try:
+            for h in hubs:
+                h.start()
+                wait_for(lambda: metric(h, "dumpsterd_shadow_up") == 1, what="shadow up")
+            since = str(int(time.time()) - 2)
+            send(hubs[0], n)
+            send(hubs[1], 3)
+            wait_for(lambda: mbx1.stats()["stored"] == n + 3, what="every message delivered")
+            wait_for(lambda: metric(hubs[0], "dumpsterd_shadow_dumpster_kept_total") == n,
+                     what="hub1's shadow dumpster copies")
+            want = sorted(message_ids(mbx1))
+            hubs[0].kill()
+            shutil.rmtree(hubs[0].data_dir)
+            site = c.site([("hub1", hubs[0].admin_port), ("hub2", hubs[1].admin_port)])
+            rc, out, err = ctl("--site", site, "--token-file", c.token_file, "failover", "--sg",
+                               "SG1", "--dest", mbx2.dest(), "--since", since)
+            assert rc == 69, (rc, out, err)  # hub1 did not answer
+            assert "hub2: resends the share of hub1 (no answer) from their shadow dumpsters" in out, out
+            wait_for(lambda: mbx2.stats()["stored"] >= n + 3, timeout=60,
+                     what="the whole window back at mbx2")
+            assert sorted(message_ids(mbx2)) == want, (sorted(message_ids(mbx2)), want)
+            assert mbx2.stats()["duplicates"] == 0, mbx2.stats()
+            assert "resubmission of SG1" in hubs[1].log() and "for hub hub1 done" in hubs[1].log()
+        finally:
+            for h in hubs:
+                h.cleanup()
+            c.cleanup()
+
+
 if __name__ == "__main__":
-    sys.exit(1 if run([test_silent_hub_taken_over_once, test_hub_back_after_takeover]) else 0)
+    sys.exit(1 if run([test_silent_hub_taken_over_once, test_hub_back_after_takeover,
+                       test_failover_from_shadow_dumpster]) else 0)

@@ -41,6 +41,7 @@ struct rs_case {
     const char *message_id;
     const char *reason;
     bool dry_run, force;
+    const char *hubs; /* unresponsive_hubs joined by ',' ("" or NULL: none) */
 };
 
 #define OKR(b, ...)                                                                                \
@@ -166,6 +167,22 @@ static const struct rs_case rs_cases[] = {
     ERR("{" BASE ",\"dry_run\":1}", 400, "bad_field", "\"dry_run\" must be true or false"),
     ERR("{" BASE ",\"dry_run\":\"true\"}", 400, "bad_field", "\"dry_run\""),
     ERR("{" BASE ",\"force\":0}", 400, "bad_field", "\"force\" must be true or false"),
+    OKR("{" BASE ",\"unresponsive_hubs\":[\"hub2\",\"hub-3_x\"]}", .reason = "",
+        .hubs = "hub2,hub-3_x"),
+    OKR("{" BASE ",\"unresponsive_hubs\":[]}", .reason = "", .hubs = ""),
+    OKR("{" BASE ",\"unresponsive_hubs\":null}", .reason = "", .hubs = ""),
+    ERR("{" BASE ",\"unresponsive_hubs\":\"hub2\"}", 400, "bad_field", "array of hub names"),
+    ERR("{" BASE ",\"unresponsive_hubs\":[\"a.b\"]}", 400, "bad_field", "[A-Za-z0-9_-]"),
+    ERR("{" BASE ",\"unresponsive_hubs\":[\"\"]}", 400, "bad_field", "unresponsive_hubs"),
+    ERR("{" BASE ",\"unresponsive_hubs\":[7]}", 400, "bad_field", "unresponsive_hubs"),
+    ERR("{" BASE ",\"unresponsive_hubs\":[\"h\",\"h\"]}", 400, "bad_field", "named twice"),
+    ERR("{" BASE ",\"unresponsive_hubs\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\","
+        "\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"]}",
+        400, "bad_field", "at most 16"),
+    ERR("{" BASE ",\"unresponsive_hubs\":[\"h\"],\"dry_run\":true}", 400, "bad_field",
+        "without destination and dry_run"),
+    ERR("{" BASE ",\"unresponsive_hubs\":[\"h\"],\"destination\":\"smtp:[127.0.0.1]:25\"}", 400,
+        "bad_field", "move the group's route first"),
 };
 
 /* str_or_empty - NULL as "" for comparisons */
@@ -205,6 +222,11 @@ static void check_resubmit(const struct rs_case *c, const struct resubmit_req *r
     assert_string_equal(r->reason, str_or_empty(c->reason));
     assert_int_equal(r->dry_run, c->dry_run);
     assert_int_equal(r->force, c->force);
+    char joined[DD_API_HUBS_MAX * (DD_SG_NAME_MAX + 1) + 1] = "";
+    for (size_t k = 0; k < r->nunresponsive; k++)
+        snprintf(joined + strlen(joined), sizeof(joined) - strlen(joined), "%s%s", k ? "," : "",
+                 r->unresponsive[k]);
+    assert_string_equal(joined, str_or_empty(c->hubs));
 }
 
 /* test_resubmit - every row of the table */

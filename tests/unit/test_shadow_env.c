@@ -98,7 +98,7 @@ static void test_cases(void **state)
         struct queue_msg m;
         char why[256] = "";
         memset(&m, 0xa5, sizeof(m));
-        int rc = shadow_env_parse(c->env, case_len(c), &m, why, sizeof(why));
+        int rc = shadow_env_parse(c->env, case_len(c), &m, NULL, why, sizeof(why));
         if (c->reason) {
             if (rc != -1 || strstr(why, c->reason) == NULL)
                 fail_msg("%s: want failure with \"%s\", got %d \"%s\"", c->name, c->reason, rc,
@@ -143,7 +143,7 @@ static void test_rcpt_bound(void **state)
         memcpy(env, head, sizeof(head) - 1);
         for (size_t i = 0; i < n; i++)
             memcpy(env + sizeof(head) - 1 + i * (sizeof(pair) - 1), pair, sizeof(pair) - 1);
-        int rc = shadow_env_parse(env, len, &m, why, sizeof(why));
+        int rc = shadow_env_parse(env, len, &m, NULL, why, sizeof(why));
         assert_int_equal(rc, n == SHADOW_ENV_RCPTS_MAX ? 0 : -1);
         if (rc == 0)
             assert_int_equal(m.nrcpts, n);
@@ -153,11 +153,72 @@ static void test_rcpt_bound(void **state)
     }
 }
 
+struct kept_case {
+    const char *name;
+    const char *env;
+    const char *reason; /* NULL: parses */
+    size_t nrcpts;
+    const char *rcpt1; /* the last recipient */
+    int64_t delivered1;
+};
+
+#define KEPT E("Dd-Hub", "hub1") E("Dd-From", "<s@e>") E("Dd-Received", "7")
+static const struct kept_case kept_cases[] = {
+    {"two delivered",
+     KEPT E("Dd-Sg", "SG1") E("Dd-Delivered", "<a@e> 10") E("Dd-Delivered", "<b@e> 11"), NULL, 2,
+     "b@e", 11},
+    {"sg after the recipients", KEPT E("Dd-Delivered", "<a@e> 10") E("Dd-Sg", "SG1"), NULL, 1,
+     "a@e", 10},
+    {"no sg", KEPT E("Dd-Delivered", "<a@e> 10"), "without Dd-Sg", 0, NULL, 0},
+    {"sg twice", KEPT E("Dd-Sg", "SG1") E("Dd-Sg", "SG2") E("Dd-Delivered", "<a@e> 1"),
+     "repeated Dd-Sg", 0, NULL, 0},
+    {"sg with a dot", KEPT E("Dd-Sg", "S.1") E("Dd-Delivered", "<a@e> 1"), "Dd-Sg", 0, NULL, 0},
+    {"no time", KEPT E("Dd-Sg", "SG1") E("Dd-Delivered", "<a@e>"), "bad Dd-Delivered", 0, NULL, 0},
+    {"bad time", KEPT E("Dd-Sg", "SG1") E("Dd-Delivered", "<a@e> 1x"), "bad Dd-Delivered", 0, NULL,
+     0},
+    {"mixed", KEPT E("Dd-Sg", "SG1") E("Dd-Delivered", "<a@e> 1") E("Dd-Rcpt", "SG1 <b@e>"),
+     "mixed", 0, NULL, 0},
+    {"no recipient", KEPT E("Dd-Sg", "SG1"), "are needed", 0, NULL, 0},
+};
+
+static void test_kept(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(kept_cases) / sizeof(kept_cases[0]); i++) {
+        const struct kept_case *c = &kept_cases[i];
+        struct env_case as = {.env = c->env};
+        struct queue_msg m;
+        int64_t *delivered = NULL;
+        char why[256] = "";
+        int rc = shadow_env_parse(c->env, case_len(&as), &m, &delivered, why, sizeof(why));
+        if (c->reason) {
+            if (rc != -1 || strstr(why, c->reason) == NULL)
+                fail_msg("%s: want failure with \"%s\", got %d \"%s\"", c->name, c->reason, rc,
+                         why);
+            assert_null(delivered);
+            assert_null(m.rcpts);
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("%s: %s", c->name, why);
+        assert_int_equal(m.nrcpts, c->nrcpts);
+        assert_string_equal(m.rcpts[m.nrcpts - 1].addr, c->rcpt1);
+        assert_string_equal(m.rcpts[m.nrcpts - 1].sg, "SG1");
+        assert_int_equal(m.rcpts[0].route, RCPT_ROUTE_SG);
+        assert_int_equal(delivered[m.nrcpts - 1], c->delivered1);
+        assert_int_equal(m.received_ms, 7);
+        free(delivered);
+        free(m.rcpts);
+        free(m.message_id);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_rcpt_bound),
+        cmocka_unit_test(test_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
