@@ -221,13 +221,11 @@ static void shadow_finish(struct shadow *sh, struct shadow_op *op, bool stored, 
     memcpy(queue_id, op->queue_id, sizeof(queue_id));
     if (keep) {
         sh->keeps--;
-        if (stored)
-            sh->stats.kept++;
-        else {
-            sh->stats.keep_failed++;
-            log_warn("shadow", "%s: no shadow dumpster copy for %s: %s", op->queue_id, op->sg,
-                     text);
-        }
+        uint64_t f = stored ? 0 : ++sh->stats.keep_failed;
+        sh->stats.kept += stored;
+        if (f && (f & (f - 1)) == 0) /* the 1st, 2nd, 4th, 8th ... */
+            log_warn("shadow", "%s: no shadow dumpster copy for %s: %s (%llu so far)", op->queue_id,
+                     op->sg, text, (unsigned long long)sh->stats.keep_failed);
     } else if (stored) {
         uint64_t us = (uint64_t)(clock_mono_us() - op->start_us);
         sh->stats.published++;
@@ -301,7 +299,8 @@ static void shadow_event(struct shadow *sh, const struct shadow_ev *ev)
             op->sent = false;
             snprintf(op->why, sizeof(op->why), "%s", ev->why);
         } else if (op != NULL) {
-            log_warn("shadow", "%s: the cluster refused the copy: %s", op->queue_id, ev->why);
+            if (op->sg[0] == 0) /* a dumpster copy's failure is logged by shadow_finish */
+                log_warn("shadow", "%s: the cluster refused the copy: %s", op->queue_id, ev->why);
             shadow_finish(sh, op, false, ev->why);
         }
         break;
@@ -539,9 +538,11 @@ void shadow_keep(struct shadow *sh, const struct shadow_kept *k, const void *con
     if (sh->stopping || !shadow_has_dumpster(sh, k->sg))
         return;
     if (sh->nfree == 0 || sh->keeps >= SHADOW_KEEPS_MAX || shadow_down_long(sh, clock_mono_ms())) {
-        sh->stats.keep_failed++;
-        log_warn("shadow", "%s: no shadow dumpster copy for %s: %s", k->queue_id, k->sg,
-                 sh->up ? "too many copies in flight" : "no NATS connection");
+        uint64_t f = ++sh->stats.keep_failed;
+        if ((f & (f - 1)) == 0) /* the 1st, 2nd, 4th, 8th ... */
+            log_warn("shadow", "%s: no shadow dumpster copy for %s: %s (%llu so far)", k->queue_id,
+                     k->sg, sh->up ? "too many copies in flight" : "no NATS connection",
+                     (unsigned long long)f);
         return;
     }
     struct shadow_op *op = shadow_op_new(sh, k->queue_id, content, len, NULL, NULL);

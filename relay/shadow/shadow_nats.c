@@ -36,7 +36,8 @@ struct shadow_nats {
     bool ensured;
     struct shadow_watch watch;
     struct shadow_resends resends;
-    bool up; /* as last posted */
+    bool *sg_ok; /* by [shadow_settings] sgs: its dumpster stream is there */
+    bool up;     /* as last posted */
     char last_err[SHADOW_WHY_MAX];
 };
 
@@ -333,7 +334,10 @@ static int nats_ensure_stream(struct shadow_link *l, struct shadow_nats *n, cons
     return 0;
 }
 
-/* nats_ensure - the streams of the hub: the queue, its SGs' dumpsters */
+/* nats_ensure - the streams of the hub: the queue and the hubs' (without
+ * them no copy is stored), its SGs' dumpsters (one that cannot be made,
+ * say for want of room in the cluster, is logged and its copies fail; the
+ * next connection tries it again) */
 static int nats_ensure(struct shadow_link *l, struct shadow_nats *n)
 {
     struct nats_limits q = {.max_age_s = l->set.queue_max_age_s};
@@ -350,8 +354,14 @@ static int nats_ensure(struct shadow_link *l, struct shadow_nats *n)
             .max_age_s = g->max_age_s, .max_bytes = g->max_bytes, .owned = true};
         shadow_dumpster_stream(name, sizeof(name), g->name, l->set.hub);
         snprintf(subj, sizeof(subj), "dd.d.%s.%s.>", g->name, l->set.hub);
-        if (nats_ensure_stream(l, n, name, subj, &d) < 0)
-            return -1;
+        if (n->sg_ok == NULL)
+            n->sg_ok = calloc(l->set.nsgs, sizeof(*n->sg_ok));
+        bool ok = nats_ensure_stream(l, n, name, subj, &d) == 0;
+        if (!ok)
+            log_err("shadow", "%s: no shadow dumpster for %s: its delivered copies are not kept",
+                    n->last_err, g->name);
+        if (n->sg_ok)
+            n->sg_ok[i] = ok;
     }
     return 0;
 }
@@ -378,6 +388,13 @@ static void nats_publish(struct shadow_link *l, struct shadow_nats *n, const str
     size_t first = j->envlen + NATS_PART_HEADROOM, part;
     natsStatus s = NATS_OK;
 
+    for (size_t i = 0; j->sg[0] && i < l->set.nsgs; i++)
+        if (strcmp(l->set.sgs[i].name, j->sg) == 0 && !(n->sg_ok && n->sg_ok[i])) {
+            struct shadow_ev ev = {.kind = SHADOW_EV_NACK, .token = j->token};
+            snprintf(ev.why, sizeof(ev.why), "no shadow dumpster stream for %s", j->sg);
+            shadow_link_post(l, &ev);
+            return;
+        }
     if (room <= first + 4096) {
         struct shadow_ev ev = {.kind = SHADOW_EV_NACK, .token = j->token};
         snprintf(ev.why, sizeof(ev.why), "the envelope does not fit the server's max_payload");
@@ -528,6 +545,7 @@ static bool nats_step(struct shadow_link *l, struct shadow_nats *n)
 static void nats_close(struct shadow_nats *n)
 {
     shadow_watch_free(&n->watch);
+    free(n->sg_ok);
     shadow_resends_free(&n->resends);
     if (n->purge_sub)
         natsSubscription_Destroy(n->purge_sub);

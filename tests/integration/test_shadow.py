@@ -312,9 +312,27 @@ def test_shadow_dumpster():
             nc.close()
 
 
+def test_dumpster_stream_too_big():
+    """A group's shadow dumpster the cluster has no room for (max_size 100 GiB on
+    nodes of 1 GB) is logged; the queue copies go on, the dumpster copies fail."""
+    with NatsCluster(3) as cl, Mbxsink(lmtp=True) as sink:
+        hub = Hub(extra=shadow_conf(cl), dests={"SG1": sink.dest()},
+                  sg_keys={"SG1": {"max_size": 100 * 2**30}})
+        with hub:
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, what="shadow up")
+            assert "no shadow dumpster for SG1" in hub.log(), hub.log()[-3000:]
+            send(hub, 3)
+            wait_for(lambda: sink.stats()["stored"] == 3, what="3 delivered")
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_dumpster_failures_total") == 3,
+                     what="3 dumpster copies failed")
+            assert metric(hub, "dumpsterd_shadow_published_total") == 3
+            assert metric(hub, "dumpsterd_shadow_failures_total") == 0
+
+
 if __name__ == "__main__":
     sys.exit(1 if run([test_copy_before_250, test_copy_removed_when_delivered,
                        test_node_killed_under_load, test_cluster_down_accept,
                        test_cluster_down_defer, test_large_message_in_parts,
                        test_stream_cannot_be_created, test_hub_killed_between_commit_and_ack,
-                       test_hub_killed_under_load, test_shadow_dumpster]) else 0)
+                       test_hub_killed_under_load, test_shadow_dumpster,
+                       test_dumpster_stream_too_big]) else 0)
