@@ -38,7 +38,7 @@ class Dumpsterd(Relay):
 
     def __init__(self, binary, tmp, sink_dest, use_perf, conf_extra="", smtp_extra=None,
                  sgs=None, directory=None, data_dir=None, hub_extra=None, admin_token_hash=None,
-                 sg_extra=None):
+                 sg_extra=None, sg_max_size=16 << 30):
         self.binary = os.path.abspath(binary)
         self.tmp = tmp
         self.port = free_port()
@@ -69,7 +69,7 @@ class Dumpsterd(Relay):
         for name, dest in sgs.items():
             # production settings: dumpster copies kept, room for every copy of the run
             conf += "[storage_group %s]\ndestination = %s\nmax_size = %d\n" % (
-                name, dest, 16 << 30)
+                name, dest, sg_max_size)
             conf += "".join("%s = %s\n" % kv for kv in (sg_extra or {}).items())
         with open(self.conf, "w") as f:
             f.write(conf)

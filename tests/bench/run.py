@@ -13,6 +13,8 @@ with build/dumpsterd):
     tests/bench/run.py all                      # everything above, in that order
     tests/bench/run.py --tls [throughput]       # the table with TLS on both legs (tlsload)
     tests/bench/run.py ceiling [--tls]          # load generator -> sink, no relay between
+    tests/bench/run.py shadow                   # 5k:20 over 3 hubs, shadow copies on/off
+                                                # (a 3-node nats-server cluster; extras_shadow.py)
 
 Environment (each also a flag, see --help):
     BENCH_COUNT=20000        messages per run
@@ -126,7 +128,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", nargs="*", default=["throughput"],
-                   help="throughput latency rss startup admin resubmit ceiling site all")
+                   help="throughput latency rss startup admin resubmit ceiling site shadow all")
     env = os.environ.get
     p.add_argument("--count", type=int, default=int(env("BENCH_COUNT", "20000")))
     p.add_argument("--runs", type=int, default=int(env("BENCH_RUNS", "3")))
