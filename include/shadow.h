@@ -117,6 +117,16 @@ void shadow_on_resend(
 /* shadow_resent - the answer to one copy of resend id: more may come. */
 void shadow_resent(struct shadow *sh, uint64_t id);
 
+/* One hub's shadow dumpster of one storage group, as the cluster last said. */
+struct shadow_dstat {
+    char hub[DD_SG_NAME_MAX + 1];
+    char sg[DD_SG_NAME_MAX + 1];
+    uint64_t items, bytes;
+    int64_t oldest_ms; /* 0: empty */
+};
+#define SHADOW_DSTATS_MAX 1024 /* streams read; more are left out */
+#define SHADOW_DSTATS_EVERY_MS 30000
+
 struct shadow_stats {
     bool up;                 /* connected, streams checked */
     uint64_t published;      /* messages whose copy was acked */
@@ -132,6 +142,10 @@ struct shadow_stats {
     uint64_t hubs_silent; /* silent for more than takeover_after */
     uint64_t takeovers;   /* silent hubs this hub took over */
     uint64_t taken;       /* their copies committed here */
+    /* every hub's shadow dumpsters (DD_D_* streams), read every
+     * SHADOW_DSTATS_EVERY_MS; valid until control returns to the loop */
+    const struct shadow_dstat *dstats;
+    size_t ndstats;
 };
 
 /* shadow_get_stats - the counters (loop thread). */

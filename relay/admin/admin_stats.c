@@ -27,6 +27,7 @@
 #include "queue.h"
 #include "resubmit.h"
 #include "metrics.h"
+#include "shadow.h"
 #include "smtpd_server.h"
 
 struct admin_stats_op {
@@ -175,6 +176,29 @@ static json_t *admin_stats_request(const struct resubmit_info *r)
 }
 
 /* admin_stats_json - the answer of /v1/stats (one: of sg only) */
+/* admin_stats_shadow - every hub's shadow dumpster (of group sg, or all),
+ * as the cluster last said (read every 30 s) */
+static json_t *admin_stats_shadow(struct admin *a, const char *sg)
+{
+    struct shadow_stats st;
+    json_t *arr = json_array();
+
+    shadow_get_stats(a->deps.shadow, &st);
+    for (size_t i = 0; i < st.ndstats; i++) {
+        const struct shadow_dstat *d = &st.dstats[i];
+        if (sg != NULL && strcmp(d->sg, sg) != 0)
+            continue;
+        json_t *j = json_object();
+        admin_json_set(j, "hub", admin_json_str(d->hub));
+        admin_json_set(j, "storage_group", admin_json_str(d->sg));
+        admin_json_set(j, "items", admin_json_u64(d->items));
+        admin_json_set(j, "bytes", admin_json_u64(d->bytes));
+        admin_json_set(j, "oldest_stored", admin_json_time_or_null(d->oldest_ms));
+        json_array_append_new(arr, j);
+    }
+    return arr;
+}
+
 static json_t *admin_stats_json(struct admin *a, bool one, const char *sg,
                                 const struct resubmit_info *infos, size_t n)
 {
@@ -193,6 +217,8 @@ static json_t *admin_stats_json(struct admin *a, bool one, const char *sg,
     admin_json_set(j, "time", admin_json_time(now));
     admin_json_set(j, "storage_groups", groups);
     admin_json_set(j, "outstanding_requests", reqs);
+    if (a->deps.shadow != NULL)
+        admin_json_set(j, "shadow_dumpsters", admin_stats_shadow(a, one ? sg : NULL));
     return j;
 }
 

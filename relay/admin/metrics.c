@@ -380,6 +380,37 @@ static int metrics_probe(struct evbuffer *out, const struct probe_stats *p)
     return rc;
 }
 
+/* metrics_shadow_dstats - every hub's shadow dumpster per group, as last read */
+static int metrics_shadow_dstats(struct evbuffer *out, const struct shadow_stats *s)
+{
+    static const char *const names[] = {"dumpsterd_shadow_dumpster_items",
+                                        "dumpsterd_shadow_dumpster_bytes",
+                                        "dumpsterd_shadow_dumpster_oldest_timestamp_seconds"};
+    static const char *const helps[] = {
+        "Copies in the hub's shadow dumpster of the storage group (its stream in the cluster).",
+        "Bytes of the hub's shadow dumpster of the storage group.",
+        "Stored time of the oldest copy in the hub's shadow dumpster (0: empty)."};
+    char hub[METRICS_LABEL_BUF], sg[METRICS_LABEL_BUF], num[METRICS_NUM_BUF];
+    int rc = 0;
+
+    for (size_t f = 0; f < 3 && rc == 0; f++) {
+        rc = metrics_family(out, names[f], "gauge", helps[f]);
+        for (size_t i = 0; i < s->ndstats && rc == 0; i++) {
+            const struct shadow_dstat *d = &s->dstats[i];
+            double v = f == 0   ? (double)d->items
+                       : f == 1 ? (double)d->bytes
+                                : (double)d->oldest_ms / 1000.0;
+            metrics_escape(d->hub, hub, sizeof(hub));
+            metrics_escape(d->sg, sg, sizeof(sg));
+            metrics_num(v, num);
+            if (evbuffer_add_printf(out, "%s{hub=\"%s\",storage_group=\"%s\"} %s\n", names[f], hub,
+                                    sg, num) < 0)
+                rc = -1;
+        }
+    }
+    return rc;
+}
+
 /* metrics_shadow - the shadow copies on the NATS cluster */
 static int metrics_shadow(struct evbuffer *out, const struct shadow_stats *s)
 {
@@ -410,6 +441,7 @@ static int metrics_shadow(struct evbuffer *out, const struct shadow_stats *s)
                       "Silent hubs whose undelivered copies this hub took over.", s->takeovers);
     rc |= metrics_u64(out, "dumpsterd_shadow_taken_total", "counter",
                       "Copies of silent hubs committed here as this hub's messages.", s->taken);
+    rc |= metrics_shadow_dstats(out, s);
     char num[METRICS_NUM_BUF];
     metrics_num((double)s->latency_us_sum / 1e6, num);
     rc |= evbuffer_add_printf(out,

@@ -67,6 +67,8 @@ struct shadow {
     void (*resend_done)(void *ctx, uint64_t id, bool ok, uint64_t count, const char *why);
     void *resend_ctx;
     uint64_t resend_ids;
+    struct shadow_dstat *dstats; /* as the worker last read them */
+    size_t ndstats;
 };
 
 /* ---- the link (both sides) ---- */
@@ -344,6 +346,12 @@ static void shadow_event(struct shadow *sh, const struct shadow_ev *ev)
         break;
     case SHADOW_EV_AWAY:
         shadow_away(sh, ev);
+        break;
+    case SHADOW_EV_DSTATS:
+        free(sh->dstats);
+        sh->ndstats = ev->len / sizeof(*sh->dstats);
+        sh->dstats = shadow_oom(malloc(ev->len ? ev->len : 1));
+        memcpy(sh->dstats, ev->data, ev->len);
         break;
     case SHADOW_EV_HUBS:
         sh->stats.hubs_live = ev->live;
@@ -642,6 +650,8 @@ void shadow_get_stats(const struct shadow *sh, struct shadow_stats *st)
 {
     *st = sh->stats;
     st->in_flight = sh->used;
+    st->dstats = sh->dstats;
+    st->ndstats = sh->ndstats;
 }
 
 /* shadow_read_secret - the first line of a credentials file */
@@ -789,6 +799,7 @@ struct shadow *shadow_free(struct shadow *sh)
     free(sh->ops);
     free(sh->free_slots);
     free(sh->link.set.sgs);
+    free(sh->dstats);
     explicit_bzero(&sh->link.set, sizeof(sh->link.set));
     free(sh);
     return NULL;

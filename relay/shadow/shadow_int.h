@@ -57,6 +57,7 @@ enum shadow_ev_kind {
     SHADOW_EV_AWAY,        /* this hub's queue ids another hub took ("id\0id\0..." in data) */
     SHADOW_EV_RESEND,      /* a copy of hub's shadow dumpster for resend token (env, data) */
     SHADOW_EV_RESEND_DONE, /* resend token read to its end (or could not: ok false) */
+    SHADOW_EV_DSTATS,      /* data: struct shadow_dstat[len / its size] */
 };
 
 struct shadow_ev {
@@ -137,6 +138,7 @@ struct shadow_watch {
     size_t ninflight, cap;
     uint32_t claims; /* takeovers this hub won */
     bool away_read;  /* what others took of this hub was read (once per process) */
+    int64_t dstats_next_ms;
 };
 
 /* shadow_watch_round - when due: this hub's beat, the others' liveness,

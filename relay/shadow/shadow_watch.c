@@ -24,6 +24,7 @@
 #include <nats/nats.h>
 
 #include "log.h"
+#include "shadow.h"
 #include "shadow_int.h"
 
 #define WATCH_ROUND_MIN_MS 1000
@@ -318,6 +319,52 @@ static void watch_away(struct shadow_link *l, struct shadow_watch *w, jsCtx *js)
     shadow_link_post(l, &ev);
 }
 
+/* watch_dstat - "DD_D_<n>_<SG>_<HUB>" into d's sg and hub */
+static bool watch_dstat_name(const char *name, struct shadow_dstat *d)
+{
+    char *end;
+    unsigned long n;
+
+    if (strncmp(name, "DD_D_", 5) != 0)
+        return false;
+    n = strtoul(name + 5, &end, 10);
+    if (end == name + 5 || *end != '_' || n == 0 || n > DD_SG_NAME_MAX || strlen(end + 1) < n + 2 ||
+        end[1 + n] != '_' || strlen(end + 2 + n) > DD_SG_NAME_MAX)
+        return false;
+    memcpy(d->sg, end + 1, n);
+    d->sg[n] = 0;
+    snprintf(d->hub, sizeof(d->hub), "%s", end + 2 + n);
+    return true;
+}
+
+/* watch_dstats - every hub's shadow dumpsters, to the loop */
+static void watch_dstats(struct shadow_link *l, jsCtx *js)
+{
+    jsStreamNamesList *names = NULL;
+    jsErrCode je = 0;
+    struct shadow_ev ev = {.kind = SHADOW_EV_DSTATS};
+    size_t n = 0;
+
+    if (js_StreamNames(&names, js, NULL, &je) != NATS_OK)
+        return;
+    struct shadow_dstat *d = watch_oom(calloc(SHADOW_DSTATS_MAX, sizeof(*d)));
+    for (int i = 0; i < names->Count && n < SHADOW_DSTATS_MAX; i++) {
+        jsStreamInfo *si = NULL;
+        if (!watch_dstat_name(names->List[i], &d[n]) ||
+            js_GetStreamInfo(&si, js, names->List[i], NULL, &je) != NATS_OK)
+            continue;
+        d[n].items = si->State.Msgs;
+        d[n].bytes = si->State.Bytes;
+        d[n].oldest_ms = si->State.Msgs ? si->State.FirstTime / 1000000 : 0;
+        jsStreamInfo_Destroy(si);
+        n++;
+    }
+    jsStreamNamesList_Destroy(names);
+    ev.data = d;
+    ev.len = n * sizeof(*d);
+    shadow_link_post(l, &ev);
+}
+
 void shadow_watch_round(struct shadow_link *l, struct shadow_watch *w, natsConnection *nc,
                         jsCtx *js)
 {
@@ -338,6 +385,10 @@ void shadow_watch_round(struct shadow_link *l, struct shadow_watch *w, natsConne
     natsConnection_Publish(nc, subj, beat, len); /* stored by the stream; no ack needed */
     if (!w->away_read)
         watch_away(l, w, js);
+    if (now >= w->dstats_next_ms) {
+        w->dstats_next_ms = now + SHADOW_DSTATS_EVERY_MS;
+        watch_dstats(l, js);
+    }
     if ((si = watch_subjects(js, SHADOW_STREAM_HUBS, "dd.h.>")) == NULL)
         return;
     for (int i = 0; si->State.Subjects && i < si->State.Subjects->Count; i++) {

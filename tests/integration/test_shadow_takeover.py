@@ -10,8 +10,10 @@ Message-ID exactly once, and hub1's copies leave the cluster. A hub that
 comes back with its disk after it was taken over learns what was taken and
 drops those messages before its delivery starts.
 """
+import json
 import re
 import shutil
+import urllib.request
 import sys
 import time
 
@@ -133,6 +135,15 @@ def test_failover_from_shadow_dumpster():
             wait_for(lambda: metric(hubs[0], "dumpsterd_shadow_dumpster_kept_total") == n,
                      what="hub1's shadow dumpster copies")
             want = sorted(message_ids(mbx1))
+            # hub2 reads every hub's shadow dumpster statistics (every 30 s)
+            series = 'dumpsterd_shadow_dumpster_items{hub="hub1",storage_group="SG1"}'
+            wait_for(lambda: metric(hubs[1], series) == n, timeout=45,
+                     what="hub2's view of hub1's shadow dumpster")
+            with urllib.request.urlopen("http://127.0.0.1:%d/v1/stats/SG1" % hubs[1].admin_port,
+                                        timeout=10) as r:
+                shadows = {d["hub"]: d for d in json.loads(r.read())["shadow_dumpsters"]}
+            assert shadows["hub1"]["items"] == n and shadows["hub1"]["oldest_stored"], shadows
+            assert shadows["hub2"]["items"] == 3, shadows
             hubs[0].kill()
             shutil.rmtree(hubs[0].data_dir)
             site = c.site([("hub1", hubs[0].admin_port), ("hub2", hubs[1].admin_port)])
