@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "probe_types.h"
 #include "queue.h"
 #include "shadow.h"
 #include "shadow_gate.h"
@@ -55,6 +56,11 @@ int shadow_taker_resubmit(void *taker, const struct resubmit_req *req, char *why
 /* shadow_on_resend's callbacks (taker: the shadow_taker). */
 void shadow_taker_resend_copy(void *taker, uint64_t id, const struct shadow_take *t);
 void shadow_taker_resend_done(void *taker, uint64_t id, bool ok, uint64_t count, const char *why);
+
+/* shadow_taker_set_probes - the mailbox probes a taken or resent copy's
+ * recipients are asked first (shadow_ask.h): what a mailbox holds is not
+ * sent again. */
+void shadow_taker_set_probes(struct shadow_taker *tk, struct probe_ops ops);
 
 struct shadow_taker *shadow_taker_free(struct shadow_taker *tk);
 

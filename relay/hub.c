@@ -388,6 +388,8 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
     resubmit_set_dest_fn(h->resubmit, hub_dest_of, h->delivery);
     struct probe_ops pops = probes_ops(h->probes);
     resubmit_set_prober(h->resubmit, &pops);
+    if (h->taker)
+        shadow_taker_set_probes(h->taker, pops);
     resubmit_on_queued(h->resubmit, hub_committed, h->delivery);
     if (store_start(h->store, err, sizeof(err)) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "store", err);

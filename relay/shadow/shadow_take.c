@@ -8,7 +8,9 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "mail_hdr.h"
 #include "queueid.h"
+#include "shadow_ask.h"
 #include "resubmit_types.h"
 #include "timefmt.h"
 #include "shadow_env.h"
@@ -25,6 +27,8 @@ struct shadow_taker {
     size_t drops;  /* queue_drop calls not answered */
     bool answered; /* the away list came */
     struct resend *resends;
+    struct probe_ops ops; /* the mailbox probes */
+    bool has_ops;
 };
 
 /* One unresponsive hub's share of a resubmission. */
@@ -33,21 +37,24 @@ struct resend {
     uint64_t id; /* the shadow's resend id */
     struct resubmit_req req;
     char hub[DD_SG_NAME_MAX + 1];
-    uint64_t copies, queued, unmatched, failed;
+    uint64_t copies, queued, unmatched, failed, present;
     size_t pending; /* commits not answered */
     bool read;      /* the stream was read to its end */
     bool ok;
 };
 
-/* A resent copy waiting for its commit. */
+/* A resent copy waiting for its probe and its commit. */
 struct resend_op {
     struct shadow_taker *tk;
     uint64_t id;
     size_t nrcpts;
+    char hub[DD_SG_NAME_MAX + 1];
+    char from_id[DD_QUEUEID_LEN + 1];
 };
 
 /* One take waiting for its commit. */
 struct take_op {
+    struct shadow_taker *tk;
     struct shadow *sh;
     char hub[DD_SG_NAME_MAX + 1];
     char from_id[DD_QUEUEID_LEN + 1]; /* the queue id at the silent hub */
@@ -146,6 +153,30 @@ void shadow_taker_away(void *taker, const char *const *ids, size_t n)
         taker_ready(tk);
 }
 
+/* take_msgid - the first Message-ID of the content's header section (a
+ * dumpster copy's envelope does not carry it), malloc'd, or NULL */
+static char *take_msgid(const char *data, size_t len)
+{
+    struct mail_hdr h;
+    size_t off = 0, n = 0;
+    const char *v;
+
+    mail_hdr_init(&h);
+    while (off < len && h.in_header) {
+        const char *nl = memchr(data + off, '\n', len - off);
+        size_t l = nl ? (size_t)(nl - (data + off)) + 1 : len - off;
+        if (mail_hdr_line(&h, data + off, l) != MAIL_HDR_FIELD)
+            break;
+        off += l;
+    }
+    if ((v = mail_hdr_msgid(&h, &n)) == NULL)
+        return NULL;
+    char *out = take_oom(malloc(n + 1));
+    memcpy(out, v, n);
+    out[n] = 0;
+    return out;
+}
+
 /* take_fill - m (its envelope parsed) becomes a new message of this hub
  * with t's content as its one chunk */
 static void take_fill(struct shadow_taker *tk, struct queue_msg *m, const struct shadow_take *t,
@@ -158,6 +189,8 @@ static void take_fill(struct shadow_taker *tk, struct queue_msg *m, const struct
     m->tail = take_oom(malloc(t->len ? t->len : 1));
     memcpy(m->tail, t->content, t->len);
     m->tail_len = t->len;
+    if (m->message_id == NULL) /* what the dumpster and the probes know it by */
+        m->message_id = take_msgid(t->content, t->len);
     snprintf(m->helo, sizeof(m->helo), "%s", t->hub);
     snprintf(m->proto, sizeof(m->proto), "%s", proto);
 }
@@ -180,6 +213,28 @@ static void take_committed(void *ctx, uint64_t cookie, enum store_rc rc)
     free(op);
 }
 
+/* take_asked - the probes said which recipients still lack the copy */
+static void take_asked(void *ctx, struct queue_msg *m, size_t present, bool ok)
+{
+    struct take_op *op = ctx;
+
+    if (!ok || m->nrcpts == 0) {
+        if (ok)
+            log_info("shadow",
+                     "%s: the copy of hub %s is in every recipient's mailbox already; "
+                     "not sent again",
+                     op->from_id, op->hub);
+        queue_msg_free(m);
+        shadow_taken(op->sh, op->hub, op->from_id, ok); /* not ok: offered again later */
+        free(op);
+        return;
+    }
+    if (present > 0)
+        log_info("shadow", "%s: %zu recipient(s) of hub %s's copy hold it already", op->from_id,
+                 present, op->hub);
+    shadow_gate_commit(op->tk->gate, m, take_committed, op, 0);
+}
+
 void shadow_taker_take(void *taker, const struct shadow_take *t)
 {
     struct shadow_taker *tk = taker;
@@ -193,12 +248,13 @@ void shadow_taker_take(void *taker, const struct shadow_take *t)
         return; /* not answered: this process does not offer it again */
     }
     struct take_op *op = take_oom(calloc(1, sizeof(*op)));
+    op->tk = tk;
     op->sh = tk->sh;
     snprintf(op->hub, sizeof(op->hub), "%s", t->hub);
     snprintf(op->from_id, sizeof(op->from_id), "%s", t->queue_id);
     take_fill(tk, m, t, "takeover");
     memcpy(op->queue_id, m->queue_id, sizeof(op->queue_id));
-    shadow_gate_commit(tk->gate, m, take_committed, op, 0);
+    shadow_ask(tk->has_ops ? &tk->ops : NULL, m, take_asked, op);
 }
 
 /* ---- resubmission for unresponsive hubs ---- */
@@ -251,10 +307,12 @@ static void resend_end(struct shadow_taker *tk, uint64_t id)
     timefmt_format(r->req.end_ms, b);
     log_info("shadow",
              "resubmission of %s [%s, %s] for hub %s %s: %llu copies read, %llu recipients "
-             "resent, %llu not in the range or filters, %llu not committed",
+             "resent, %llu in their mailbox already, %llu not in the range or filters, %llu not "
+             "committed",
              r->req.storage_group, a, b, r->hub, r->ok ? "done" : "failed",
              (unsigned long long)r->copies, (unsigned long long)r->queued,
-             (unsigned long long)r->unmatched, (unsigned long long)r->failed);
+             (unsigned long long)r->present, (unsigned long long)r->unmatched,
+             (unsigned long long)r->failed);
     *pp = r->next;
     free(r);
 }
@@ -289,6 +347,31 @@ static void resend_committed(void *ctx, uint64_t cookie, enum store_rc rc)
     shadow_resent(op->tk->sh, op->id);
     resend_end(op->tk, op->id);
     free(op);
+}
+
+/* resend_asked - the probes said which recipients still lack the copy */
+static void resend_asked(void *ctx, struct queue_msg *m, size_t present, bool ok)
+{
+    struct resend_op *op = ctx;
+    struct resend *r = *resend_find(op->tk, op->id);
+
+    if (r)
+        r->present += ok ? present : 0;
+    if (!ok || m->nrcpts == 0) {
+        if (r) {
+            r->pending--;
+            r->failed += ok ? 0 : op->nrcpts;
+        }
+        queue_msg_free(m);
+        shadow_resent(op->tk->sh, op->id);
+        resend_end(op->tk, op->id);
+        free(op);
+        return;
+    }
+    op->nrcpts = m->nrcpts;
+    log_info("shadow", "%s: resent for hub %s from its shadow dumpster (its %s), %zu recipient(s)",
+             m->queue_id, op->hub, op->from_id, m->nrcpts);
+    shadow_gate_commit(op->tk->gate, m, resend_committed, op, 0);
 }
 
 void shadow_taker_resend_copy(void *taker, uint64_t id, const struct shadow_take *t)
@@ -329,11 +412,11 @@ void shadow_taker_resend_copy(void *taker, uint64_t id, const struct shadow_take
     op->tk = tk;
     op->id = id;
     op->nrcpts = keep;
+    snprintf(op->hub, sizeof(op->hub), "%s", t->hub);
+    snprintf(op->from_id, sizeof(op->from_id), "%s", t->queue_id);
     take_fill(tk, m, t, "resubmit");
-    log_info("shadow", "%s: resent for hub %s from its shadow dumpster (its %s), %zu recipient(s)",
-             m->queue_id, t->hub, t->queue_id, keep);
     r->pending++;
-    shadow_gate_commit(tk->gate, m, resend_committed, op, 0);
+    shadow_ask(tk->has_ops ? &tk->ops : NULL, m, resend_asked, op);
 }
 
 void shadow_taker_resend_done(void *taker, uint64_t id, bool ok, uint64_t count, const char *why)
@@ -349,6 +432,12 @@ void shadow_taker_resend_done(void *taker, uint64_t id, bool ok, uint64_t count,
     if (!ok)
         log_err("shadow", "resubmission of %s for hub %s: %s", r->req.storage_group, r->hub, why);
     resend_end(tk, id);
+}
+
+void shadow_taker_set_probes(struct shadow_taker *tk, struct probe_ops ops)
+{
+    tk->ops = ops;
+    tk->has_ops = true;
 }
 
 struct shadow_taker *shadow_taker_free(struct shadow_taker *tk)
