@@ -313,6 +313,11 @@ static void shadow_event(struct shadow *sh, const struct shadow_ev *ev)
             if (sh->ops[i].used && !sh->ops[i].sent)
                 shadow_send(sh, &sh->ops[i]);
         break;
+    case SHADOW_EV_RECONNECTED:
+        for (uint32_t i = 0; sh->up && i < sh->nops; i++)
+            if (sh->ops[i].used && sh->ops[i].sent)
+                shadow_send(sh, &sh->ops[i]);
+        break;
     case SHADOW_EV_DOWN:
         if (sh->up)
             log_warn("shadow", "%s; copies wait up to %d ms for it", ev->why, SHADOW_GRACE_MS);

@@ -51,6 +51,7 @@ enum shadow_ev_kind {
     SHADOW_EV_NACK,        /* token failed: why */
     SHADOW_EV_UP,          /* connected, streams checked */
     SHADOW_EV_DOWN,        /* the connection is gone (libnats reconnects) */
+    SHADOW_EV_RECONNECTED, /* libnats (re)connected: what waits for an ack goes again */
     SHADOW_EV_FORGOT,      /* a removal answered: ok or not */
     SHADOW_EV_TAKE,        /* a silent hub's message (hub, queue_id, env, data) for the loop */
     SHADOW_EV_HUBS,        /* the other hubs: live, silent, takeovers won */

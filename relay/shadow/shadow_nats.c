@@ -23,6 +23,7 @@
 #define NATS_CONNECT_TIMEOUT_MS 2000
 #define NATS_RECONNECT_WAIT_MS 250
 #define NATS_PING_MS 2000
+#define NATS_ACK_WAIT_MS 2000 /* one publish's wait for its ack */
 #define NATS_ENSURE_RETRY_S 2
 #define NATS_PART_HEADROOM 1024 /* for the headers of a part past the envelope's */
 #define NATS_SERVERS_MAX DD_SHADOW_SERVERS_MAX
@@ -62,8 +63,11 @@ static void nats_set_connected(struct shadow_link *l, bool on)
 
 static void nats_connected_cb(natsConnection *nc, void *closure)
 {
+    struct shadow_ev ev = {.kind = SHADOW_EV_RECONNECTED};
+
     (void)nc;
     nats_set_connected(closure, true);
+    shadow_link_post(closure, &ev); /* acks of what went before are lost: send it again */
 }
 
 static void nats_disconnected_cb(natsConnection *nc, void *closure)
@@ -430,7 +434,11 @@ static void nats_publish(struct shadow_link *l, struct shadow_nats *n, const str
             snprintf(id, sizeof(id), "%s.%s.%u", l->set.hub, j->queue_id, p);
         jsPubOptions_Init(&po);
         po.MsgId = id;
-        po.MaxWait = (int64_t)l->set.publish_timeout_s * 1000;
+        /* an ack lost with a node (its stream leader gone, a connection cut)
+         * times out soon and the op goes again, the same Nats-Msg-Id */
+        po.MaxWait = (int64_t)l->set.publish_timeout_s * 1000 < NATS_ACK_WAIT_MS
+                         ? (int64_t)l->set.publish_timeout_s * 1000
+                         : NATS_ACK_WAIT_MS;
         if (s == NATS_OK)
             s = js_PublishMsgAsync(n->js, &msg, &po);
         natsMsg_Destroy(msg); /* NULL when libnats took it */
