@@ -172,6 +172,29 @@ static void ctl_stats_row(const char *hub, const json_t *g)
            ctl_str(g, "oldest_received", "-"), cov, evicted, ctl_str(g, "destination", "-"));
 }
 
+/* ctl_stats_shadow - every hub's shadow dumpsters, as the first hub that
+ * has shadow copies sees the cluster (a dead hub's too) */
+static void ctl_stats_shadow(const struct ctl *ctl)
+{
+    for (size_t i = 0; i < ctl->nhubs; i++) {
+        const struct ctl_hub *h = &ctl->hubs[i];
+        const json_t *arr =
+            ctl_answer_ok(h) ? json_object_get(ctl_last(h)->json, "shadow_dumpsters") : NULL;
+        size_t k;
+        json_t *d;
+
+        if (!json_is_array(arr) || json_array_size(arr) == 0)
+            continue;
+        printf("\nSHADOW DUMPSTERS (the cluster, as %s reads it)\n%-12s %-16s %8s %12s %s\n",
+               h->name, "HUB", "STORAGE GROUP", "ITEMS", "BYTES", "OLDEST STORED");
+        json_array_foreach(arr, k, d)
+            printf("%-12s %-16s %8lld %12lld %s\n", ctl_str(d, "hub", "?"),
+                   ctl_str(d, "storage_group", "?"), (long long)ctl_int(d, "items"),
+                   (long long)ctl_int(d, "bytes"), ctl_str(d, "oldest_stored", "-"));
+        return;
+    }
+}
+
 /* ctl_show_stats - stats [--sg SG] */
 int ctl_show_stats(struct ctl *ctl)
 {
@@ -192,6 +215,7 @@ int ctl_show_stats(struct ctl *ctl)
         json_array_foreach(json_object_get(ctl_last(h)->json, "storage_groups"), k, g)
             ctl_stats_row(h->name, g);
     }
+    ctl_stats_shadow(ctl);
     return ctl_exit_code(ctl);
 }
 

@@ -147,6 +147,10 @@ def test_failover_from_shadow_dumpster():
             hubs[0].kill()
             shutil.rmtree(hubs[0].data_dir)
             site = c.site([("hub1", hubs[0].admin_port), ("hub2", hubs[1].admin_port)])
+            rc, out, err = ctl("--site", site, "stats", "--sg", "SG1")
+            assert rc == 69 and "DumpsterStatisticsNotAvailable: {hub1}" in out, (rc, out, err)
+            rows = [ln.split() for ln in out.split("SHADOW DUMPSTERS", 1)[-1].splitlines()]
+            assert ["hub1", "SG1", str(n)] in [r[:3] for r in rows], out  # the dead hub's
             rc, out, err = ctl("--site", site, "--token-file", c.token_file, "failover", "--sg",
                                "SG1", "--dest", mbx2.dest(), "--since", since)
             assert rc == 69, (rc, out, err)  # hub1 did not answer
