@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -24,6 +25,7 @@
 
 #define SHADOW_TICK_MS 250
 #define SHADOW_AGAIN_MS 250  /* a publish that met a passing failure goes again after */
+#define SHADOW_JOIN_S 10     /* the worker's time to stop */
 #define SHADOW_KEEPS_MAX 256 /* shadow dumpster publishes in flight; more are dropped */
 
 struct shadow_op {
@@ -94,6 +96,14 @@ void shadow_link_post(struct shadow_link *l, const struct shadow_ev *ev)
         while (write(l->wake[1], &b, 1) < 0 && errno == EINTR)
             ;
     }
+}
+
+bool shadow_link_stopping(struct shadow_link *l)
+{
+    pthread_mutex_lock(&l->mu);
+    bool stop = l->stop;
+    pthread_mutex_unlock(&l->mu);
+    return stop;
 }
 
 void shadow_link_push(struct shadow_link *l, struct shadow_job *j)
@@ -782,8 +792,18 @@ struct shadow *shadow_free(struct shadow *sh)
     if (sh == NULL)
         return NULL;
     shadow_stop(sh);
-    if (sh->link.started)
-        pthread_join(sh->link.thr, NULL);
+    if (sh->link.started) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += SHADOW_JOIN_S;
+        if (pthread_timedjoin_np(sh->link.thr, NULL, &until) != 0) {
+            /* a libnats call that does not return: the process is ending, so the
+             * worker and what it uses are left to the exit rather than freed under it */
+            log_err("shadow", "the NATS worker did not stop within %d s; exiting without it",
+                    SHADOW_JOIN_S);
+            return NULL;
+        }
+    }
     while ((j = sh->link.jobs) != NULL) {
         sh->link.jobs = j->next;
         shadow_job_free(j);

@@ -123,6 +123,10 @@ struct shadow_link {
 /* shadow_link_post - worker or libnats thread: an event to the loop. */
 void shadow_link_post(struct shadow_link *l, const struct shadow_ev *ev);
 
+/* shadow_link_stopping - worker: the hub is stopping (checked between the
+ * calls of a long round). */
+bool shadow_link_stopping(struct shadow_link *l);
+
 /* shadow_link_push - loop: a job to the worker (takes j). */
 void shadow_link_push(struct shadow_link *l, struct shadow_job *j);
 

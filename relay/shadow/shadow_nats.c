@@ -212,7 +212,7 @@ static int nats_connect(struct shadow_link *l, struct shadow_nats *n)
     } else
         log_warn("shadow", "no NATS server of %s answers yet; trying again", l->set.servers);
     jsOptions_Init(&jo);
-    jo.Wait = 5000;
+    jo.Wait = 2000; /* every call of the worker: a stop waits at most about this */
     jo.PublishAsync.MaxPending = 1 << 20; /* the loop bounds what is in flight */
     jo.PublishAsync.AckHandler = nats_ack_cb;
     jo.PublishAsync.AckHandlerClosure = l;

@@ -99,7 +99,7 @@ static void resend_done(struct shadow_link *l, struct shadow_cursor *c, bool ok,
 /* resend_more - the next copies of c while the batch has room */
 static void resend_more(struct shadow_link *l, struct shadow_cursor *c, uint32_t *room, jsCtx *js)
 {
-    while (*room > 0 && !c->done) {
+    while (*room > 0 && !c->done && !shadow_link_stopping(l)) {
         uint64_t mseq;
         int64_t ms;
         uint32_t part;

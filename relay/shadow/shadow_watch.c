@@ -260,7 +260,7 @@ static void watch_take(struct shadow_link *l, struct shadow_watch *w, jsCtx *js,
     }
     for (int i = 0; q->State.Subjects && i < q->State.Subjects->Count; i++) {
         const char *subj = q->State.Subjects->List[i].Subject, *qid = subj + skip;
-        if (w->ninflight >= SHADOW_TAKE_BATCH)
+        if (w->ninflight >= SHADOW_TAKE_BATCH || shadow_link_stopping(l))
             break;
         if (strlen(subj) <= skip || strlen(qid) > DD_QUEUEID_LEN)
             continue;
@@ -348,7 +348,7 @@ static void watch_dstats(struct shadow_link *l, jsCtx *js)
     if (js_StreamNames(&names, js, NULL, &je) != NATS_OK)
         return;
     struct shadow_dstat *d = watch_oom(calloc(SHADOW_DSTATS_MAX, sizeof(*d)));
-    for (int i = 0; i < names->Count && n < SHADOW_DSTATS_MAX; i++) {
+    for (int i = 0; i < names->Count && n < SHADOW_DSTATS_MAX && !shadow_link_stopping(l); i++) {
         jsStreamInfo *si = NULL;
         if (!watch_dstat_name(names->List[i], &d[n]) ||
             js_GetStreamInfo(&si, js, names->List[i], NULL, &je) != NATS_OK)
@@ -391,7 +391,8 @@ void shadow_watch_round(struct shadow_link *l, struct shadow_watch *w, natsConne
     }
     if ((si = watch_subjects(js, SHADOW_STREAM_HUBS, "dd.h.>")) == NULL)
         return;
-    for (int i = 0; si->State.Subjects && i < si->State.Subjects->Count; i++) {
+    for (int i = 0; si->State.Subjects && i < si->State.Subjects->Count && !shadow_link_stopping(l);
+         i++) {
         const char *hub = si->State.Subjects->List[i].Subject + strlen("dd.h.");
         int64_t ms;
         uint64_t seq;

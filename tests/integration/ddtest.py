@@ -124,7 +124,8 @@ class Hub:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError("dumpsterd did not stop on signal %d" % sig)
+                raise AssertionError("dumpsterd did not stop on signal %d; its log ends:\n%s"
+                                     % (sig, self.log()[-4000:]))
         rc = self.proc.returncode if self.proc else None
         if self.proc:
             self.logf.close()
