@@ -129,6 +129,7 @@ struct shadow_dstat {
 
 struct shadow_stats {
     bool up;                 /* connected, streams checked */
+    bool down_long;          /* down for more than SHADOW_GRACE_MS (not a reconnect) */
     uint64_t published;      /* messages whose copy was acked */
     uint64_t failed;         /* messages whose copy failed (or timed out) */
     uint64_t forgotten;      /* copies removed */

@@ -665,6 +665,7 @@ void shadow_get_stats(const struct shadow *sh, struct shadow_stats *st)
 {
     *st = sh->stats;
     st->in_flight = sh->used;
+    st->down_long = shadow_down_long(sh, clock_mono_ms());
     st->dstats = sh->dstats;
     st->ndstats = sh->ndstats;
 }

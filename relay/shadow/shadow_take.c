@@ -267,7 +267,7 @@ int shadow_taker_resubmit(void *taker, const struct resubmit_req *req, char *why
     struct shadow_stats st;
 
     shadow_get_stats(tk->sh, &st);
-    if (!st.up) {
+    if (st.down_long) { /* a reconnect under way: the resends wait for it */
         snprintf(why, whylen, "the NATS cluster is not reachable");
         return -1;
     }

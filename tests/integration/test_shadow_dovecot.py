@@ -69,6 +69,7 @@ def test_exact_heal_of_a_dead_hub():
             from_dead = [x for x in lost if x[1].startswith("<dead-")]
             assert from_dead and len(from_dead) < len(lost), lost  # both hubs' mail was lost
             site = c.site([("hub1", hubs[0].admin_port), ("hub2", hubs[1].admin_port)])
+            wait_for(lambda: metric(hubs[1], "dumpsterd_shadow_up") == 1, what="hub2's link")
             rc, out, err = ctl("--site", site, "--token-file", c.token_file, "failover", "--sg",
                                "SG1", "--dest", dv.dest_tcp(), "--since", since)
             assert rc == 69, (rc, out, err)

@@ -151,10 +151,12 @@ def test_failover_from_shadow_dumpster():
             assert rc == 69 and "DumpsterStatisticsNotAvailable: {hub1}" in out, (rc, out, err)
             rows = [ln.split() for ln in out.split("SHADOW DUMPSTERS", 1)[-1].splitlines()]
             assert ["hub1", "SG1", str(n)] in [r[:3] for r in rows], out  # the dead hub's
+            wait_for(lambda: metric(hubs[1], "dumpsterd_shadow_up") == 1, what="hub2's link")
             rc, out, err = ctl("--site", site, "--token-file", c.token_file, "failover", "--sg",
                                "SG1", "--dest", mbx2.dest(), "--since", since)
             assert rc == 69, (rc, out, err)  # hub1 did not answer
-            assert "hub2: resends the share of hub1 (no answer) from their shadow dumpsters" in out, out
+            assert "hub2: resends the share of hub1 (no answer) from their shadow dumpsters" in out, (
+                out, err)
             wait_for(lambda: mbx2.stats()["stored"] >= n + 3, timeout=60,
                      what="the whole window back at mbx2")
             assert sorted(message_ids(mbx2)) == want, (sorted(message_ids(mbx2)), want)
