@@ -73,8 +73,10 @@ def test_exact_heal_of_a_dead_hub():
             wait_for(lambda: metric(hubs[1], "dumpsterd_shadow_up") == 1, what="hub2's link")
             rc, out, err = ctl("--site", site, "--token-file", c.token_file, "failover", "--sg",
                                "SG1", "--dest", dv.dest_tcp(), "--since", since)
-            assert rc == 69, (rc, out, err)
-            assert "hub2: resends the share of hub1 (no answer)" in out, out
+            # on a failure: what hub2 did with the request, and whether it still runs
+            why = (rc, out, err, hubs[1].proc.poll(), hubs[1].log()[-4000:])
+            assert rc == 69, why
+            assert "hub2: resends the share of hub1 (no answer)" in out, why
             wait_for(lambda: dv.count(USERS) >= total, timeout=60, what="every lost copy back")
             wait_for(lambda: "for hub hub1 done" in hubs[1].log(), what="hub1's share done")
             wait_for(lambda: ddheal.queue_empty(hubs[1].admin_port), what="an empty queue")

@@ -160,9 +160,10 @@ def test_failover_from_shadow_dumpster():
             wait_for(lambda: metric(hubs[1], "dumpsterd_shadow_up") == 1, what="hub2's link")
             rc, out, err = ctl("--site", site, "--token-file", c.token_file, "failover", "--sg",
                                "SG1", "--dest", mbx2.dest(), "--since", since)
-            assert rc == 69, (rc, out, err)  # hub1 did not answer
-            assert "hub2: resends the share of hub1 (no answer) from their shadow dumpsters" in out, (
-                out, err)
+            # on a failure: what hub2 did with the request, and whether it still runs
+            why = (rc, out, err, hubs[1].proc.poll(), hubs[1].log()[-4000:])
+            assert rc == 69, why  # hub1 did not answer
+            assert "hub2: resends the share of hub1 (no answer) from their shadow dumpsters" in out, why
             wait_for(lambda: mbx2.stats()["stored"] >= n + 3, timeout=60,
                      what="the whole window back at mbx2")
             assert sorted(message_ids(mbx2)) == want, (sorted(message_ids(mbx2)), want)
