@@ -73,102 +73,6 @@ struct shadow {
     size_t ndstats;
 };
 
-/* ---- the link (both sides) ---- */
-
-void shadow_link_post(struct shadow_link *l, const struct shadow_ev *ev)
-{
-    struct shadow_ev *e = malloc(sizeof(*e));
-
-    if (e == NULL)
-        abort();
-    *e = *ev;
-    e->next = NULL;
-    pthread_mutex_lock(&l->mu);
-    bool was_empty = l->evs == NULL;
-    if (l->evs_tail)
-        l->evs_tail->next = e;
-    else
-        l->evs = e;
-    l->evs_tail = e;
-    pthread_mutex_unlock(&l->mu);
-    if (was_empty) {
-        char b = 1;
-        while (write(l->wake[1], &b, 1) < 0 && errno == EINTR)
-            ;
-    }
-}
-
-bool shadow_link_stopping(struct shadow_link *l)
-{
-    pthread_mutex_lock(&l->mu);
-    bool stop = l->stop;
-    pthread_mutex_unlock(&l->mu);
-    return stop;
-}
-
-void shadow_link_push(struct shadow_link *l, struct shadow_job *j)
-{
-    j->next = NULL;
-    pthread_mutex_lock(&l->mu);
-    if (j->kind == SHADOW_JOB_FORGET && l->nforget >= SHADOW_FORGET_MAX) {
-        pthread_mutex_unlock(&l->mu);
-        shadow_job_free(j);
-        return;
-    }
-    if (j->kind == SHADOW_JOB_FORGET)
-        l->nforget++;
-    if (l->jobs_tail)
-        l->jobs_tail->next = j;
-    else
-        l->jobs = j;
-    l->jobs_tail = j;
-    pthread_cond_signal(&l->cv);
-    pthread_mutex_unlock(&l->mu);
-}
-
-void shadow_link_drop_publishes(struct shadow_link *l)
-{
-    struct shadow_job **pp, *drop = NULL;
-
-    pthread_mutex_lock(&l->mu);
-    l->jobs_tail = NULL;
-    for (pp = &l->jobs; *pp;) {
-        struct shadow_job *j = *pp;
-        if (j->kind == SHADOW_JOB_PUBLISH) {
-            *pp = j->next;
-            j->next = drop;
-            drop = j;
-        } else {
-            l->jobs_tail = j;
-            pp = &j->next;
-        }
-    }
-    pthread_mutex_unlock(&l->mu);
-    while (drop) {
-        struct shadow_job *n = drop->next;
-        shadow_job_free(drop);
-        drop = n;
-    }
-}
-
-void shadow_ev_free(struct shadow_ev *e)
-{
-    if (e) {
-        free(e->env);
-        free(e->data);
-        free(e);
-    }
-}
-
-void shadow_job_free(struct shadow_job *j)
-{
-    if (j) {
-        free(j->env);
-        free(j->data);
-        free(j);
-    }
-}
-
 /* ---- ops ---- */
 
 /* shadow_oom - p, or abort */
@@ -440,49 +344,6 @@ static void shadow_tick_cb(evutil_socket_t fd, short what, void *arg)
         shadow_link_drop_publishes(&sh->link);
 }
 
-/* shadow_env_add - one "key\0value\0" pair of the envelope */
-static void shadow_env_add(char **env, size_t *len, size_t *cap, const char *k, const char *v)
-{
-    size_t need = strlen(k) + strlen(v) + 2;
-
-    if (*len + need > *cap) {
-        *cap = (*cap + need) * 2;
-        *env = shadow_oom(realloc(*env, *cap));
-    }
-    memcpy(*env + *len, k, strlen(k) + 1);
-    *len += strlen(k) + 1;
-    memcpy(*env + *len, v, strlen(v) + 1);
-    *len += strlen(v) + 1;
-}
-
-/* shadow_env - the envelope headers of m */
-static void shadow_env(struct shadow *sh, struct shadow_op *op, const struct queue_msg *m)
-{
-    char v[DD_ADDR_MAX + DD_SG_NAME_MAX + 16];
-    size_t cap = 256;
-
-    op->env = shadow_oom(malloc(cap));
-    op->envlen = 0;
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Hub", sh->link.set.hub);
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Queue-Id", m->queue_id);
-    snprintf(v, sizeof(v), "<%s>", m->sender);
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-From", v);
-    for (size_t i = 0; i < m->nrcpts; i++) {
-        const struct queue_msg_rcpt *r = &m->rcpts[i];
-        snprintf(v, sizeof(v), "%s <%s>", r->route == RCPT_ROUTE_SG ? r->sg : "@smarthost",
-                 r->addr);
-        shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Rcpt", v);
-    }
-    snprintf(v, sizeof(v), "%lld", (long long)m->received_ms);
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Received", v);
-    snprintf(v, sizeof(v), "%llu", (unsigned long long)m->size);
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Size", v);
-    snprintf(v, sizeof(v), "%d %d", (int)m->body, (int)m->smtputf8);
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Body", v);
-    if (m->message_id)
-        shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Message-Id", m->message_id);
-}
-
 /* shadow_op_new - a free slot's op for a copy of content (nfree > 0) */
 static struct shadow_op *shadow_op_new(struct shadow *sh, const char *queue_id, const void *content,
                                        size_t len, shadow_done_fn fn, void *ctx)
@@ -517,34 +378,9 @@ void shadow_publish(struct shadow *sh, const struct queue_msg *m, const void *co
         return;
     }
     struct shadow_op *op = shadow_op_new(sh, m->queue_id, content, len, fn, ctx);
-    shadow_env(sh, op, m);
+    shadow_env_queue(sh->link.set.hub, m, &op->env, &op->envlen);
     if (sh->up)
         shadow_send(sh, op);
-}
-
-/* shadow_keep_env - the headers of a shadow dumpster copy */
-static void shadow_keep_env(struct shadow *sh, struct shadow_op *op, const struct shadow_kept *k)
-{
-    char v[DD_ADDR_MAX + 32];
-    size_t cap = 256;
-
-    op->env = shadow_oom(malloc(cap));
-    op->envlen = 0;
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Hub", sh->link.set.hub);
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Queue-Id", k->queue_id);
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Sg", k->sg);
-    snprintf(v, sizeof(v), "<%s>", k->sender);
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-From", v);
-    for (size_t i = 0; i < k->naddrs; i++) {
-        snprintf(v, sizeof(v), "<%s> %lld", k->addrs[i], (long long)k->delivered_ms);
-        shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Delivered", v);
-    }
-    snprintf(v, sizeof(v), "%lld", (long long)k->received_ms);
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Received", v);
-    snprintf(v, sizeof(v), "%llu", (unsigned long long)k->size);
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Size", v);
-    snprintf(v, sizeof(v), "%d %d", k->body, k->smtputf8);
-    shadow_env_add(&op->env, &op->envlen, &cap, "Dd-Body", v);
 }
 
 /* shadow_has_dumpster - sg has a shadow dumpster stream */
@@ -572,7 +408,7 @@ void shadow_keep(struct shadow *sh, const struct shadow_kept *k, const void *con
     snprintf(op->sg, sizeof(op->sg), "%s", k->sg);
     op->seq = k->seq;
     sh->keeps++;
-    shadow_keep_env(sh, op, k);
+    shadow_env_kept(sh->link.set.hub, k, &op->env, &op->envlen);
     if (sh->up)
         shadow_send(sh, op);
 }
@@ -670,30 +506,9 @@ void shadow_get_stats(const struct shadow *sh, struct shadow_stats *st)
     st->ndstats = sh->ndstats;
 }
 
-/* shadow_read_secret - the first line of a credentials file */
-static int shadow_read_secret(const char *path, char *out, size_t cap, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "r");
-
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fgets(out, (int)cap, f) == NULL)
-        out[0] = 0;
-    fclose(f);
-    out[strcspn(out, "\r\n")] = 0;
-    if (out[0] == 0) {
-        snprintf(err, errlen, "%s is empty", path);
-        return -1;
-    }
-    return 0;
-}
-
 struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *err, size_t errlen)
 {
     struct shadow *sh = calloc(1, sizeof(*sh));
-    struct shadow_settings *set;
 
     if (sh == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -703,32 +518,7 @@ struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *e
     sh->link.wake[0] = sh->link.wake[1] = -1;
     pthread_mutex_init(&sh->link.mu, NULL);
     pthread_cond_init(&sh->link.cv, NULL);
-    set = &sh->link.set;
-    snprintf(set->hub, sizeof(set->hub), "%s", c->hub.name);
-    snprintf(set->servers, sizeof(set->servers), "%s", c->shadow.servers);
-    snprintf(set->user, sizeof(set->user), "%s", c->shadow.user);
-    snprintf(set->ca_file, sizeof(set->ca_file), "%s", c->shadow.ca_file);
-    set->replicas = c->shadow.replicas;
-    set->publish_timeout_s = c->shadow.publish_timeout;
-    set->takeover_after_s = c->shadow.takeover_after;
-    set->queue_max_age_s = (uint64_t)c->delivery.max_queue_lifetime + c->shadow.takeover_after;
-    set->sgs = calloc(c->nsg ? c->nsg : 1, sizeof(*set->sgs));
-    if (set->sgs == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return shadow_free(sh);
-    }
-    for (size_t i = 0; i < c->nsg; i++)
-        if (c->sg[i].max_size > 0 && c->sg[i].max_age > 0) { /* 0: the SG keeps nothing */
-            struct shadow_sg *g = &set->sgs[set->nsgs++];
-            snprintf(g->name, sizeof(g->name), "%s", c->sg[i].name);
-            g->max_age_s = c->sg[i].max_age;
-            g->max_bytes = c->sg[i].max_size;
-        }
-    if ((c->shadow.password_file[0] &&
-         shadow_read_secret(c->shadow.password_file, set->password, sizeof(set->password), err,
-                            errlen) < 0) ||
-        (c->shadow.token_file[0] &&
-         shadow_read_secret(c->shadow.token_file, set->token, sizeof(set->token), err, errlen) < 0))
+    if (shadow_settings_load(&sh->link.set, c, err, errlen) < 0)
         return shadow_free(sh);
     sh->nops = c->smtp.max_connections + 16 + SHADOW_KEEPS_MAX;
     sh->ops = calloc(sh->nops, sizeof(*sh->ops));

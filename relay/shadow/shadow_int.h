@@ -136,6 +136,19 @@ void shadow_link_drop_publishes(struct shadow_link *l);
 /* shadow_job_free - a job and what it owns. */
 void shadow_job_free(struct shadow_job *j);
 
+/* shadow_settings_load - set from c, the credential files read; -1 with
+ * err (set->sgs, once allocated, is the caller's to free). */
+int shadow_settings_load(struct shadow_settings *set, const struct conf *c, char *err,
+                         size_t errlen);
+
+/* shadow_env_queue, shadow_env_kept - the envelope of a queue copy of m, or
+ * of the shadow dumpster copy k, from hub (shadow_envelope.c): *env is
+ * malloc'd "key\0value\0" pairs, *envlen their octets; aborts without memory. */
+struct queue_msg;
+struct shadow_kept;
+void shadow_env_queue(const char *hub, const struct queue_msg *m, char **env, size_t *envlen);
+void shadow_env_kept(const char *hub, const struct shadow_kept *k, char **env, size_t *envlen);
+
 /* The watch of the other hubs (shadow_watch.c, worker thread only). */
 struct shadow_watch {
     int64_t next_ms;                                       /* monotonic: the next round */
