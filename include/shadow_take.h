@@ -27,6 +27,7 @@
 struct shadow_taker; /* opaque; one owner (the hub) */
 
 #define SHADOW_AWAY_WAIT_MS 10000 /* delivery waits at most this for the answer */
+#define TAKE_DROP_AGAIN_MS 1000   /* a removal the store could not write goes again after */
 
 struct event_base;
 

@@ -24,8 +24,9 @@ struct shadow_taker {
     struct event *wait_ev;    /* the bound of the hold */
     void (*ready)(void *ctx); /* NULL once called */
     void *ready_ctx;
-    size_t drops;  /* queue_drop calls not answered */
-    bool answered; /* the away list came */
+    size_t drops;             /* taken messages not yet out of the queue */
+    bool answered;            /* the away list came */
+    struct drop_op *dropping; /* the removals not answered or tried again */
     struct resend *resends;
     struct probe_ops ops; /* the mailbox probes */
     bool has_ops;
@@ -41,6 +42,16 @@ struct resend {
     size_t pending; /* commits not answered */
     bool read;      /* the stream was read to its end */
     bool ok;
+};
+
+/* A taken message whose removal the store could not write: tried again
+ * every TAKE_DROP_AGAIN_MS while delivery stays held. */
+struct drop_op {
+    struct drop_op *next;
+    struct shadow_taker *tk;
+    struct event *ev;
+    uint64_t failures;
+    char queue_id[DD_QUEUEID_LEN + 1];
 };
 
 /* A resent copy waiting for its probe and its commit. */
@@ -105,6 +116,12 @@ static void taker_wait_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (tk->ready == NULL)
         return;
+    if (tk->answered) { /* removals the store has not written yet: they go first */
+        log_warn("shadow",
+                 "delivery waits for %zu messages taken over elsewhere to leave the queue",
+                 tk->drops);
+        return;
+    }
     log_warn("shadow",
              "the cluster did not say in %d ms what other hubs took over from this "
              "one; delivering without waiting",
@@ -123,17 +140,74 @@ void shadow_taker_hold(struct shadow_taker *tk, void (*ready)(void *ctx), void *
         taker_ready(tk); /* no timer: do not hold */
 }
 
-/* taker_dropped - one taken message left the queue, or was not here */
+static void taker_drop(struct shadow_taker *tk, const char *queue_id, struct drop_op *again);
+
+/* taker_drop_again_cb - the store failed the removal: once more */
+static void taker_drop_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct drop_op *d = arg;
+
+    (void)fd;
+    (void)what;
+    taker_drop(d->tk, d->queue_id, d);
+}
+
+/* taker_drop_done - d's removal is over: out of the list, freed */
+static void taker_drop_done(struct shadow_taker *tk, struct drop_op *d)
+{
+    for (struct drop_op **pp = &tk->dropping; *pp; pp = &(*pp)->next)
+        if (*pp == d) {
+            *pp = d->next;
+            break;
+        }
+    if (d->ev)
+        event_free(d->ev);
+    free(d);
+}
+
+/* taker_dropped - one taken message left the queue, was not here, or the
+ * store could not write its removal (tried again, delivery still held) */
 static void taker_dropped(void *ctx, enum queue_drop_result result)
 {
-    struct shadow_taker *tk = ctx;
+    struct drop_op *d = ctx;
+    struct shadow_taker *tk = d->tk;
+    struct timeval tv = {TAKE_DROP_AGAIN_MS / 1000, (TAKE_DROP_AGAIN_MS % 1000) * 1000};
 
-    if (result == QUEUE_DROP_BUSY)
+    if (result == QUEUE_DROP_FAILED) {
+        d->failures++;
+        if ((d->failures & (d->failures - 1)) == 0) /* the 1st, 2nd, 4th, ... */
+            log_err("shadow",
+                    "cannot remove %s, taken over by another hub (%llu times): trying again "
+                    "every %d ms; delivery waits",
+                    d->queue_id, (unsigned long long)d->failures, TAKE_DROP_AGAIN_MS);
+        if (d->ev != NULL || (d->ev = evtimer_new(tk->base, taker_drop_again_cb, d)) != NULL) {
+            evtimer_add(d->ev, &tv);
+            return;
+        }
+        log_err("shadow", "cannot time the removal of %s again: it stays queued", d->queue_id);
+    } else if (result == QUEUE_DROP_BUSY)
         log_warn("shadow", "a message another hub took over is in delivery here already");
-    else if (result == QUEUE_DROP_FAILED)
-        log_err("shadow", "cannot remove a message another hub took over");
+    else if (d->failures > 0)
+        log_info("shadow", "%s left the queue after %llu failed removals", d->queue_id,
+                 (unsigned long long)d->failures);
+    taker_drop_done(tk, d);
     if (--tk->drops == 0 && tk->answered)
         taker_ready(tk);
+}
+
+/* taker_drop - queue_drop of queue_id; again: the op of a failed one */
+static void taker_drop(struct shadow_taker *tk, const char *queue_id, struct drop_op *again)
+{
+    struct drop_op *d = again;
+
+    if (d == NULL) {
+        d = take_oom(calloc(1, sizeof(*d)));
+        d->tk = tk;
+        snprintf(d->queue_id, sizeof(d->queue_id), "%s", queue_id);
+        d->next = tk->dropping;
+        tk->dropping = d;
+    }
+    queue_drop(tk->q, d->queue_id, "taken over by another hub", taker_dropped, d);
 }
 
 void shadow_taker_away(void *taker, const char *const *ids, size_t n)
@@ -147,7 +221,7 @@ void shadow_taker_away(void *taker, const char *const *ids, size_t n)
                  n);
     tk->drops += n;
     for (size_t i = 0; i < n; i++)
-        queue_drop(tk->q, ids[i], "taken over by another hub", taker_dropped, tk);
+        taker_drop(tk, ids[i], NULL);
     tk->answered = true;
     if (tk->drops == 0)
         taker_ready(tk);
@@ -444,6 +518,13 @@ struct shadow_taker *shadow_taker_free(struct shadow_taker *tk)
 {
     if (tk && tk->wait_ev)
         event_free(tk->wait_ev);
+    while (tk && tk->dropping) {
+        struct drop_op *d = tk->dropping;
+        tk->dropping = d->next;
+        if (d->ev)
+            event_free(d->ev);
+        free(d);
+    }
     while (tk && tk->resends) {
         struct resend *r = tk->resends;
         tk->resends = r->next;
