@@ -72,6 +72,11 @@
  * small disk with WAL). An operation larger than it goes alone. */
 #define DD_STORE_BATCH_MAX 512
 #define DD_STORE_BATCH_BYTES (1024u * 1024)
+/* How long work that may wait (delivery outcomes: store_call_lazy) waits
+ * for other work to share its transaction. Alone, each outcome was a
+ * transaction of its own, and every transaction writes the last page of
+ * every table and index it touches (about 8 pages) to the WAL. */
+#define DD_STORE_LINGER_MS 5
 /* How long the store waits for a lock another process holds (an operator's
  * sqlite3 reading the database) before a statement fails with SQLITE_BUSY. */
 #define DD_STORE_BUSY_MS 10000

@@ -446,7 +446,7 @@ static void queue_done_submit(struct queue *q, struct queue_outcome *o,
     op->o = o;
     op->fn = fn;
     op->ctx = ctx;
-    store_call(q->st, queue_done_work, queue_done_reply, op, false);
+    store_call_lazy(q->st, queue_done_work, queue_done_reply, op);
 }
 
 /* queue_done - record outcomes */

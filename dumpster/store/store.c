@@ -187,23 +187,52 @@ static void store_run_batch(struct store *s, struct store_op *ops)
     store_account(s, rc == SQLITE_OK ? ndurable : 0, clock_mono_us() - t0);
 }
 
-/* store_take - wait for work; take up to DD_STORE_BATCH_MAX operations
- * and DD_STORE_BATCH_BYTES of content (at least one operation) */
+/* store_linger_until - with s->mu held: until when the pending work may
+ * wait for more (monotonic µs), or 0 when it goes now (work that may not
+ * wait, a full batch, stopping, or the first lazy work's time is up) */
+static int64_t store_linger_until(const struct store *s)
+{
+    if (s->stop || s->pending_eager > 0 || s->pending_n >= DD_STORE_BATCH_MAX)
+        return 0;
+    int64_t until = s->pending->queued_us + s->linger_us;
+    return until > clock_mono_us() ? until : 0;
+}
+
+/* store_wait_until - with s->mu held: wait for a signal or until us (the
+ * condition variable runs on CLOCK_MONOTONIC, as clock_mono_us does) */
+static void store_wait_until(struct store *s, int64_t us)
+{
+    struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000};
+
+    pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+}
+
+/* store_take - wait for work (lazy work alone: until it is due or other
+ * work comes); take up to DD_STORE_BATCH_MAX operations and
+ * DD_STORE_BATCH_BYTES of content (at least one operation) */
 static struct store_op *store_take(struct store *s)
 {
     struct store_op *ops, **cut;
     size_t n = 0, bytes = 0;
+    int64_t until;
 
     pthread_mutex_lock(&s->mu);
-    while (s->pending == NULL && !s->stop)
-        pthread_cond_wait(&s->cv, &s->mu);
+    for (;;) {
+        while (s->pending == NULL && !s->stop)
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->pending == NULL || (until = store_linger_until(s)) == 0)
+            break;
+        store_wait_until(s, until);
+    }
     ops = s->pending;
     for (cut = &s->pending; *cut && n < DD_STORE_BATCH_MAX; cut = &(*cut)->next) {
         if (n > 0 && bytes + (*cut)->bytes > DD_STORE_BATCH_BYTES)
             break;
         bytes += (*cut)->bytes;
+        s->pending_eager -= !(*cut)->lazy;
         n++;
     }
+    s->pending_n -= n;
     s->pending = *cut;
     if (s->pending == NULL)
         s->pending_tail = &s->pending;
@@ -322,9 +351,12 @@ static void store_done_cb(evutil_socket_t fd, short what, void *arg)
 static void store_queue(struct store *s, struct store_op *op)
 {
     atomic_fetch_add(&s->backlog, op->bytes);
+    op->queued_us = clock_mono_us();
     pthread_mutex_lock(&s->mu);
     *s->pending_tail = op;
     s->pending_tail = &op->next;
+    s->pending_n++;
+    s->pending_eager += !op->lazy;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
@@ -359,6 +391,21 @@ void store_call_bytes(struct store *s, store_work_fn work, store_reply_fn reply,
 void store_call(struct store *s, store_work_fn work, store_reply_fn reply, void *arg, bool durable)
 {
     store_call_bytes(s, work, reply, arg, durable, 0);
+}
+
+/* store_call_lazy - queue work that may wait for company */
+void store_call_lazy(struct store *s, store_work_fn work, store_reply_fn reply, void *arg)
+{
+    struct store_op *op = store_new_op(work, reply, arg);
+
+    op->lazy = true;
+    store_queue(s, op);
+}
+
+/* store_set_linger - see store_int.h */
+void store_set_linger(struct store *s, int ms)
+{
+    s->linger_us = (int64_t)ms * 1000;
 }
 
 /* store_read - queue work that writes nothing */
@@ -506,8 +553,13 @@ struct store *store_open(const char *data_dir, struct event_base *base, store_dr
         return NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
     s->pending_tail = &s->pending;
+    s->linger_us = DD_STORE_LINGER_MS * 1000;
     s->done_tail = &s->done;
     s->posts_tail = &s->posts;
     s->later_tail = &s->later;

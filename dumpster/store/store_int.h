@@ -37,6 +37,16 @@ void store_call(struct store *s, store_work_fn work, store_reply_fn reply, void 
 void store_call_bytes(struct store *s, store_work_fn work, store_reply_fn reply, void *arg,
                       bool durable, size_t bytes);
 
+/* store_call_lazy - store_call for work that need not be written at once
+ * (delivery outcomes): alone in the queue it waits up to
+ * DD_STORE_LINGER_MS for other work to share its transaction, and goes at
+ * once with the first work that may not wait. Never durable. */
+void store_call_lazy(struct store *s, store_work_fn work, store_reply_fn reply, void *arg);
+
+/* store_set_linger - how long lazy work waits (ms; DD_STORE_LINGER_MS
+ * unless set; 0: it goes at once). Before store_start(). */
+void store_set_linger(struct store *s, int ms);
+
 /* store_read - store_call for work that writes nothing (reads, and state
  * of its own in memory): it runs without a savepoint, as there is nothing
  * of its to undo when it fails. */

@@ -20,7 +20,9 @@ struct store_op {
     void *arg;
     size_t bytes;
     bool durable;
-    bool readonly; /* no savepoint: store_read */
+    bool readonly;     /* no savepoint: store_read */
+    bool lazy;         /* may wait DD_STORE_LINGER_MS for company: store_call_lazy */
+    int64_t queued_us; /* when it was queued (monotonic) */
     enum store_rc rc;
 };
 
@@ -60,6 +62,9 @@ struct store {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct store_op *pending, **pending_tail; /* loop -> thread */
+    size_t pending_eager;                     /* of them, not lazy */
+    size_t pending_n;                         /* all of them */
+    int64_t linger_us;                        /* how long lazy work waits */
     struct store_op *done, **done_tail;       /* thread -> loop */
     struct store_later *posts, **posts_tail;  /* thread -> loop, ahead of done */
     bool stop;

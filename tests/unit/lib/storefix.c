@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "storefix.h"
+#include "store_int.h"
 
 /* sf_base_ms - an hour ago */
 int64_t sf_base_ms(void)
@@ -125,6 +126,7 @@ void sf_open(struct storefix *f)
 
     if ((f->st = store_open(f->dir, f->base, NULL, NULL, err, sizeof(err))) == NULL)
         fail_msg("store_open: %s", err);
+    store_set_linger(f->st, f->linger ? DD_STORE_LINGER_MS : 0);
     if ((f->q = queue_new(f->base, f->st, err, sizeof(err))) == NULL)
         fail_msg("queue_new: %s", err);
     sf_open_parts(f);

@@ -55,6 +55,8 @@ struct storefix {
     enum msg_utf8 smtputf8;
     bool whole;          /* sf_commit() of one chunk hands it with the commit, as smtpd does */
     bool hold;           /* sf_commit() commits held (queue_unhold releases) */
+    bool linger;         /* outcomes wait DD_STORE_LINGER_MS for company, as in the
+                            hub (default: they go at once, as sf_done waits for each) */
     struct sf_fault flt; /* the store's fault hook (sf_fault) */
     /* called between queue_new and store_start: more observers */
     void (*before_start)(struct storefix *f);
