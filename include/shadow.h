@@ -54,7 +54,8 @@ struct shadow_kept {
     const char *queue_id, *sg, *sender; /* sender: "" for <> */
     int64_t received_ms, delivered_ms;  /* unix ms */
     uint64_t size;
-    uint64_t seq; /* tells deliveries of one message to one SG apart (a row id) */
+    uint64_t seq;    /* tells deliveries of one message to one SG apart (a row id) */
+    uint64_t msg_id; /* the message in the store (what keeps its content) */
     int body, smtputf8;
     const char *const *addrs; /* the recipients delivered */
     size_t naddrs;
@@ -68,6 +69,33 @@ struct shadow_kept {
  * failure is counted and logged; the removal of the message's queue copy
  * (shadow_forget) waits until the cluster answered. */
 void shadow_keep(struct shadow *sh, const struct shadow_kept *k, const void *content, size_t len);
+
+/* A shadow dumpster copy the cluster did not store, as it would have gone:
+ * valid during the call. */
+struct shadow_owed_copy {
+    const char *queue_id, *sg;
+    uint64_t seq, msg_id;
+    const char *env; /* its Dd- headers, as published */
+    size_t envlen;
+};
+
+/* shadow_on_owed - fn(ctx, c) for each shadow dumpster copy that failed
+ * (the link down, too many in flight, no ack, the hub stopping), so the
+ * copy can go again later with shadow_keep_again. One function. */
+void shadow_on_owed(struct shadow *sh, void (*fn)(void *ctx, const struct shadow_owed_copy *c),
+                    void *ctx);
+
+/* shadow_keep_again - an owed copy goes again: the same subject and
+ * Nats-Msg-Id, so a copy the cluster stored after all is not stored twice.
+ * false: not now (the link is not up, too many copies in flight, the hub
+ * is stopping), fn is not called; else fn(ctx, stored, why) follows, and a
+ * failure is not owed again by shadow_on_owed's function. */
+bool shadow_keep_again(struct shadow *sh, const struct shadow_owed_copy *c, const void *content,
+                       size_t len, shadow_done_fn fn, void *ctx);
+
+/* shadow_note_owed - how many owed copies wait (for the statistics); ok
+ * false: unknown, the count stays */
+void shadow_note_owed(struct shadow *sh, uint64_t n, bool ok);
 
 /* shadow_forget - the shadow copy of queue_id is not needed any more (its
  * recipients are final, or it was withdrawn). Best effort, bounded: a
@@ -139,6 +167,8 @@ struct shadow_stats {
     uint64_t latency_us_max;
     uint64_t kept;        /* copies stored in a shadow dumpster */
     uint64_t keep_failed; /* copies that could not be (or were dropped) */
+    uint64_t kept_again;  /* of the kept, stored by shadow_keep_again */
+    uint64_t owed;        /* copies waiting to go again (shadow_note_owed) */
     uint64_t hubs_live;   /* the other hubs whose beat is recent */
     uint64_t hubs_silent; /* silent for more than takeover_after */
     uint64_t takeovers;   /* silent hubs this hub took over */

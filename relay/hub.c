@@ -33,6 +33,7 @@
 #include "sdnotify.h"
 #include "shadow.h"
 #include "shadow_gate.h"
+#include "shadow_owed.h"
 #include "shadow_take.h"
 #include "smtpd_server.h"
 #include "store.h"
@@ -59,6 +60,7 @@ struct hub {
     struct shadow *shadow; /* NULL: no [shadow] servers */
     struct shadow_gate *gate;
     struct shadow_taker *taker; /* a silent hub's copies become messages here */
+    struct shadow_owed *owed;   /* shadow dumpster copies that go again */
     struct event *sig_term, *sig_int, *sig_hup;
     struct privdrop pd;                             /* who the hub runs as */
     struct evconnlistener *admin_ls[DD_LISTEN_MAX]; /* bound as root, until admin_new */
@@ -352,6 +354,8 @@ struct hub *hub_new(struct conf *c, const struct hub_opts *o, int *exit_code)
         shadow_on_take(h->shadow, shadow_taker_take, h->taker);
         shadow_on_away(h->shadow, shadow_taker_away, h->taker);
         shadow_on_resend(h->shadow, shadow_taker_resend_copy, shadow_taker_resend_done, h->taker);
+        if ((h->owed = shadow_owed_new(h->base, h->store, h->queue, h->shadow)) == NULL)
+            return hub_fail(h, exit_code, EX_OSERR, "shadow", "out of memory");
         if (shadow_start(h->shadow, err, sizeof(err)) < 0)
             return hub_fail(h, exit_code, EX_OSERR, "shadow", err);
     }
@@ -443,6 +447,7 @@ struct hub *hub_free(struct hub *h)
     if (h->srv)
         smtpd_server_shutdown(h->srv);
     resubmit_stop(h->resubmit);
+    shadow_owed_stop(h->owed);
     shadow_stop(h->shadow); /* copies waiting fail: their sessions are gone */
     probes_stop(h->probes); /* resubmission is stopping: it resends nothing on the errors */
     dumpster_stop(h->dumpster);
@@ -456,6 +461,7 @@ struct hub *hub_free(struct hub *h)
     h->shadow = shadow_free(h->shadow);
     h->gate = shadow_gate_free(h->gate);
     h->taker = shadow_taker_free(h->taker);
+    h->owed = shadow_owed_free(h->owed);
     h->queue = queue_free(h->queue);
     h->srv = smtpd_server_free(h->srv);
     log_batch_off();

@@ -264,6 +264,16 @@ static const char *const store_schema_steps[] = {
      * A message stored before is sent as it was: without either. */
     ("ALTER TABLE message ADD COLUMN body INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE message ADD COLUMN smtputf8 INTEGER NOT NULL DEFAULT 0;"),
+    /* 5 -> 6: shadow dumpster copies the cluster did not store, to send
+     * again (relay/shadow/shadow_owed.c): env is their Dd- headers */
+    ("CREATE TABLE shadow_owed ("
+     "  sg TEXT NOT NULL,"
+     "  msg INTEGER NOT NULL,"
+     "  seq INTEGER NOT NULL,"
+     "  queue_id TEXT NOT NULL,"
+     "  env BLOB NOT NULL,"
+     "  PRIMARY KEY (sg, msg, seq)"
+     ") WITHOUT ROWID;"),
 };
 
 #define STORE_SCHEMA_NSTEPS (int)(sizeof(store_schema_steps) / sizeof(store_schema_steps[0]))

@@ -433,6 +433,12 @@ static int metrics_shadow(struct evbuffer *out, const struct shadow_stats *s)
     rc |= metrics_u64(out, "dumpsterd_shadow_dumpster_failures_total", "counter",
                       "Delivered copies that could not be stored in a shadow dumpster.",
                       s->keep_failed);
+    rc |= metrics_u64(out, "dumpsterd_shadow_dumpster_kept_again_total", "counter",
+                      "Of the kept, copies that failed first and were stored when sent again.",
+                      s->kept_again);
+    rc |= metrics_u64(out, "dumpsterd_shadow_dumpster_owed", "gauge",
+                      "Delivered copies whose shadow dumpster copy failed and waits to go again.",
+                      s->owed);
     rc |= metrics_u64(out, "dumpsterd_shadow_hubs_live", "gauge",
                       "The other hubs whose last beat is within takeover_after.", s->hubs_live);
     rc |= metrics_u64(out, "dumpsterd_shadow_hubs_silent", "gauge",

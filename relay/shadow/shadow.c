@@ -22,61 +22,15 @@
 #include "log.h"
 #include "shadow.h"
 #include "shadow_int.h"
+#include "shadow_loop.h"
 
 #define SHADOW_TICK_MS 250
-#define SHADOW_AGAIN_MS 250  /* a publish that met a passing failure goes again after */
-#define SHADOW_JOIN_S 10     /* the worker's time to stop */
-#define SHADOW_KEEPS_MAX 256 /* shadow dumpster publishes in flight; more are dropped */
-
-struct shadow_op {
-    uint32_t gen;
-    bool used;
-    bool sent; /* handed to the worker since the link came up */
-    shadow_done_fn fn;
-    void *ctx;
-    char queue_id[DD_QUEUEID_LEN + 1];
-    char sg[DD_SG_NAME_MAX + 1]; /* a shadow dumpster copy: its SG; "" a queue copy */
-    uint64_t seq;
-    bool forget_after; /* the queue copy's removal waits for this one */
-    char *env;
-    size_t envlen;
-    void *data;
-    size_t len;
-    uint8_t *acked; /* by part, once the first ack says how many */
-    uint32_t nparts, nacked;
-    int64_t start_us, deadline_ms;
-    int64_t again_ms;         /* > 0: send again at this time (a failure that passes) */
-    char why[SHADOW_WHY_MAX]; /* the last such failure */
-};
-
-struct shadow {
-    struct event_base *base;
-    struct shadow_link link;
-    struct event *wake_ev, *tick_ev;
-    struct shadow_op *ops;
-    uint32_t nops, used, keeps;
-    uint32_t *free_slots;
-    uint32_t nfree;
-    bool up, stopping;
-    int64_t down_since_ms; /* monotonic; the link is down since */
-    char down_why[SHADOW_WHY_MAX];
-    struct shadow_stats stats;
-    void (*take_fn)(void *ctx, const struct shadow_take *t);
-    void *take_ctx;
-    void (*away_fn)(void *ctx, const char *const *ids, size_t n);
-    void *away_ctx;
-    void (*resend_copy)(void *ctx, uint64_t id, const struct shadow_take *t);
-    void (*resend_done)(void *ctx, uint64_t id, bool ok, uint64_t count, const char *why);
-    void *resend_ctx;
-    uint64_t resend_ids;
-    struct shadow_dstat *dstats; /* as the worker last read them */
-    size_t ndstats;
-};
-
+#define SHADOW_AGAIN_MS 250 /* a publish that met a passing failure goes again after */
+#define SHADOW_JOIN_S 10    /* the worker's time to stop */
 /* ---- ops ---- */
 
 /* shadow_oom - p, or abort */
-static void *shadow_oom(void *p)
+void *shadow_oom(void *p)
 {
     if (p == NULL) {
         log_err("shadow", "out of memory");
@@ -101,7 +55,7 @@ static struct shadow_op *shadow_op_of(struct shadow *sh, uint64_t token)
 }
 
 /* shadow_send - a job for op to the worker */
-static void shadow_send(struct shadow *sh, struct shadow_op *op)
+void shadow_send(struct shadow *sh, struct shadow_op *op)
 {
     struct shadow_job *j = shadow_oom(calloc(1, sizeof(*j)));
 
@@ -122,8 +76,6 @@ static void shadow_send(struct shadow *sh, struct shadow_op *op)
 }
 
 /* shadow_finish - op is done: its slot goes back, then its callback */
-void shadow_forget(struct shadow *sh, const char *queue_id);
-
 static void shadow_finish(struct shadow *sh, struct shadow_op *op, bool stored, const char *why)
 {
     shadow_done_fn fn = op->fn;
@@ -135,10 +87,19 @@ static void shadow_finish(struct shadow *sh, struct shadow_op *op, bool stored, 
 
     snprintf(text, sizeof(text), "%s", why ? why : ""); /* why may be op->why */
     memcpy(queue_id, op->queue_id, sizeof(queue_id));
-    if (keep) {
+    if (keep && op->again) {
+        sh->keeps--;
+        sh->stats.kept += stored;
+        sh->stats.kept_again += stored;
+    } else if (keep) {
         sh->keeps--;
         uint64_t f = stored ? 0 : ++sh->stats.keep_failed;
         sh->stats.kept += stored;
+        if (!stored && sh->owed_fn) {
+            struct shadow_owed_copy c = {op->queue_id, op->sg,  op->seq,
+                                         op->msg_id,   op->env, op->envlen};
+            sh->owed_fn(sh->owed_ctx, &c);
+        }
         if (f && (f & (f - 1)) == 0) /* the 1st, 2nd, 4th, 8th ... */
             log_warn("shadow", "%s: no shadow dumpster copy for %s: %s (%llu so far)", op->queue_id,
                      op->sg, text, (unsigned long long)sh->stats.keep_failed);
@@ -312,7 +273,7 @@ static void shadow_wake_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* shadow_down_long - the link is down past the grace */
-static bool shadow_down_long(const struct shadow *sh, int64_t now_ms)
+bool shadow_down_long(const struct shadow *sh, int64_t now_ms)
 {
     return !sh->up && now_ms - sh->down_since_ms >= SHADOW_GRACE_MS;
 }
@@ -345,8 +306,8 @@ static void shadow_tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* shadow_op_new - a free slot's op for a copy of content (nfree > 0) */
-static struct shadow_op *shadow_op_new(struct shadow *sh, const char *queue_id, const void *content,
-                                       size_t len, shadow_done_fn fn, void *ctx)
+struct shadow_op *shadow_op_new(struct shadow *sh, const char *queue_id, const void *content,
+                                size_t len, shadow_done_fn fn, void *ctx)
 {
     struct shadow_op *op = &sh->ops[sh->free_slots[--sh->nfree]];
 
@@ -381,55 +342,6 @@ void shadow_publish(struct shadow *sh, const struct queue_msg *m, const void *co
     shadow_env_queue(sh->link.set.hub, m, &op->env, &op->envlen);
     if (sh->up)
         shadow_send(sh, op);
-}
-
-/* shadow_has_dumpster - sg has a shadow dumpster stream */
-static bool shadow_has_dumpster(const struct shadow *sh, const char *sg)
-{
-    for (size_t i = 0; i < sh->link.set.nsgs; i++)
-        if (strcmp(sh->link.set.sgs[i].name, sg) == 0)
-            return true;
-    return false;
-}
-
-void shadow_keep(struct shadow *sh, const struct shadow_kept *k, const void *content, size_t len)
-{
-    if (sh->stopping || !shadow_has_dumpster(sh, k->sg))
-        return;
-    if (sh->nfree == 0 || sh->keeps >= SHADOW_KEEPS_MAX || shadow_down_long(sh, clock_mono_ms())) {
-        uint64_t f = ++sh->stats.keep_failed;
-        if ((f & (f - 1)) == 0) /* the 1st, 2nd, 4th, 8th ... */
-            log_warn("shadow", "%s: no shadow dumpster copy for %s: %s (%llu so far)", k->queue_id,
-                     k->sg, sh->up ? "too many copies in flight" : "no NATS connection",
-                     (unsigned long long)f);
-        return;
-    }
-    struct shadow_op *op = shadow_op_new(sh, k->queue_id, content, len, NULL, NULL);
-    snprintf(op->sg, sizeof(op->sg), "%s", k->sg);
-    op->seq = k->seq;
-    sh->keeps++;
-    shadow_env_kept(sh->link.set.hub, k, &op->env, &op->envlen);
-    if (sh->up)
-        shadow_send(sh, op);
-}
-
-void shadow_forget(struct shadow *sh, const char *queue_id)
-{
-    struct shadow_job *j;
-
-    if (sh->stopping)
-        return;
-    for (uint32_t i = 0; sh->keeps > 0 && i < sh->nops; i++) {
-        struct shadow_op *op = &sh->ops[i];
-        if (op->used && op->sg[0] && strcmp(op->queue_id, queue_id) == 0) {
-            op->forget_after = true; /* not before its dumpster copy is stored */
-            return;
-        }
-    }
-    j = shadow_oom(calloc(1, sizeof(*j)));
-    j->kind = SHADOW_JOB_FORGET;
-    snprintf(j->queue_id, sizeof(j->queue_id), "%s", queue_id);
-    shadow_link_push(&sh->link, j);
 }
 
 void shadow_on_take(struct shadow *sh, void (*fn)(void *ctx, const struct shadow_take *t),

@@ -10,14 +10,7 @@
 
 #include "shadow.h"
 #include "shadow_int.h"
-
-/* shadow_env_oom - p, or abort */
-static void *shadow_env_oom(void *p)
-{
-    if (p == NULL)
-        abort();
-    return p;
-}
+#include "shadow_loop.h"
 
 /* shadow_env_add - one "key\0value\0" pair of the envelope */
 static void shadow_env_add(char **env, size_t *len, size_t *cap, const char *k, const char *v)
@@ -26,7 +19,7 @@ static void shadow_env_add(char **env, size_t *len, size_t *cap, const char *k, 
 
     if (*len + need > *cap) {
         *cap = (*cap + need) * 2;
-        *env = shadow_env_oom(realloc(*env, *cap));
+        *env = shadow_oom(realloc(*env, *cap));
     }
     memcpy(*env + *len, k, strlen(k) + 1);
     *len += strlen(k) + 1;
@@ -39,7 +32,7 @@ void shadow_env_queue(const char *hub, const struct queue_msg *m, char **env, si
     char v[DD_ADDR_MAX + DD_SG_NAME_MAX + 16];
     size_t cap = 256;
 
-    *env = shadow_env_oom(malloc(cap));
+    *env = shadow_oom(malloc(cap));
     *envlen = 0;
     shadow_env_add(env, envlen, &cap, "Dd-Hub", hub);
     shadow_env_add(env, envlen, &cap, "Dd-Queue-Id", m->queue_id);
@@ -66,7 +59,7 @@ void shadow_env_kept(const char *hub, const struct shadow_kept *k, char **env, s
     char v[DD_ADDR_MAX + 32];
     size_t cap = 256;
 
-    *env = shadow_env_oom(malloc(cap));
+    *env = shadow_oom(malloc(cap));
     *envlen = 0;
     shadow_env_add(env, envlen, &cap, "Dd-Hub", hub);
     shadow_env_add(env, envlen, &cap, "Dd-Queue-Id", k->queue_id);

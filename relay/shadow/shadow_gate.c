@@ -10,6 +10,7 @@
 #include "delivery.h"
 #include "log.h"
 #include "shadow_gate.h"
+#include "shadow_loop.h"
 
 struct shadow_gate {
     struct queue *q;
@@ -26,15 +27,6 @@ struct gate_op {
     void *ctx;
     uint64_t cookie;
 };
-
-static void *gate_oom(void *p)
-{
-    if (p == NULL) {
-        log_err("shadow", "out of memory");
-        abort();
-    }
-    return p;
-}
 
 static void gate_op_free(struct gate_op *op)
 {
@@ -112,19 +104,19 @@ void shadow_gate_commit(void *gate, struct queue_msg *m, queue_commit_fn fn, voi
                         uint64_t cookie)
 {
     struct shadow_gate *g = gate;
-    struct gate_op *op = gate_oom(calloc(1, sizeof(*op)));
+    struct gate_op *op = shadow_oom(calloc(1, sizeof(*op)));
 
     op->g = g;
     op->fn = fn;
     op->ctx = ctx;
     op->cookie = cookie;
     op->env = *m;
-    op->env.message_id = m->message_id ? gate_oom(strdup(m->message_id)) : NULL;
+    op->env.message_id = m->message_id ? shadow_oom(strdup(m->message_id)) : NULL;
     op->env.tail = NULL;
-    op->env.rcpts = gate_oom(malloc((m->nrcpts ? m->nrcpts : 1) * sizeof(*m->rcpts)));
+    op->env.rcpts = shadow_oom(malloc((m->nrcpts ? m->nrcpts : 1) * sizeof(*m->rcpts)));
     memcpy(op->env.rcpts, m->rcpts, m->nrcpts * sizeof(*m->rcpts));
     if (m->tail && m->nchunks == 1 && m->tail_len == m->size) {
-        op->content = gate_oom(malloc(m->tail_len ? m->tail_len : 1));
+        op->content = shadow_oom(malloc(m->tail_len ? m->tail_len : 1));
         memcpy(op->content, m->tail, m->tail_len);
         op->len = m->tail_len;
     }
@@ -151,6 +143,7 @@ void shadow_gate_delivered(void *gate, const struct delivery_delivered *what)
         .delivered_ms = what->delivered_ms,
         .size = j->size,
         .seq = what->first_rcpt,
+        .msg_id = j->msg_id,
         .body = (int)j->body,
         .smtputf8 = (int)j->smtputf8,
         .addrs = what->addrs,

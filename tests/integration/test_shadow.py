@@ -312,6 +312,46 @@ def test_shadow_dumpster():
             nc.close()
 
 
+def test_dumpster_copy_sent_again():
+    """Delivered while the whole cluster is down: the shadow dumpster copies fail,
+    are noted in the store, survive a restart of the hub, and go once the cluster
+    is back: every one in the stream, none twice."""
+    stream = "DD_D_3_SG1_hub1"
+    with NatsCluster(3) as cl, Mbxsink(lmtp=True) as sink:
+        hub = Hub(extra=shadow_conf(cl, publish_timeout=5), dests={"SG1": sink.dest()})
+        with hub:
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, what="shadow up")
+            for i in range(3):
+                cl.kill(i)
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 0, what="shadow down")
+            qids = send(hub, 4)
+            wait_for(lambda: sink.stats()["stored"] == 4, what="4 delivered")
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_dumpster_failures_total") == 4,
+                     timeout=60, what="4 shadow dumpster copies failed")
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_dumpster_owed") == 4,
+                     what="4 copies owed")
+            hub.stop()
+            hub.start()
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_dumpster_owed") == 4,
+                     what="4 copies owed after the restart")
+            cl.start()
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, timeout=60, what="up again")
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_dumpster_kept_again_total") == 4,
+                     timeout=90, what="the 4 copies stored when sent again")
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_dumpster_owed") == 0,
+                     what="none owed")
+            nc = cl.client(0)
+            got = [m[0]["Dd-Queue-Id"] for m in nc.stream_msgs(stream)]
+            assert sorted(got) == sorted(qids), (sorted(got), qids)
+            delivered = sink.messages()
+            for hdrs, data, subj, _ in nc.stream_msgs(stream):
+                assert subj == "dd.d.SG1.hub1.%s" % hdrs["Dd-Queue-Id"], subj
+                assert hdrs["Dd-Delivered"].startswith("<u"), hdrs
+                assert any(data in m for m in delivered), "a copy differs"
+            nc.close()
+            assert sink.stats()["stored"] == 4, "delivered again"
+
+
 def test_dumpster_stream_too_big():
     """A group's shadow dumpster the cluster has no room for (max_size 100 GiB on
     nodes of 1 GB) is logged; the queue copies go on, the dumpster copies fail."""
@@ -335,4 +375,4 @@ if __name__ == "__main__":
                        test_cluster_down_defer, test_large_message_in_parts,
                        test_stream_cannot_be_created, test_hub_killed_between_commit_and_ack,
                        test_hub_killed_under_load, test_shadow_dumpster,
-                       test_dumpster_stream_too_big]) else 0)
+                       test_dumpster_copy_sent_again, test_dumpster_stream_too_big]) else 0)
