@@ -203,14 +203,25 @@ static int nats_connect(struct shadow_link *l, struct shadow_nats *n)
         log_err("shadow", "%s", nats_fail(n, "bad options", s, 0));
         return -1;
     }
-    s = natsConnection_Connect(&n->nc, n->opts);
+    /* one pass over the servers first, so a cause (a refused certificate, a
+     * bad password) reaches the log; then libnats keeps trying by itself */
+    s = natsOptions_SetRetryOnFailedConnect(n->opts, false, NULL, NULL);
     if (s == NATS_OK)
+        s = natsConnection_Connect(&n->nc, n->opts);
+    if (s == NATS_OK) {
         nats_set_connected(l, true);
-    else if (s != NATS_NOT_YET_CONNECTED) {
-        log_err("shadow", "%s", nats_fail(n, "cannot connect", s, 0));
-        return -1;
-    } else
-        log_warn("shadow", "no NATS server of %s answers yet; trying again", l->set.servers);
+    } else {
+        log_warn("shadow", "%s; trying again", nats_fail(n, "cannot connect", s, 0));
+        s = natsOptions_SetRetryOnFailedConnect(n->opts, true, nats_connected_cb, l);
+        if (s == NATS_OK)
+            s = natsConnection_Connect(&n->nc, n->opts);
+        if (s == NATS_OK)
+            nats_set_connected(l, true);
+        else if (s != NATS_NOT_YET_CONNECTED) {
+            log_err("shadow", "%s", nats_fail(n, "cannot connect", s, 0));
+            return -1;
+        }
+    }
     jsOptions_Init(&jo);
     jo.Wait = 2000; /* every call of the worker: a stop waits at most about this */
     jo.PublishAsync.MaxPending = 1 << 20; /* the loop bounds what is in flight */

@@ -38,12 +38,16 @@ class NatsError(Exception):
 class NatsClient:
     """One connection; request() sends and waits for the one reply."""
 
-    def __init__(self, url, user=None, password=None, token=None, timeout=5):
+    def __init__(self, url, user=None, password=None, token=None, timeout=5, ca_file=None):
         host, port = url.split("://", 1)[-1].rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         self.buf = b""
         self.sid = 0
         self.info = json.loads(self._line().split(b" ", 1)[1])
+        if self.info.get("tls_required"):  # INFO in the clear, then the handshake
+            import ssl
+            ctx = ssl.create_default_context(cafile=ca_file)
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=host)
         opts = {"verbose": False, "pedantic": False, "headers": True, "no_responders": True,
                 "protocol": 1, "lang": "python", "version": "0"}
         if user:
@@ -188,7 +192,10 @@ def parse_headers(raw):
 class NatsCluster:
     """n nats-server processes with JetStream, clustered when n > 1."""
 
-    def __init__(self, n=3, user=None, password=None, token=None, max_payload=None):
+    def __init__(self, n=3, user=None, password=None, token=None, max_payload=None,
+                 tls=None):
+        """tls: (cert, key, ca) of the client port (tls:// URLs); routes stay plain."""
+        self.tls = tls
         self.n = n
         self.tmp = tempfile.mkdtemp(prefix="ddjs-")
         self.ports = [free_port() for _ in range(n)]
@@ -203,6 +210,8 @@ class NatsCluster:
              % os.path.join(self.tmp, "js%d" % i)]
         if self.max_payload:
             c.append("max_payload: %d" % self.max_payload)
+        if self.tls:
+            c.append('tls { cert_file: "%s", key_file: "%s" }' % self.tls[:2])
         if self.auth["user"]:
             c.append('authorization { user: "%s", password: "%s" }' % (self.auth["user"],
                                                                       self.auth["password"]))
@@ -219,14 +228,14 @@ class NatsCluster:
         return path
 
     def url(self, i):
-        return "nats://127.0.0.1:%d" % self.ports[i]
+        return "%s://127.0.0.1:%d" % ("tls" if self.tls else "nats", self.ports[i])
 
     def urls(self):
         return ",".join(self.url(i) for i in range(self.n))
 
     def client(self, i):
         return NatsClient(self.url(i), self.auth["user"], self.auth["password"],
-                          self.auth["token"])
+                          self.auth["token"], ca_file=self.tls[2] if self.tls else None)
 
     def log(self, i):
         with open(os.path.join(self.tmp, "n%d.log" % i), errors="replace") as f:

@@ -352,6 +352,31 @@ def test_dumpster_copy_sent_again():
             assert sink.stats()["stored"] == 4, "delivered again"
 
 
+def test_tls_with_ca_file():
+    """tls:// servers and ca_file: the copy goes over TLS to a node whose certificate
+    that CA signed; with another CA the hub does not connect, says why, and accepts
+    without a copy."""
+    from ddtls import Certs
+    certs = Certs()
+    try:
+        with NatsCluster(1, tls=(certs.server, certs.server_key, certs.ca)) as cl:
+            assert cl.urls().startswith("tls://")
+            hub = Hub(extra=shadow_conf(cl, replicas=1, ca_file=certs.ca))
+            with hub:
+                wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, what="shadow up")
+                q = send(hub, 1)[0]
+                nc = cl.client(0)
+                assert "dd.q.hub1.%s" % q in copies(nc)
+                nc.close()
+            other = Hub(extra=shadow_conf(cl, replicas=1, ca_file=certs.path("other-ca.pem")))
+            with other:
+                wait_for(lambda: "certificate" in other.log().lower(), what="the TLS error")
+                assert metric(other, "dumpsterd_shadow_up") == 0
+                assert send(other, 1)[0] in other.queued()  # accepted without a copy
+    finally:
+        certs.cleanup()
+
+
 def test_dumpster_stream_too_big():
     """A group's shadow dumpster the cluster has no room for (max_size 100 GiB on
     nodes of 1 GB) is logged; the queue copies go on, the dumpster copies fail."""
@@ -375,4 +400,5 @@ if __name__ == "__main__":
                        test_cluster_down_defer, test_large_message_in_parts,
                        test_stream_cannot_be_created, test_hub_killed_between_commit_and_ack,
                        test_hub_killed_under_load, test_shadow_dumpster,
-                       test_dumpster_copy_sent_again, test_dumpster_stream_too_big]) else 0)
+                       test_dumpster_copy_sent_again, test_tls_with_ca_file,
+                       test_dumpster_stream_too_big]) else 0)
