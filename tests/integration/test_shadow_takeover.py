@@ -82,6 +82,58 @@ def test_silent_hub_taken_over_once():
                 h.cleanup()
 
 
+def test_takeover_on_full_disk():
+    """The one live hub's data directory is a full file system (a tmpfs with a ballast
+    file) when it takes hub1 over: its commits of the copies fail, the copies stay in
+    the cluster and are offered again; once the ballast goes, every one is delivered,
+    once. Needs root (mount); skipped without it."""
+    import subprocess
+    import tempfile
+    if os.geteuid() != 0:
+        print("   skipped: mount needs root")
+        return
+    n = 10
+    mnt = tempfile.mkdtemp(prefix="ddfull-")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt], check=True)
+    try:
+        with NatsCluster(3) as cl, Mbxsink(lmtp=True) as sink:
+            conf = shadow_conf(cl, takeover_after=TAKEOVER_AFTER)
+            dead = Hub(hub={"name": "hub1"}, extra=conf,
+                       dests={"SG1": "lmtp:[127.0.0.1]:%d" % free_port()})
+            live = Hub(hub={"name": "hub2", "min_free": 0}, extra=conf, data_dir=mnt,
+                       dests={"SG1": sink.dest()})
+            try:
+                for h in (dead, live):
+                    h.start()
+                wait_for(lambda: metric(live, "dumpsterd_shadow_hubs_live") == 1,
+                         what="hub2 sees hub1")
+                send(dead, n)
+                ballast = os.path.join(mnt, "ballast")
+                subprocess.run(["dd", "if=/dev/zero", "of=" + ballast, "bs=64k"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                dead.kill()
+                shutil.rmtree(dead.data_dir)
+                wait_for(lambda: "could not be committed here" in live.log(),
+                         timeout=TAKEOVER_AFTER + 40, what="a taken copy refused by the full disk")
+                assert sink.stats()["stored"] == 0
+                nc = cl.client(0)
+                assert len(copies(nc, "hub1")) == n, "hub1's copies left while none was taken"
+                os.unlink(ballast)
+                wait_for(lambda: sink.stats()["stored"] >= n, timeout=60,
+                         what="hub1's %d messages delivered once the disk has room" % n)
+                wait_for(lambda: copies(nc, "hub1") == {}, what="hub1's copies gone")
+                st = sink.stats()
+                assert st["stored"] == n and st["duplicates"] == 0, st
+                assert metric(live, "dumpsterd_shadow_taken_total") == n
+                nc.close()
+            finally:
+                for h in (dead, live):
+                    h.cleanup()
+    finally:
+        subprocess.run(["umount", "-l", mnt])
+        os.rmdir(mnt)
+
+
 def test_hub_back_after_takeover():
     n = 10
     with NatsCluster(3) as cl, Mbxsink(lmtp=True) as sink, Mbxsink(lmtp=True) as own:
@@ -176,5 +228,5 @@ def test_failover_from_shadow_dumpster():
 
 
 if __name__ == "__main__":
-    sys.exit(1 if run([test_silent_hub_taken_over_once, test_hub_back_after_takeover,
-                       test_failover_from_shadow_dumpster]) else 0)
+    sys.exit(1 if run([test_silent_hub_taken_over_once, test_takeover_on_full_disk,
+                       test_hub_back_after_takeover, test_failover_from_shadow_dumpster]) else 0)
