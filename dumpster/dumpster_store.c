@@ -228,8 +228,9 @@ int dumpster_store_keep(void *ctx, struct store *s, const struct queue_outcome *
     bool delivered = false, found;
     int rc;
 
-    if (o->request != 0 || o->route != RCPT_ROUTE_SG)
-        return SQLITE_OK; /* resent: one item already; bounces are not kept */
+    if (o->request != 0 || o->resent || o->route != RCPT_ROUTE_SG)
+        return SQLITE_OK; /* resent: one item already (here or in a shadow dumpster); bounces
+                             are not kept */
     for (size_t i = 0; i < o->nrcpts; i++)
         delivered |= o->rcpts[i].fate == QUEUE_DELIVERED;
     if (!delivered || (b = dumpster_store_bound(c, o->sg)) == NULL)

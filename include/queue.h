@@ -149,6 +149,7 @@ struct queue_outcome {
     enum rcpt_route route;
     char sg[DD_SG_NAME_MAX + 1];
     uint64_t request;
+    bool resent; /* a copy with a destination override (queue_msg.h): not kept again */
     int64_t now_ms;
     /* > 0: no report of the failures could be sent; the failed recipients
      * stay in the store as failed, with the message, until then (unix ms) */

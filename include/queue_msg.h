@@ -70,6 +70,10 @@ struct queue_msg {
     enum msg_utf8 smtputf8;
     struct queue_msg_rcpt *rcpts; /* owned (malloc) */
     size_t nrcpts;
+    /* every recipient's destination override (recipient.dest), or NULL;
+     * owned. Such a message is a copy resent from another hub's shadow
+     * dumpster: delivered, it is not kept in a dumpster again. */
+    char *dest;
     bool hold; /* committed held: not delivered before queue_unhold() */
 };
 

@@ -35,6 +35,12 @@ struct shadow; /* opaque; one owner (the hub), shadow_free() */
  * up; nothing connects yet. NULL with a message in err. */
 struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *err, size_t errlen);
 
+/* shadow_set_conf - a reload: the groups with a dumpster and their bounds
+ * go to the worker, which creates the shadow dumpster streams of new ones
+ * and brings the limits of the others in line (logged either way). The
+ * servers and credentials keep their values until a restart. */
+void shadow_set_conf(struct shadow *sh, const struct conf *c);
+
 /* shadow_start - the worker thread starts connecting (in the background:
  * an unreachable cluster is logged and tried again, never fatal). */
 int shadow_start(struct shadow *sh, char *err, size_t errlen);
@@ -110,6 +116,16 @@ struct shadow_take {
     size_t envlen;
     const void *content;
     size_t len;
+    /* a resend's copy: its ledger entry, the recipients an earlier request
+     * resent to this destination ("addr\n" each; NULL: none), and whether
+     * the ledger could be read at all */
+    const char *ledger;
+    size_t ledgerlen;
+    bool ledger_ok;
+    /* a taken copy: the recipients the silent hub delivered, as its groups'
+     * shadow dumpsters say ("SG <addr>\n" each, the form of Dd-Rcpt) */
+    const char *delivered;
+    size_t deliveredlen;
 };
 
 /* shadow_on_take - fn(ctx, t) for each copy this hub takes over; fn
@@ -130,10 +146,18 @@ void shadow_on_away(struct shadow *sh, void (*fn)(void *ctx, const char *const *
 
 /* shadow_resend - read hub's shadow dumpster of storage group sg: each
  * copy stored from start_ms to stop_ms goes to shadow_on_resend's copy
- * callback with id (answer each with shadow_resent), then the done
- * callback. Returns the resend's id (never 0). */
-uint64_t shadow_resend(struct shadow *sh, const char *sg, const char *hub, int64_t start_ms,
-                       int64_t stop_ms);
+ * callback with id and its ledger entry under key (the destination's: a
+ * subject token), answer each with shadow_resent; then the done callback.
+ * Returns the resend's id (never 0). */
+uint64_t shadow_resend(struct shadow *sh, const char *sg, const char *hub, const char *key,
+                       int64_t start_ms, int64_t stop_ms);
+
+/* shadow_ledger_note - the ledger entry of hub's copy queue_id of sg for
+ * the destination key is now rcpts ("addr\n" each, len octets): the
+ * recipients resent there. Stored on the cluster by the worker; a failure
+ * is logged (a later request may then resend them again). */
+void shadow_ledger_note(struct shadow *sh, const char *sg, const char *hub, const char *queue_id,
+                        const char *key, const char *rcpts, size_t len);
 
 /* shadow_on_resend - one copy of a resend (t valid during the call), and
  * its end: ok false with why when the stream could not be read; count the

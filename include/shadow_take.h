@@ -28,6 +28,7 @@ struct shadow_taker; /* opaque; one owner (the hub) */
 
 #define SHADOW_AWAY_WAIT_MS 10000 /* delivery waits at most this for the answer */
 #define TAKE_DROP_AGAIN_MS 1000   /* a removal the store could not write goes again after */
+#define RESEND_KEY_HEX 16         /* hex digits of a destination's key in the ledger */
 
 struct event_base;
 
@@ -50,13 +51,21 @@ struct resubmit_req;
  * their shadow dumpsters of req's storage group: each copy's recipients
  * whose delivered (or, with match received, received) time is in the
  * range and that pass req's filters are committed here as a new message,
- * routed to the group's destination (the admin API's callback). 0, or -1
- * with why when the cluster is not reachable. */
+ * routed to the group's destination (the admin API's callback).
+ * The ledger in the cluster (shadow.h) keeps a recipient from being resent
+ * to the same destination twice, unless req says force; req's probe
+ * setting is followed. 0, or -1 with why when the cluster is not
+ * reachable. */
 int shadow_taker_resubmit(void *taker, const struct resubmit_req *req, char *why, size_t whylen);
 
 /* shadow_on_resend's callbacks (taker: the shadow_taker). */
 void shadow_taker_resend_copy(void *taker, uint64_t id, const struct shadow_take *t);
 void shadow_taker_resend_done(void *taker, uint64_t id, bool ok, uint64_t count, const char *why);
+
+/* shadow_taker_set_dest_fn - where a group's mail goes now (the key of a
+ * resend's ledger when the request names no destination). */
+void shadow_taker_set_dest_fn(struct shadow_taker *tk, const char *(*fn)(void *ctx, const char *sg),
+                              void *ctx);
 
 /* shadow_taker_set_probes - the mailbox probes a taken or resent copy's
  * recipients are asked first (shadow_ask.h): what a mailbox holds is not

@@ -188,6 +188,8 @@ static void hub_reload(struct hub *h)
     delivery_set_directory(h->delivery, d);
     dumpster_set_conf(h->dumpster, nc);
     resubmit_set_conf(h->resubmit, nc);
+    if (h->shadow)
+        shadow_set_conf(h->shadow, nc);
     admin_set_conf(h->admin, nc);
     directory_free(h->dir);
     h->dir = d;
@@ -392,8 +394,10 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
     resubmit_set_dest_fn(h->resubmit, hub_dest_of, h->delivery);
     struct probe_ops pops = probes_ops(h->probes);
     resubmit_set_prober(h->resubmit, &pops);
-    if (h->taker)
+    if (h->taker) {
         shadow_taker_set_probes(h->taker, pops);
+        shadow_taker_set_dest_fn(h->taker, hub_dest_of, h->delivery);
+    }
     resubmit_on_queued(h->resubmit, hub_committed, h->delivery);
     if (store_start(h->store, err, sizeof(err)) < 0)
         return hub_fail(h, exit_code, EX_OSERR, "store", err);

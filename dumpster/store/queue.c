@@ -178,7 +178,7 @@ static int queue_commit_work(struct store *s, void *arg)
 
     op->nheld = 0;
     for (size_t i = 0; i < m->nrcpts && rc == SQLITE_OK; i++) {
-        rc = recipient_insert(s, op->q->tally, m->msg_id, m->received_ms, &m->rcpts[i]);
+        rc = recipient_insert(s, op->q->tally, m->msg_id, m->received_ms, &m->rcpts[i], m->dest);
         if (rc == SQLITE_OK && m->hold && store_changes(s) > 0)
             op->held[op->nheld++] = (uint64_t)store_last_id(s);
     }
@@ -275,6 +275,7 @@ void queue_msg_free(struct queue_msg *m)
     free(m->message_id);
     free(m->rcpts);
     free(m->tail);
+    free(m->dest);
     free(m);
 }
 

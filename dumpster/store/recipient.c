@@ -61,8 +61,8 @@ static int recipient_scan(struct store *s, sqlite3_stmt *st, recipient_row_fn fn
 }
 
 static const char *const sql_insert =
-    "INSERT OR IGNORE INTO recipient(msg, rcpt, route, sg, request, state, queued)"
-    " VALUES (?, ?, ?, ?, 0, ?, ?)";
+    "INSERT OR IGNORE INTO recipient(msg, rcpt, route, sg, request, dest, state, queued)"
+    " VALUES (?, ?, ?, ?, 0, ?, ?, ?)";
 
 /* recipient_new_row - a row inserted (or ignored: a repeat) is one more pending */
 static int recipient_new_row(struct store *s, struct queue_tally *t, uint64_t msg, int rc)
@@ -74,10 +74,10 @@ static int recipient_new_row(struct store *s, struct queue_tally *t, uint64_t ms
 
 /* recipient_insert - one recipient of a new message */
 int recipient_insert(struct store *s, struct queue_tally *t, uint64_t msg, int64_t queued_ms,
-                     const struct queue_msg_rcpt *r)
+                     const struct queue_msg_rcpt *r, const char *dest)
 {
-    int rc = store_do(s, sql_insert, "utdtdi", msg, r->addr, (int)r->route,
-                      r->route == RCPT_ROUTE_SG ? r->sg : "", RCPT_PENDING, queued_ms);
+    int rc = store_do(s, sql_insert, "utdtodi", msg, r->addr, (int)r->route,
+                      r->route == RCPT_ROUTE_SG ? r->sg : "", dest, RCPT_PENDING, queued_ms);
 
     return recipient_new_row(s, t, msg, rc);
 }

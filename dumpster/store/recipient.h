@@ -39,9 +39,10 @@ typedef int (*recipient_row_fn)(void *ctx, const struct recipient_row *r);
 /* The functions that make a row pending or end a pending one note it in t
  * (queue_tally.h), once their batch commits. */
 
-/* recipient_insert - a recipient of a new message (a repeated address once). */
+/* recipient_insert - a recipient of a new message (a repeated address
+ * once), with a destination override unless dest is NULL. */
 int recipient_insert(struct store *s, struct queue_tally *t, uint64_t msg, int64_t queued_ms,
-                     const struct queue_msg_rcpt *r);
+                     const struct queue_msg_rcpt *r, const char *dest);
 
 /* recipient_requeue - addr of msg pending again for a resubmission request
  * (nothing when that request queued it already). */

@@ -134,8 +134,8 @@ void delivery_keep_content(struct delivery *d, struct djob *j)
 {
     size_t len;
 
-    if (d->on_delivered == NULL || j->q->request != 0 || j->q->route != RCPT_ROUTE_SG ||
-        j->q->content == NULL || j->kept != NULL)
+    if (d->on_delivered == NULL || j->q->request != 0 || j->q->dest != NULL ||
+        j->q->route != RCPT_ROUTE_SG || j->q->content == NULL || j->kept != NULL)
         return;
     len = evbuffer_get_length(j->q->content);
     if ((j->kept = malloc(len ? len : 1)) == NULL) {
@@ -159,6 +159,7 @@ void delivery_job_done(struct delivery *d, struct djob *j, const char *peer,
     }
     o->msg_id = j->q->msg_id;
     o->request = j->q->request;
+    o->resent = j->q->request == 0 && j->q->dest != NULL;
     o->route = j->q->route;
     o->now_ms = clock_now_ms();
     snprintf(o->sg, sizeof(o->sg), "%s", j->q->sg);

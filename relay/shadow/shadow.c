@@ -208,14 +208,18 @@ static void shadow_event(struct shadow *sh, const struct shadow_ev *ev)
         break;
     case SHADOW_EV_TAKE:
         if (sh->take_fn) {
-            struct shadow_take t = {ev->hub, ev->queue_id, ev->env, ev->envlen, ev->data, ev->len};
+            struct shadow_take t = {
+                ev->hub, ev->queue_id, ev->env,       ev->envlen,      ev->data, ev->len, NULL,
+                0,       false,        ev->delivered, ev->deliveredlen};
             sh->take_fn(sh->take_ctx, &t);
         } else
             shadow_taken(sh, ev->hub, ev->queue_id, false);
         break;
     case SHADOW_EV_RESEND:
         if (sh->resend_copy) {
-            struct shadow_take t = {ev->hub, ev->queue_id, ev->env, ev->envlen, ev->data, ev->len};
+            struct shadow_take t = {ev->hub,       ev->queue_id, ev->env,    ev->envlen,
+                                    ev->data,      ev->len,      ev->ledger, ev->ledgerlen,
+                                    ev->ledger_ok, NULL,         0};
             sh->resend_copy(sh->resend_ctx, ev->token, &t);
         } else
             shadow_resent(sh, ev->token);
@@ -351,8 +355,8 @@ void shadow_on_take(struct shadow *sh, void (*fn)(void *ctx, const struct shadow
     sh->take_ctx = ctx;
 }
 
-uint64_t shadow_resend(struct shadow *sh, const char *sg, const char *hub, int64_t start_ms,
-                       int64_t stop_ms)
+uint64_t shadow_resend(struct shadow *sh, const char *sg, const char *hub, const char *key,
+                       int64_t start_ms, int64_t stop_ms)
 {
     struct shadow_job *j = shadow_oom(calloc(1, sizeof(*j)));
 
@@ -360,6 +364,7 @@ uint64_t shadow_resend(struct shadow *sh, const char *sg, const char *hub, int64
     j->token = ++sh->resend_ids;
     snprintf(j->sg, sizeof(j->sg), "%s", sg);
     snprintf(j->hub, sizeof(j->hub), "%s", hub);
+    snprintf(j->key, sizeof(j->key), "%s", key);
     j->start_ms = start_ms;
     j->stop_ms = stop_ms;
     shadow_link_push(&sh->link, j);
@@ -373,6 +378,22 @@ void shadow_on_resend(
     sh->resend_copy = copy;
     sh->resend_done = done;
     sh->resend_ctx = ctx;
+}
+
+void shadow_ledger_note(struct shadow *sh, const char *sg, const char *hub, const char *queue_id,
+                        const char *key, const char *rcpts, size_t len)
+{
+    struct shadow_job *j;
+
+    if (sh->stopping)
+        return;
+    j = shadow_oom(calloc(1, sizeof(*j)));
+    j->kind = SHADOW_JOB_LEDGER;
+    snprintf(j->key, sizeof(j->key), "dd.l.%s.%s.%s.%s", sg, hub, queue_id, key);
+    j->data = shadow_oom(malloc(len ? len : 1));
+    memcpy(j->data, rcpts, len);
+    j->len = len;
+    shadow_link_push(&sh->link, j);
 }
 
 void shadow_resent(struct shadow *sh, uint64_t id)
@@ -430,8 +451,12 @@ struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *e
     sh->link.wake[0] = sh->link.wake[1] = -1;
     pthread_mutex_init(&sh->link.mu, NULL);
     pthread_cond_init(&sh->link.cv, NULL);
-    if (shadow_settings_load(&sh->link.set, c, err, errlen) < 0)
+    if (shadow_settings_load(&sh->link.set, c, err, errlen) < 0 ||
+        (sh->sgs = shadow_settings_sgs(c, &sh->nsgs)) == NULL) {
+        if (sh->link.set.sgs && sh->sgs == NULL)
+            snprintf(err, errlen, "out of memory");
         return shadow_free(sh);
+    }
     sh->nops = c->smtp.max_connections + 16 + SHADOW_KEEPS_MAX;
     sh->ops = calloc(sh->nops, sizeof(*sh->ops));
     sh->free_slots = calloc(sh->nops, sizeof(*sh->free_slots));
@@ -450,6 +475,22 @@ struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *e
     }
     sh->down_since_ms = clock_mono_ms();
     return sh;
+}
+
+void shadow_set_conf(struct shadow *sh, const struct conf *c)
+{
+    size_t n;
+    struct shadow_sg *sgs = shadow_oom(shadow_settings_sgs(c, &n));
+    struct shadow_job *j = shadow_oom(calloc(1, sizeof(*j)));
+
+    free(sh->sgs);
+    sh->sgs = sgs;
+    sh->nsgs = n;
+    j->kind = SHADOW_JOB_SGS;
+    j->len = n * sizeof(*sgs);
+    j->data = shadow_oom(malloc(j->len ? j->len : 1));
+    memcpy(j->data, sgs, j->len);
+    shadow_link_push(&sh->link, j);
 }
 
 int shadow_start(struct shadow *sh, char *err, size_t errlen)
@@ -527,6 +568,7 @@ struct shadow *shadow_free(struct shadow *sh)
     free(sh->ops);
     free(sh->free_slots);
     free(sh->link.set.sgs);
+    free(sh->sgs);
     free(sh->dstats);
     explicit_bzero(&sh->link.set, sizeof(sh->link.set));
     free(sh);

@@ -113,6 +113,7 @@ void shadow_gate_commit(void *gate, struct queue_msg *m, queue_commit_fn fn, voi
     op->env = *m;
     op->env.message_id = m->message_id ? shadow_oom(strdup(m->message_id)) : NULL;
     op->env.tail = NULL;
+    op->env.dest = NULL; /* the commit's; the shadow copy does not carry it */
     op->env.rcpts = shadow_oom(malloc((m->nrcpts ? m->nrcpts : 1) * sizeof(*m->rcpts)));
     memcpy(op->env.rcpts, m->rcpts, m->nrcpts * sizeof(*m->rcpts));
     if (m->tail && m->nchunks == 1 && m->tail_len == m->size) {

@@ -17,10 +17,14 @@
 
 #define SHADOW_STREAM_QUEUE "DD_QUEUE" /* the shadow queue: dd.q.HUB.QUEUEID */
 #define SHADOW_STREAM_HUBS "DD_HUBS"   /* dd.h.HUB beats, dd.t.HUB claims, dd.x.HUB.QUEUEID taken */
+#define SHADOW_STREAM_LEDGER                                                                       \
+    "DD_LEDGER" /* dd.l.SG.HUB.QUEUEID.KEY: recipients resent (shadow.h)                           \
+                 */
 #define SHADOW_SUBJECT_MAX 256
 #define SHADOW_TAKE_BATCH 64    /* a silent hub's messages with the loop at once */
 #define SHADOW_FORGET_MAX 65536 /* removals waiting for the worker; more are dropped */
 #define SHADOW_WHY_MAX 160
+#define SHADOW_TAKE_SGS_MAX 32 /* groups of one taken copy whose shadow dumpsters are read */
 
 enum shadow_job_kind {
     SHADOW_JOB_PUBLISH,
@@ -28,6 +32,8 @@ enum shadow_job_kind {
     SHADOW_JOB_TAKEN,  /* the loop answered a SHADOW_EV_TAKE: ok (committed here) or not */
     SHADOW_JOB_RESEND, /* read hub's shadow dumpster of sg: token the id, start/stop */
     SHADOW_JOB_RESENT, /* the loop answered a SHADOW_EV_RESEND (token the id) */
+    SHADOW_JOB_LEDGER, /* store the ledger entry: subject key, the recipients in data */
+    SHADOW_JOB_SGS,    /* a reload: data the groups' struct shadow_sg[len / its size] */
 };
 
 struct shadow_job {
@@ -39,8 +45,9 @@ struct shadow_job {
     uint64_t seq;                      /* a dumpster publish: part of its message ids */
     char hub[DD_SG_NAME_MAX + 1];      /* taken: the silent hub */
     bool ok;
-    int64_t start_ms, stop_ms; /* resend */
-    char *env;                 /* publish: "key\0value\0..." headers of part 0 */
+    int64_t start_ms, stop_ms;    /* resend */
+    char key[SHADOW_SUBJECT_MAX]; /* resend: the destination's ledger key; ledger: the subject */
+    char *env;                    /* publish: "key\0value\0..." headers of part 0 */
     size_t envlen;
     void *data; /* publish: the content, owned */
     size_t len;
@@ -78,6 +85,11 @@ struct shadow_ev {
     size_t len;
     uint32_t live, silent, claims; /* hubs */
     uint64_t count;                /* resend done: copies handed over */
+    char *ledger;                  /* resend: the copy's ledger entry (recipients), owned */
+    size_t ledgerlen;
+    bool ledger_ok;  /* resend: the ledger was read (an entry or none) */
+    char *delivered; /* take: "SG <addr>\n" each recipient the hub delivered, owned */
+    size_t deliveredlen;
 };
 
 /* shadow_ev_free - what an event owns, and the event */
@@ -141,6 +153,10 @@ void shadow_job_free(struct shadow_job *j);
 int shadow_settings_load(struct shadow_settings *set, const struct conf *c, char *err,
                          size_t errlen);
 
+/* shadow_settings_sgs - the groups of c with a dumpster, and their
+ * bounds (malloc'd, *n of them; NULL without memory). */
+struct shadow_sg *shadow_settings_sgs(const struct conf *c, size_t *n);
+
 /* shadow_env_queue, shadow_env_kept - the envelope of a queue copy of m, or
  * of the shadow dumpster copy k, from hub (shadow_envelope.c): *env is
  * malloc'd "key\0value\0" pairs, *envlen their octets; aborts without memory. */
@@ -180,10 +196,18 @@ void shadow_watch_free(struct shadow_watch *w);
 bool shadow_watch_fetch(struct __jsCtx *js, const char *stream, const char *subj, uint64_t from,
                         struct shadow_ev *ev);
 
+/* shadow_delivered_read - the recipients of hub's copy queue_id (ev's
+ * env: its Dd-Rcpt headers) that the hub delivered, from their groups'
+ * shadow dumpsters, into ev->delivered (shadow_delivered.c, worker only) */
+void shadow_delivered_read(struct __jsCtx *js, const char *hub, const char *queue_id,
+                           struct shadow_ev *ev);
+
 /* A resend from a hub's shadow dumpster (shadow_resend.c, worker only). */
 struct shadow_cursor {
     uint64_t id;
     char hub[DD_SG_NAME_MAX + 1];
+    char sg[DD_SG_NAME_MAX + 1];
+    char key[SHADOW_SUBJECT_MAX]; /* the destination's ledger key */
     char stream[SHADOW_SUBJECT_MAX], filter[SHADOW_SUBJECT_MAX];
     int64_t start_ms, stop_ms; /* stored times to read */
     uint64_t seq;              /* the next sequence to read; 0: not found yet */
@@ -200,9 +224,11 @@ struct shadow_resends {
  * within SHADOW_TAKE_BATCH in flight; tell it when one is done. */
 void shadow_resend_step(struct shadow_link *l, struct shadow_resends *r, struct __jsCtx *js);
 
-/* shadow_resend_job - a new resend (SHADOW_JOB_RESEND) or the loop's
- * answer to one copy (SHADOW_JOB_RESENT) */
-void shadow_resend_job(struct shadow_link *l, struct shadow_resends *r, const struct shadow_job *j);
+/* shadow_resend_job - a new resend (SHADOW_JOB_RESEND), the loop's
+ * answer to one copy (SHADOW_JOB_RESENT) or a ledger entry to store
+ * (SHADOW_JOB_LEDGER) */
+void shadow_resend_job(struct shadow_link *l, struct shadow_resends *r, const struct shadow_job *j,
+                       struct __jsCtx *js);
 
 void shadow_resends_free(struct shadow_resends *r);
 

@@ -15,8 +15,8 @@
 /* shadow_has_dumpster - sg has a shadow dumpster stream */
 static bool shadow_has_dumpster(const struct shadow *sh, const char *sg)
 {
-    for (size_t i = 0; i < sh->link.set.nsgs; i++)
-        if (strcmp(sh->link.set.sgs[i].name, sg) == 0)
+    for (size_t i = 0; i < sh->nsgs; i++)
+        if (strcmp(sh->sgs[i].name, sg) == 0)
             return true;
     return false;
 }

@@ -91,6 +91,8 @@ void shadow_ev_free(struct shadow_ev *e)
     if (e) {
         free(e->env);
         free(e->data);
+        free(e->ledger);
+        free(e->delivered);
         free(e);
     }
 }

@@ -60,6 +60,8 @@ struct shadow {
     size_t ndstats;
     void (*owed_fn)(void *ctx, const struct shadow_owed_copy *c);
     void *owed_ctx;
+    struct shadow_sg *sgs; /* the groups with a shadow dumpster, the loop's copy */
+    size_t nsgs;
 };
 
 /* shadow_oom - p, or abort */

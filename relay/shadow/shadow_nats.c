@@ -349,20 +349,11 @@ static int nats_ensure_stream(struct shadow_link *l, struct shadow_nats *n, cons
     return 0;
 }
 
-/* nats_ensure - the streams of the hub: the queue and the hubs' (without
- * them no copy is stored), its SGs' dumpsters (one that cannot be made,
- * say for want of room in the cluster, is logged and its copies fail; the
- * next connection tries it again) */
-static int nats_ensure(struct shadow_link *l, struct shadow_nats *n)
+/* nats_ensure_sgs - the shadow dumpster streams of the groups */
+static void nats_ensure_sgs(struct shadow_link *l, struct shadow_nats *n)
 {
-    struct nats_limits q = {.max_age_s = l->set.queue_max_age_s};
-    struct nats_limits h = {
-        .max_age_s = l->set.queue_max_age_s, .per_subject = 1, .more = {"dd.t.>", "dd.x.>"}};
     char name[SHADOW_SUBJECT_MAX * 2], subj[SHADOW_SUBJECT_MAX * 2];
 
-    if (nats_ensure_stream(l, n, SHADOW_STREAM_QUEUE, "dd.q.>", &q) < 0 ||
-        nats_ensure_stream(l, n, SHADOW_STREAM_HUBS, "dd.h.>", &h) < 0)
-        return -1;
     for (size_t i = 0; i < l->set.nsgs; i++) {
         const struct shadow_sg *g = &l->set.sgs[i];
         struct nats_limits d = {
@@ -378,6 +369,28 @@ static int nats_ensure(struct shadow_link *l, struct shadow_nats *n)
         if (n->sg_ok)
             n->sg_ok[i] = ok;
     }
+}
+
+/* nats_ensure - the streams of the hub: the queue and the hubs' (without
+ * them no copy is stored), its SGs' dumpsters (one that cannot be made,
+ * say for want of room in the cluster, is logged and its copies fail; the
+ * next connection tries it again) */
+static int nats_ensure(struct shadow_link *l, struct shadow_nats *n)
+{
+    struct nats_limits q = {.max_age_s = l->set.queue_max_age_s};
+    struct nats_limits h = {
+        .max_age_s = l->set.queue_max_age_s, .per_subject = 1, .more = {"dd.t.>", "dd.x.>"}};
+
+    struct nats_limits led = {.max_age_s = l->set.queue_max_age_s, .per_subject = 1};
+
+    for (size_t i = 0; i < l->set.nsgs; i++) /* an entry lives as long as its copy can */
+        if (l->set.sgs[i].max_age_s > led.max_age_s)
+            led.max_age_s = l->set.sgs[i].max_age_s;
+    if (nats_ensure_stream(l, n, SHADOW_STREAM_QUEUE, "dd.q.>", &q) < 0 ||
+        nats_ensure_stream(l, n, SHADOW_STREAM_HUBS, "dd.h.>", &h) < 0 ||
+        nats_ensure_stream(l, n, SHADOW_STREAM_LEDGER, "dd.l.>", &led) < 0)
+        return -1;
+    nats_ensure_sgs(l, n);
     return 0;
 }
 
@@ -516,6 +529,18 @@ static void nats_up(struct shadow_link *l, struct shadow_nats *n, bool up)
     pthread_mutex_lock(&l->mu);
 }
 
+/* nats_set_sgs - a reload's groups: theirs the streams from now on */
+static void nats_set_sgs(struct shadow_link *l, struct shadow_nats *n, struct shadow_job *j)
+{
+    free(l->set.sgs);
+    l->set.sgs = j->data;
+    l->set.nsgs = j->len / sizeof(*l->set.sgs);
+    j->data = NULL; /* the settings own it now */
+    free(n->sg_ok);
+    n->sg_ok = NULL;
+    nats_ensure_sgs(l, n);
+}
+
 /* nats_step - under the lock: one turn of the worker; false to stop */
 static bool nats_step(struct shadow_link *l, struct shadow_nats *n)
 {
@@ -551,8 +576,11 @@ static bool nats_step(struct shadow_link *l, struct shadow_nats *n)
         nats_publish(l, n, j);
     else if (j->kind == SHADOW_JOB_TAKEN)
         shadow_watch_taken(l, &n->watch, n->nc, n->js, j);
-    else if (j->kind == SHADOW_JOB_RESEND || j->kind == SHADOW_JOB_RESENT)
-        shadow_resend_job(l, &n->resends, j);
+    else if (j->kind == SHADOW_JOB_SGS)
+        nats_set_sgs(l, n, j);
+    else if (j->kind == SHADOW_JOB_RESEND || j->kind == SHADOW_JOB_RESENT ||
+             j->kind == SHADOW_JOB_LEDGER)
+        shadow_resend_job(l, &n->resends, j, n->js);
     else
         nats_forget(l, n, j);
     shadow_job_free(j);

@@ -10,6 +10,12 @@
  * recipients whose delivered time (or received time) falls in the range
  * and commits a new message for them. At most SHADOW_TAKE_BATCH copies of
  * all resends are with the loop at once.
+ *
+ * With each copy goes its entry in the ledger (the stream DD_LEDGER, one
+ * message per subject dd.l.SG.HUB.QUEUEID.KEY, KEY the destination's):
+ * the recipients an earlier request resent there. The loop leaves them
+ * out unless forced, and once it committed the others it sends the new
+ * entry back (SHADOW_JOB_LEDGER), stored here.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,6 +35,51 @@ static void *resend_oom(void *p)
         abort();
     }
     return p;
+}
+
+/* resend_ledger - ev's ledger entry of the copy queue_id: ledger_ok when
+ * the stream answered, with the entry or that it has none */
+static void resend_ledger(jsCtx *js, const struct shadow_cursor *c, const char *queue_id,
+                          struct shadow_ev *ev)
+{
+    char subj[SHADOW_SUBJECT_MAX];
+    natsMsg *m = NULL;
+    jsErrCode je = 0;
+    natsStatus s;
+
+    snprintf(subj, sizeof(subj), "dd.l.%s.%s.%s.%s", c->sg, c->hub, queue_id, c->key);
+    s = js_GetLastMsg(&m, js, SHADOW_STREAM_LEDGER, subj, NULL, &je);
+    if (s == NATS_NOT_FOUND || je == JSNoMessageFoundErr) {
+        ev->ledger_ok = true;
+        return;
+    }
+    if (s != NATS_OK)
+        return;
+    int len = natsMsg_GetDataLength(m);
+    ev->ledger = resend_oom(malloc((size_t)len + 1));
+    if (len > 0)
+        memcpy(ev->ledger, natsMsg_GetData(m), (size_t)len);
+    ev->ledger[len] = 0;
+    ev->ledgerlen = (size_t)len;
+    ev->ledger_ok = true;
+    natsMsg_Destroy(m);
+}
+
+/* resend_note - store a ledger entry the loop sent (j->key the subject) */
+static void resend_note(const struct shadow_job *j, jsCtx *js)
+{
+    jsPubOptions po;
+    jsErrCode je = 0;
+    natsStatus s;
+
+    jsPubOptions_Init(&po);
+    po.MaxWait = 2000;
+    s = js_Publish(NULL, js, j->key, j->data, (int)j->len, &po, &je);
+    if (s != NATS_OK)
+        log_warn("shadow",
+                 "the ledger entry %s could not be stored (%s, %d): a later request may resend "
+                 "those recipients again",
+                 j->key, natsStatus_GetText(s), (int)je);
 }
 
 /* resend_at - the first message at or after seq on c's filter: its
@@ -128,6 +179,7 @@ static void resend_more(struct shadow_link *l, struct shadow_cursor *c, uint32_t
         }
         snprintf(ev.hub, sizeof(ev.hub), "%s", c->hub);
         snprintf(ev.queue_id, sizeof(ev.queue_id), "%s", strrchr(subj, '.') + 1);
+        resend_ledger(js, c, ev.queue_id, &ev);
         shadow_link_post(l, &ev);
         c->inflight++;
         c->sent++;
@@ -159,9 +211,14 @@ void shadow_resend_step(struct shadow_link *l, struct shadow_resends *r, jsCtx *
             i++;
 }
 
-void shadow_resend_job(struct shadow_link *l, struct shadow_resends *r, const struct shadow_job *j)
+void shadow_resend_job(struct shadow_link *l, struct shadow_resends *r, const struct shadow_job *j,
+                       jsCtx *js)
 {
     (void)l;
+    if (j->kind == SHADOW_JOB_LEDGER) {
+        resend_note(j, js);
+        return;
+    }
     if (j->kind == SHADOW_JOB_RESENT) {
         for (size_t i = 0; i < r->n; i++)
             if (r->c[i].id == j->token && r->c[i].inflight > 0) {
@@ -175,6 +232,8 @@ void shadow_resend_job(struct shadow_link *l, struct shadow_resends *r, const st
     memset(c, 0, sizeof(*c));
     c->id = j->token;
     snprintf(c->hub, sizeof(c->hub), "%s", j->hub);
+    snprintf(c->sg, sizeof(c->sg), "%s", j->sg);
+    snprintf(c->key, sizeof(c->key), "%s", j->key);
     shadow_dumpster_stream(c->stream, sizeof(c->stream), j->sg, j->hub);
     snprintf(c->filter, sizeof(c->filter), "dd.d.%s.%s.>", j->sg, j->hub);
     c->start_ms = j->start_ms;

@@ -30,6 +30,23 @@ static int shadow_read_secret(const char *path, char *out, size_t cap, char *err
     return 0;
 }
 
+struct shadow_sg *shadow_settings_sgs(const struct conf *c, size_t *n)
+{
+    struct shadow_sg *sgs = calloc(c->nsg ? c->nsg : 1, sizeof(*sgs));
+
+    *n = 0;
+    if (sgs == NULL)
+        return NULL;
+    for (size_t i = 0; i < c->nsg; i++)
+        if (c->sg[i].max_size > 0 && c->sg[i].max_age > 0) { /* 0: the SG keeps nothing */
+            struct shadow_sg *g = &sgs[(*n)++];
+            snprintf(g->name, sizeof(g->name), "%s", c->sg[i].name);
+            g->max_age_s = c->sg[i].max_age;
+            g->max_bytes = c->sg[i].max_size;
+        }
+    return sgs;
+}
+
 int shadow_settings_load(struct shadow_settings *set, const struct conf *c, char *err,
                          size_t errlen)
 {
@@ -41,18 +58,10 @@ int shadow_settings_load(struct shadow_settings *set, const struct conf *c, char
     set->publish_timeout_s = c->shadow.publish_timeout;
     set->takeover_after_s = c->shadow.takeover_after;
     set->queue_max_age_s = (uint64_t)c->delivery.max_queue_lifetime + c->shadow.takeover_after;
-    set->sgs = calloc(c->nsg ? c->nsg : 1, sizeof(*set->sgs));
-    if (set->sgs == NULL) {
+    if ((set->sgs = shadow_settings_sgs(c, &set->nsgs)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (size_t i = 0; i < c->nsg; i++)
-        if (c->sg[i].max_size > 0 && c->sg[i].max_age > 0) { /* 0: the SG keeps nothing */
-            struct shadow_sg *g = &set->sgs[set->nsgs++];
-            snprintf(g->name, sizeof(g->name), "%s", c->sg[i].name);
-            g->max_age_s = c->sg[i].max_age;
-            g->max_bytes = c->sg[i].max_size;
-        }
     if ((c->shadow.password_file[0] &&
          shadow_read_secret(c->shadow.password_file, set->password, sizeof(set->password), err,
                             errlen) < 0) ||

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include <event2/event.h>
+#include <sodium.h>
 
 #include "log.h"
 #include "mail_hdr.h"
@@ -30,6 +31,8 @@ struct shadow_taker {
     struct resend *resends;
     struct probe_ops ops; /* the mailbox probes */
     bool has_ops;
+    const char *(*dest_fn)(void *ctx, const char *sg); /* a group's destination now */
+    void *dest_ctx;
 };
 
 /* One unresponsive hub's share of a resubmission. */
@@ -38,7 +41,9 @@ struct resend {
     uint64_t id; /* the shadow's resend id */
     struct resubmit_req req;
     char hub[DD_SG_NAME_MAX + 1];
-    uint64_t copies, queued, unmatched, failed, present;
+    char key[RESEND_KEY_HEX + 1];    /* the destination's in the ledger */
+    char dest[DD_DEST_TEXT_MAX + 1]; /* the group's route when the request came */
+    uint64_t copies, queued, unmatched, failed, present, before;
     size_t pending; /* commits not answered */
     bool read;      /* the stream was read to its end */
     bool ok;
@@ -61,6 +66,8 @@ struct resend_op {
     size_t nrcpts;
     char hub[DD_SG_NAME_MAX + 1];
     char from_id[DD_QUEUEID_LEN + 1];
+    char *ledger; /* the entry as read, then with the recipients sent; owned */
+    size_t ledgerlen;
 };
 
 /* One take waiting for its commit. */
@@ -309,6 +316,33 @@ static void take_asked(void *ctx, struct queue_msg *m, size_t present, bool ok)
     shadow_gate_commit(op->tk->gate, m, take_committed, op, 0);
 }
 
+/* take_drop_delivered - the recipients of m the list names ("SG <addr>"
+ * lines) leave it; how many */
+static size_t take_drop_delivered(struct queue_msg *m, const char *list, size_t len)
+{
+    size_t keep = 0;
+
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        const struct queue_msg_rcpt *r = &m->rcpts[i];
+        size_t slen = strlen(r->sg), alen = strlen(r->addr);
+        bool found = false;
+        for (size_t k = 0; list && k < len && !found && r->route == RCPT_ROUTE_SG;) {
+            const char *nl = memchr(list + k, '\n', len - k);
+            size_t n = nl ? (size_t)(nl - list) - k : len - k;
+            const char *ln = list + k;
+            found = n == slen + 3 + alen && memcmp(ln, r->sg, slen) == 0 && ln[slen] == ' ' &&
+                    ln[slen + 1] == '<' && strncasecmp(ln + slen + 2, r->addr, alen) == 0 &&
+                    ln[n - 1] == '>';
+            k += n + 1;
+        }
+        if (!found)
+            m->rcpts[keep++] = *r;
+    }
+    size_t dropped = m->nrcpts - keep;
+    m->nrcpts = keep;
+    return dropped;
+}
+
 void shadow_taker_take(void *taker, const struct shadow_take *t)
 {
     struct shadow_taker *tk = taker;
@@ -320,6 +354,17 @@ void shadow_taker_take(void *taker, const struct shadow_take *t)
                 t->hub, why);
         free(m);
         return; /* not answered: this process does not offer it again */
+    }
+    size_t done = take_drop_delivered(m, t->delivered, t->deliveredlen);
+    if (done > 0)
+        log_info("shadow",
+                 "%s: %zu recipient(s) of hub %s's copy were delivered by it; not sent "
+                 "again",
+                 t->queue_id, done, t->hub);
+    if (done > 0 && m->nrcpts == 0) { /* it died before its copy went: nothing to send */
+        queue_msg_free(m);
+        shadow_taken(tk->sh, t->hub, t->queue_id, true);
+        return;
     }
     struct take_op *op = take_oom(calloc(1, sizeof(*op)));
     op->tk = tk;
@@ -335,6 +380,52 @@ void shadow_taker_take(void *taker, const struct shadow_take *t)
 
 #define RESEND_SLACK_MS 60000 /* a copy is stored this long after its delivery at most */
 
+/* resend_key - the ledger's token for a destination: 64 bits of its
+ * BLAKE2b, in hex (a subject token, whatever the destination's text) */
+static void resend_key(const char *dest, char out[RESEND_KEY_HEX + 1])
+{
+    unsigned char h[RESEND_KEY_HEX / 2];
+
+    crypto_generichash(h, sizeof(h), (const unsigned char *)dest, strlen(dest), NULL, 0);
+    sodium_bin2hex(out, RESEND_KEY_HEX + 1, h, sizeof(h));
+}
+
+/* resend_in_ledger - whether addr is one of the entry's lines */
+static bool resend_in_ledger(const char *ledger, size_t len, const char *addr)
+{
+    size_t alen = strlen(addr);
+
+    for (size_t i = 0; ledger && i < len;) {
+        const char *nl = memchr(ledger + i, '\n', len - i);
+        size_t n = nl ? (size_t)(nl - ledger) - i : len - i;
+        if (n == alen && strncasecmp(ledger + i, addr, n) == 0)
+            return true;
+        i += n + 1;
+    }
+    return false;
+}
+
+/* resend_ledger_add - addr appended to op's entry, once */
+static void resend_ledger_add(struct resend_op *op, const char *addr)
+{
+    size_t alen = strlen(addr);
+
+    if (resend_in_ledger(op->ledger, op->ledgerlen, addr))
+        return;
+    op->ledger = take_oom(realloc(op->ledger, op->ledgerlen + alen + 2));
+    memcpy(op->ledger + op->ledgerlen, addr, alen);
+    op->ledgerlen += alen;
+    op->ledger[op->ledgerlen++] = '\n';
+    op->ledger[op->ledgerlen] = 0;
+}
+
+void shadow_taker_set_dest_fn(struct shadow_taker *tk, const char *(*fn)(void *ctx, const char *sg),
+                              void *ctx)
+{
+    tk->dest_fn = fn;
+    tk->dest_ctx = ctx;
+}
+
 int shadow_taker_resubmit(void *taker, const struct resubmit_req *req, char *why, size_t whylen)
 {
     struct shadow_taker *tk = taker;
@@ -345,13 +436,17 @@ int shadow_taker_resubmit(void *taker, const struct resubmit_req *req, char *why
         snprintf(why, whylen, "the NATS cluster is not reachable");
         return -1;
     }
+    const char *route = tk->dest_fn ? tk->dest_fn(tk->dest_ctx, req->storage_group) : NULL;
+    const char *dest = route ? route : ""; /* with unresponsive_hubs, no dest (api_req.h) */
     for (size_t i = 0; i < req->nunresponsive; i++) {
         struct resend *r = take_oom(calloc(1, sizeof(*r)));
         int64_t stop =
             req->match == RESUBMIT_MATCH_RECEIVED ? INT64_MAX : req->end_ms + RESEND_SLACK_MS;
         r->req = *req;
         snprintf(r->hub, sizeof(r->hub), "%s", req->unresponsive[i]);
-        r->id = shadow_resend(tk->sh, req->storage_group, r->hub, req->start_ms, stop);
+        snprintf(r->dest, sizeof(r->dest), "%s", dest);
+        resend_key(dest, r->key);
+        r->id = shadow_resend(tk->sh, req->storage_group, r->hub, r->key, req->start_ms, stop);
         r->next = tk->resends;
         tk->resends = r;
         log_info("shadow", "resubmission of %s for hub %s from its shadow dumpster (%s)",
@@ -381,12 +476,12 @@ static void resend_end(struct shadow_taker *tk, uint64_t id)
     timefmt_format(r->req.end_ms, b);
     log_info("shadow",
              "resubmission of %s [%s, %s] for hub %s %s: %llu copies read, %llu recipients "
-             "resent, %llu in their mailbox already, %llu not in the range or filters, %llu not "
-             "committed",
+             "resent, %llu resent there before, %llu in their mailbox already, %llu not in the "
+             "range or filters, %llu not committed",
              r->req.storage_group, a, b, r->hub, r->ok ? "done" : "failed",
              (unsigned long long)r->copies, (unsigned long long)r->queued,
-             (unsigned long long)r->present, (unsigned long long)r->unmatched,
-             (unsigned long long)r->failed);
+             (unsigned long long)r->before, (unsigned long long)r->present,
+             (unsigned long long)r->unmatched, (unsigned long long)r->failed);
     *pp = r->next;
     free(r);
 }
@@ -405,6 +500,13 @@ static bool resend_wanted(const struct resend *r, const struct queue_msg *m, siz
            strcmp(m->rcpts[i].sg, q->storage_group) == 0;
 }
 
+/* resend_op_free - the op and what it owns */
+static void resend_op_free(struct resend_op *op)
+{
+    free(op->ledger);
+    free(op);
+}
+
 static void resend_committed(void *ctx, uint64_t cookie, enum store_rc rc)
 {
     struct resend_op *op = ctx;
@@ -417,10 +519,13 @@ static void resend_committed(void *ctx, uint64_t cookie, enum store_rc rc)
             r->queued += op->nrcpts;
         else
             r->failed += op->nrcpts;
+        if (rc == STORE_OK) /* only now: a crash before this resends, never loses */
+            shadow_ledger_note(op->tk->sh, r->req.storage_group, op->hub, op->from_id, r->key,
+                               op->ledger, op->ledgerlen);
     }
     shadow_resent(op->tk->sh, op->id);
     resend_end(op->tk, op->id);
-    free(op);
+    resend_op_free(op);
 }
 
 /* resend_asked - the probes said which recipients still lack the copy */
@@ -439,10 +544,12 @@ static void resend_asked(void *ctx, struct queue_msg *m, size_t present, bool ok
         queue_msg_free(m);
         shadow_resent(op->tk->sh, op->id);
         resend_end(op->tk, op->id);
-        free(op);
+        resend_op_free(op);
         return;
     }
     op->nrcpts = m->nrcpts;
+    for (size_t i = 0; i < m->nrcpts; i++)
+        resend_ledger_add(op, m->rcpts[i].addr);
     log_info("shadow", "%s: resent for hub %s from its shadow dumpster (its %s), %zu recipient(s)",
              m->queue_id, op->hub, op->from_id, m->nrcpts);
     shadow_gate_commit(op->tk->gate, m, resend_committed, op, 0);
@@ -471,10 +578,26 @@ void shadow_taker_resend_copy(void *taker, uint64_t id, const struct shadow_take
         shadow_resent(tk->sh, id);
         return;
     }
-    for (size_t i = 0; i < m->nrcpts; i++)
-        if (resend_wanted(r, m, i, delivered))
+    if (!t->ledger_ok) { /* never sent blindly: the request can be made again */
+        log_warn("shadow", "%s: the ledger of hub %s's copies could not be read; not resent",
+                 t->queue_id, t->hub);
+        r->failed++;
+        queue_msg_free(m);
+        free(delivered);
+        shadow_resent(tk->sh, id);
+        return;
+    }
+    size_t before = 0;
+    for (size_t i = 0; i < m->nrcpts; i++) {
+        if (!resend_wanted(r, m, i, delivered))
+            continue;
+        if (!r->req.force && resend_in_ledger(t->ledger, t->ledgerlen, m->rcpts[i].addr))
+            before++; /* an earlier request resent it to this destination */
+        else
             m->rcpts[keep++] = m->rcpts[i];
-    r->unmatched += m->nrcpts - keep;
+    }
+    r->unmatched += m->nrcpts - keep - before;
+    r->before += before;
     m->nrcpts = keep;
     free(delivered);
     if (keep == 0) {
@@ -488,9 +611,18 @@ void shadow_taker_resend_copy(void *taker, uint64_t id, const struct shadow_take
     op->nrcpts = keep;
     snprintf(op->hub, sizeof(op->hub), "%s", t->hub);
     snprintf(op->from_id, sizeof(op->from_id), "%s", t->queue_id);
+    if (t->ledger && t->ledgerlen > 0) {
+        op->ledger = take_oom(malloc(t->ledgerlen + 1));
+        memcpy(op->ledger, t->ledger, t->ledgerlen);
+        op->ledger[t->ledgerlen] = 0;
+        op->ledgerlen = t->ledgerlen;
+    }
     take_fill(tk, m, t, "resubmit");
+    /* where the ledger says it went, whatever the route does meanwhile; and
+     * its dumpster copy stays the one in the dead hub's shadow dumpster */
+    m->dest = take_oom(strdup(r->dest));
     r->pending++;
-    shadow_ask(tk->has_ops ? &tk->ops : NULL, m, resend_asked, op);
+    shadow_ask(tk->has_ops && !r->req.skip_probe ? &tk->ops : NULL, m, resend_asked, op);
 }
 
 void shadow_taker_resend_done(void *taker, uint64_t id, bool ok, uint64_t count, const char *why)

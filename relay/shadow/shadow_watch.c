@@ -283,6 +283,7 @@ static void watch_take(struct shadow_link *l, struct shadow_watch *w, jsCtx *js,
         }
         snprintf(ev.hub, sizeof(ev.hub), "%s", hub);
         snprintf(ev.queue_id, sizeof(ev.queue_id), "%s", qid);
+        shadow_delivered_read(js, hub, qid, &ev);
         shadow_link_post(l, &ev); /* the loop owns env and data now */
     }
     free(taken);

@@ -312,6 +312,40 @@ def test_shadow_dumpster():
             nc.close()
 
 
+def test_dumpster_bounds_on_reload():
+    """A reload brings a shadow dumpster stream's limits in line with its group's new
+    dumpster bounds, and creates the stream of a group that has a dumpster now."""
+    stream = "DD_D_3_SG1_hub1"
+    with NatsCluster(3) as cl:
+        hub = Hub(extra=shadow_conf(cl), sg_keys={"SG1": {"max_size": 12000, "max_age": 3600}})
+        with hub:
+            wait_for(lambda: metric(hub, "dumpsterd_shadow_up") == 1, what="shadow up")
+            nc = cl.client(0)
+            cfg = nc.stream_info(stream)["config"]
+            assert cfg["max_bytes"] == 12000 and cfg["max_age"] == 3600 * 10**9, cfg
+            text = hub.conf_text.replace("max_size = 12000", "max_size = 24000")
+            text = text.replace("max_age = 3600", "max_age = 7200")
+            text += "[storage_group SG3]\ndestination = lmtp:[127.0.0.1]:%d\n" % free_port()
+            assert text != hub.conf_text
+            with open(hub.conf_path, "w") as f:
+                f.write(text)
+            hub.proc.send_signal(signal.SIGHUP)
+
+            def limits():
+                c = nc.stream_info(stream)["config"]
+                return c["max_bytes"], c["max_age"]
+            wait_for(lambda: limits() == (24000, 7200 * 10**9), what="the new limits")
+
+            def sg3():
+                try:
+                    return nc.stream_info("DD_D_3_SG3_hub1")["config"]["subjects"]
+                except Exception:
+                    return None
+            wait_for(lambda: sg3() == ["dd.d.SG3.hub1.>"], what="SG3's stream")
+            assert "reload:" in hub.log()
+            nc.close()
+
+
 def test_dumpster_copy_sent_again():
     """Delivered while the whole cluster is down: the shadow dumpster copies fail,
     are noted in the store, survive a restart of the hub, and go once the cluster
@@ -400,5 +434,5 @@ if __name__ == "__main__":
                        test_cluster_down_defer, test_large_message_in_parts,
                        test_stream_cannot_be_created, test_hub_killed_between_commit_and_ack,
                        test_hub_killed_under_load, test_shadow_dumpster,
-                       test_dumpster_copy_sent_again, test_tls_with_ca_file,
-                       test_dumpster_stream_too_big]) else 0)
+                       test_dumpster_bounds_on_reload, test_dumpster_copy_sent_again,
+                       test_tls_with_ca_file, test_dumpster_stream_too_big]) else 0)

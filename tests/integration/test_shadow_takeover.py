@@ -20,11 +20,11 @@ import time
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
 
-from ddtest import Hub, free_port, run, wait_for  # noqa: E402
+from ddtest import Client, Hub, expect, free_port, run, wait_for  # noqa: E402
 from ddjs import NatsCluster  # noqa: E402
 from ddpeers import Mbxsink  # noqa: E402
 from test_shadow import copies, metric, send, shadow_conf  # noqa: E402
-from test_dumpsterctl import TOKEN_HASH, Ctl, ctl  # noqa: E402
+from test_dumpsterctl import TOKEN, TOKEN_HASH, Ctl, ctl  # noqa: E402
 
 TAKEOVER_AFTER = 3
 
@@ -79,6 +79,53 @@ def test_silent_hub_taken_over_once():
             nc.close()
         finally:
             for h in [dead] + peers:
+                h.cleanup()
+
+
+def test_takeover_skips_what_the_hub_delivered():
+    """Each of hub1's messages has a recipient in SG1, whose mailbox takes it, and one in
+    SG2, whose mailbox is down; hub1 dies with its disk. Its queue copies still list both
+    recipients, but SG1's shadow dumpster holds the delivered copies: the peer that takes
+    over sends only the SG2 recipients, and SG1's mailbox gets nothing twice (no probe)."""
+    n = 6
+    with NatsCluster(3) as cl, Mbxsink(lmtp=True) as mbx1, Mbxsink() as mbx2:
+        conf = shadow_conf(cl, takeover_after=TAKEOVER_AFTER)
+        dead = Hub(hub={"name": "hub1"}, extra=conf,
+                   dests={"SG1": mbx1.dest(), "SG2": "smtp:[127.0.0.1]:%d" % free_port()})
+        live = Hub(hub={"name": "hub2"}, extra=conf,
+                   dests={"SG1": mbx1.dest(), "SG2": mbx2.dest()})
+        try:
+            for h in (dead, live):
+                h.start()
+            wait_for(lambda: metric(live, "dumpsterd_shadow_hubs_live") == 1, what="hub2 sees hub1")
+            c = Client(dead.port)
+            expect(c.cmd("EHLO client.test"), 250)
+            for i in range(n):
+                expect(c.cmd("MAIL FROM:<s%d@example.org>" % i), 250)
+                expect(c.cmd("RCPT TO:<u%d@example.test>" % i), 250)
+                expect(c.cmd("RCPT TO:<x%d@sales.example.test>" % i), 250)
+                expect(c.cmd("DATA"), 354)
+                c.send(b"Subject: m%d\r\nMessage-ID: <two%d.%d@example.org>\r\n\r\nhi\r\n.\r\n"
+                       % (i, i, time.time_ns()))
+                expect(c.reply(), 250)
+            c.cmd("QUIT")
+            c.close()
+            wait_for(lambda: mbx1.stats()["stored"] == n, what="the SG1 copies delivered")
+            wait_for(lambda: metric(dead, "dumpsterd_shadow_dumpster_kept_total") == n,
+                     what="hub1's SG1 copies in its shadow dumpster")
+            dead.kill()
+            shutil.rmtree(dead.data_dir)
+            wait_for(lambda: mbx2.stats()["stored"] == n, timeout=TAKEOVER_AFTER + 40,
+                     what="the SG2 recipients delivered by hub2")
+            wait_for(lambda: metric(live, "dumpsterd_shadow_taken_total") == n,
+                     what="every copy taken")
+            assert "recipient(s) of hub hub1's copy were delivered by it; not sent again" in \
+                live.log(), live.log()[-3000:]
+            st = mbx1.stats()
+            assert st["stored"] == n and st["duplicates"] == 0 and st["messages"] == n, st
+            assert mbx2.stats()["duplicates"] == 0, mbx2.stats()
+        finally:
+            for h in (dead, live):
                 h.cleanup()
 
 
@@ -221,12 +268,46 @@ def test_failover_from_shadow_dumpster():
             assert sorted(message_ids(mbx2)) == want, (sorted(message_ids(mbx2)), want)
             assert mbx2.stats()["duplicates"] == 0, mbx2.stats()
             assert "resubmission of SG1" in hubs[1].log() and "for hub hub1 done" in hubs[1].log()
+            # the same failover again: the ledgers (hub2's own, and the cluster's for hub1's
+            # share) know every copy went to mbx2 already, so none goes twice
+            shares_done = lambda: hubs[1].log().count("for hub hub1 done")
+            rc, out, err = ctl("--site", site, "--token-file", c.token_file, "failover", "--sg",
+                               "SG1", "--dest", mbx2.dest(), "--since", since)
+            assert rc == 69, (rc, out, err)
+            wait_for(lambda: shares_done() == 2, timeout=60, what="the second share read")
+            wait_for(lambda: requests_done(hubs[1]), what="hub2's own requests done")
+            assert "%d copies read, 0 recipients resent, %d resent there before" % (n, n) in \
+                hubs[1].log(), hubs[1].log()[-3000:]
+            assert mbx2.stats()["stored"] == n + 3 and mbx2.stats()["duplicates"] == 0, \
+                mbx2.stats()
+            # --force: the operator asks for them again, and they go again
+            rc, out, err = ctl("--site", site, "--token-file", c.token_file, "failover", "--sg",
+                               "SG1", "--dest", mbx2.dest(), "--since", since, "--force")
+            assert rc == 69, (rc, out, err)
+            wait_for(lambda: shares_done() == 3, timeout=60, what="the forced share read")
+            wait_for(lambda: mbx2.stats()["duplicates"] == n + 3, timeout=60,
+                     what="the forced copies at mbx2")
+            wait_for(lambda: requests_done(hubs[1]), what="hub2's own requests done")
+            assert "%d copies read, %d recipients resent, 0 resent there before" % (n, n) in \
+                hubs[1].log(), hubs[1].log()[-3000:]
+            assert mbx2.stats()["stored"] == n + 3 and mbx2.stats()["messages"] == 2 * (n + 3), \
+                mbx2.stats()
         finally:
             for h in hubs:
                 h.cleanup()
             c.cleanup()
 
 
+def requests_done(hub):
+    """every resubmission request of hub is done"""
+    req = urllib.request.Request("http://127.0.0.1:%d/v1/resubmit?state=all" % hub.admin_port,
+                                 headers={"Authorization": "Bearer " + TOKEN})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        reqs = json.loads(r.read())["requests"]
+    return len(reqs) > 0 and all(q["state"] == "done" for q in reqs)
+
+
 if __name__ == "__main__":
-    sys.exit(1 if run([test_silent_hub_taken_over_once, test_takeover_on_full_disk,
+    sys.exit(1 if run([test_silent_hub_taken_over_once, test_takeover_skips_what_the_hub_delivered,
+                       test_takeover_on_full_disk,
                        test_hub_back_after_takeover, test_failover_from_shadow_dumpster]) else 0)
