@@ -367,8 +367,9 @@ uint64_t shadow_resend(struct shadow *sh, const char *sg, const char *hub, const
     snprintf(j->key, sizeof(j->key), "%s", key);
     j->start_ms = start_ms;
     j->stop_ms = stop_ms;
+    uint64_t id = j->token; /* the worker owns (and may free) j once pushed */
     shadow_link_push(&sh->link, j);
-    return j->token;
+    return id;
 }
 
 void shadow_on_resend(
