@@ -41,6 +41,11 @@ struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *e
  * servers and credentials keep their values until a restart. */
 void shadow_set_conf(struct shadow *sh, const struct conf *c);
 
+/* shadow_settle_ms - how long after its first beat a hub that was taken
+ * over waits before it reads what was taken (the takes a winner began
+ * before the beat reach their markers within it). */
+int64_t shadow_settle_ms(const struct shadow *sh);
+
 /* shadow_start - the worker thread starts connecting (in the background:
  * an unreachable cluster is logged and tried again, never fatal). */
 int shadow_start(struct shadow *sh, char *err, size_t errlen);

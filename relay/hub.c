@@ -383,7 +383,8 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
     if (h->gate) {
         delivery_on_delivered(h->delivery, shadow_gate_delivered, h->gate);
         delivery_pause(h->delivery, true); /* until the taker knows what went elsewhere */
-        shadow_taker_hold(h->taker, hub_delivery_go, h->delivery);
+        shadow_taker_hold(h->taker, SHADOW_AWAY_WAIT_MS + shadow_settle_ms(h->shadow),
+                          hub_delivery_go, h->delivery);
     }
     if ((h->dumpster = dumpster_new(h->base, h->store, h->queue, h->conf, err, sizeof(err))) ==
         NULL)

@@ -478,6 +478,11 @@ struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *e
     return sh;
 }
 
+int64_t shadow_settle_ms(const struct shadow *sh)
+{
+    return shadow_settle_of(&sh->link.set);
+}
+
 void shadow_set_conf(struct shadow *sh, const struct conf *c)
 {
     size_t n;

@@ -24,7 +24,8 @@
 #define SHADOW_TAKE_BATCH 64    /* a silent hub's messages with the loop at once */
 #define SHADOW_FORGET_MAX 65536 /* removals waiting for the worker; more are dropped */
 #define SHADOW_WHY_MAX 160
-#define SHADOW_TAKE_SGS_MAX 32 /* groups of one taken copy whose shadow dumpsters are read */
+#define SHADOW_SETTLE_SLACK_MS 10000 /* a probe's answer and the worker's other calls */
+#define SHADOW_TAKE_SGS_MAX 32       /* groups of one taken copy whose shadow dumpsters are read */
 
 enum shadow_job_kind {
     SHADOW_JOB_PUBLISH,
@@ -170,10 +171,34 @@ struct shadow_watch {
     int64_t next_ms;                                       /* monotonic: the next round */
     char (*inflight)[DD_SG_NAME_MAX + DD_QUEUEID_LEN + 2]; /* "HUB.QUEUEID" with the loop */
     size_t ninflight, cap;
-    uint32_t claims; /* takeovers this hub won */
-    bool away_read;  /* what others took of this hub was read (once per process) */
+    uint32_t claims;     /* takeovers this hub won */
+    bool away_read;      /* what others took of this hub was read (once per process) */
+    bool away_known;     /* the first beat is stored and whether a hub claimed this one is known */
+    int64_t away_due_ms; /* monotonic: the takes of a claim on this hub have settled */
     int64_t dstats_next_ms;
 };
+
+#define WATCH_ROUND_MIN_MS 1000
+#define WATCH_ROUND_MAX_MS 10000
+
+/* shadow_watch_every_ms - the interval of the watch's rounds */
+static inline int64_t shadow_watch_every_ms(const struct shadow_settings *set)
+{
+    int64_t every = (int64_t)set->takeover_after_s * 1000 / 4;
+
+    return every < WATCH_ROUND_MIN_MS   ? WATCH_ROUND_MIN_MS
+           : every > WATCH_ROUND_MAX_MS ? WATCH_ROUND_MAX_MS
+                                        : every;
+}
+
+/* shadow_settle_of - how long a take the winner began before this hub's
+ * first beat can take to reach its marker: the winner's round, a probe,
+ * the commit with its shadow copy (publish_timeout), the marker's round */
+static inline int64_t shadow_settle_of(const struct shadow_settings *set)
+{
+    return (int64_t)set->publish_timeout_s * 1000 + 2 * shadow_watch_every_ms(set) +
+           SHADOW_SETTLE_SLACK_MS;
+}
 
 /* shadow_watch_round - when due: this hub's beat, the others' liveness,
  * and the takeover of a silent hub's copies (js: the JetStream context,

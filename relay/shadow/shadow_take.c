@@ -22,7 +22,8 @@ struct shadow_taker {
     struct queue *q;
     struct shadow_gate *gate;
     struct shadow *sh;
-    struct event *wait_ev;    /* the bound of the hold */
+    struct event *wait_ev; /* the bound of the hold */
+    int64_t wait_ms;
     void (*ready)(void *ctx); /* NULL once called */
     void *ready_ctx;
     size_t drops;             /* taken messages not yet out of the queue */
@@ -130,16 +131,18 @@ static void taker_wait_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     log_warn("shadow",
-             "the cluster did not say in %d ms what other hubs took over from this "
+             "the cluster did not say in %lld ms what other hubs took over from this "
              "one; delivering without waiting",
-             SHADOW_AWAY_WAIT_MS);
+             (long long)tk->wait_ms);
     taker_ready(tk);
 }
 
-void shadow_taker_hold(struct shadow_taker *tk, void (*ready)(void *ctx), void *ctx)
+void shadow_taker_hold(struct shadow_taker *tk, int64_t wait_ms, void (*ready)(void *ctx),
+                       void *ctx)
 {
-    struct timeval tv = {SHADOW_AWAY_WAIT_MS / 1000, (SHADOW_AWAY_WAIT_MS % 1000) * 1000};
+    struct timeval tv = {(time_t)(wait_ms / 1000), (suseconds_t)((wait_ms % 1000) * 1000)};
 
+    tk->wait_ms = wait_ms;
     tk->ready = ready;
     tk->ready_ctx = ctx;
     if ((tk->wait_ev = evtimer_new(tk->base, taker_wait_cb, tk)) == NULL ||

@@ -27,8 +27,6 @@
 #include "shadow.h"
 #include "shadow_int.h"
 
-#define WATCH_ROUND_MIN_MS 1000
-#define WATCH_ROUND_MAX_MS 10000
 #define WATCH_TEXT_MAX 160
 
 static int64_t watch_now_ms(void)
@@ -268,6 +266,12 @@ static void watch_take(struct shadow_link *l, struct shadow_watch *w, jsCtx *js,
         if (watch_inflight(w, key) >= 0 ||
             (ntaken && bsearch(&qid, taken, ntaken, sizeof(*taken), watch_cmp)))
             continue;
+        int64_t beat_ms;
+        uint64_t beat_seq;
+        if (watch_beat_of(js, hub, &beat_ms, &beat_seq) && !watch_silent(l, beat_ms)) {
+            log_info("shadow", "hub %s beats again: its other copies are left to it", hub);
+            break; /* it reads the markers only once these takes have settled */
+        }
         struct shadow_ev ev = {.kind = SHADOW_EV_TAKE};
         bool whole = shadow_watch_fetch(js, SHADOW_STREAM_QUEUE, subj, 0, &ev);
         if (w->ninflight == w->cap) {
@@ -289,6 +293,39 @@ static void watch_take(struct shadow_link *l, struct shadow_watch *w, jsCtx *js,
     free(taken);
     jsStreamInfo_Destroy(x);
     jsStreamInfo_Destroy(q);
+}
+
+/* watch_first_beat - this process's first beat, stored (acked) before
+ * the claims are read: a live hub that claimed this one for its last beat
+ * before it stopped may still be taking copies it read before the beat,
+ * and their markers may come up to shadow_settle_of() later, so the
+ * markers are read only then. A winner stops taking once it sees the beat
+ * (watch_take). Without such a claim they are read at once. */
+static void watch_first_beat(struct shadow_link *l, struct shadow_watch *w, jsCtx *js,
+                             const char *beat, int len)
+{
+    char subj[SHADOW_SUBJECT_MAX], buf[WATCH_TEXT_MAX], winner[DD_SG_NAME_MAX + 1];
+    int64_t prev_ms;
+    uint64_t prev_seq = 0, claim_seq;
+    unsigned long long seq;
+    jsErrCode je = 0;
+    bool had = watch_beat_of(js, l->set.hub, &prev_ms, &prev_seq);
+
+    snprintf(subj, sizeof(subj), "dd.h.%s", l->set.hub);
+    if (js_Publish(NULL, js, subj, beat, len, NULL, &je) != NATS_OK)
+        return; /* the next round tries again */
+    w->away_known = true;
+    w->away_due_ms = 0;
+    snprintf(subj, sizeof(subj), "dd.t.%s", l->set.hub);
+    if (had && watch_last(js, subj, buf, sizeof(buf), &claim_seq) &&
+        sscanf(buf, "%64s %llu", winner, &seq) == 2 && seq == prev_seq &&
+        strcmp(winner, l->set.hub) != 0) {
+        w->away_due_ms = watch_mono_ms() + shadow_settle_of(&l->set);
+        log_info("shadow",
+                 "hub %s took this hub over while it was away; what it took is read in %lld ms, "
+                 "once its takes have settled",
+                 winner, (long long)shadow_settle_of(&l->set));
+    }
 }
 
 /* watch_away - the markers others left on this hub's copies: this hub
@@ -370,21 +407,20 @@ void shadow_watch_round(struct shadow_link *l, struct shadow_watch *w, natsConne
                         jsCtx *js)
 {
     int64_t now = watch_mono_ms();
-    int64_t every = (int64_t)l->set.takeover_after_s * 1000 / 4;
     char subj[SHADOW_SUBJECT_MAX], beat[32];
     struct shadow_ev ev = {.kind = SHADOW_EV_HUBS};
     jsStreamInfo *si;
 
     if (now < w->next_ms)
         return;
-    every = every < WATCH_ROUND_MIN_MS   ? WATCH_ROUND_MIN_MS
-            : every > WATCH_ROUND_MAX_MS ? WATCH_ROUND_MAX_MS
-                                         : every;
-    w->next_ms = now + every;
+    w->next_ms = now + shadow_watch_every_ms(&l->set);
     snprintf(subj, sizeof(subj), "dd.h.%s", l->set.hub);
     int len = snprintf(beat, sizeof(beat), "%" PRId64, watch_now_ms());
-    natsConnection_Publish(nc, subj, beat, len); /* stored by the stream; no ack needed */
-    if (!w->away_read)
+    if (!w->away_known)
+        watch_first_beat(l, w, js, beat, len);
+    else
+        natsConnection_Publish(nc, subj, beat, len); /* stored by the stream; no ack needed */
+    if (!w->away_read && w->away_known && now >= w->away_due_ms)
         watch_away(l, w, js);
     if (now >= w->dstats_next_ms) {
         w->dstats_next_ms = now + SHADOW_DSTATS_EVERY_MS;

@@ -181,17 +181,29 @@ def test_takeover_on_full_disk():
         os.rmdir(mnt)
 
 
+def back_and_peer(cl, own, sink):
+    """hub1, whose mailbox server (own) refuses for now, and hub2 delivering to sink,
+    both started and seeing each other."""
+    conf = shadow_conf(cl, takeover_after=TAKEOVER_AFTER)
+    own.control("FAIL CONNECT 421")
+    back = Hub(hub={"name": "hub1"}, extra=conf, dests={"SG1": own.dest()})
+    peer = Hub(hub={"name": "hub2"}, extra=conf, dests={"SG1": sink.dest()})
+    try:
+        back.start()
+        peer.start()
+        wait_for(lambda: metric(peer, "dumpsterd_shadow_hubs_live") == 1, what="hub2 sees hub1")
+    except BaseException:
+        back.cleanup()
+        peer.cleanup()
+        raise
+    return back, peer
+
+
 def test_hub_back_after_takeover():
     n = 10
     with NatsCluster(3) as cl, Mbxsink(lmtp=True) as sink, Mbxsink(lmtp=True) as own:
-        conf = shadow_conf(cl, takeover_after=TAKEOVER_AFTER)
-        own.control("FAIL CONNECT 421")  # hub1's mailbox server refuses for now
-        back = Hub(hub={"name": "hub1"}, extra=conf, dests={"SG1": own.dest()})
-        peer = Hub(hub={"name": "hub2"}, extra=conf, dests={"SG1": sink.dest()})
+        back, peer = back_and_peer(cl, own, sink)
         try:
-            back.start()
-            peer.start()
-            wait_for(lambda: metric(peer, "dumpsterd_shadow_hubs_live") == 1, what="hub2 sees hub1")
             sent = send(back, n)
             back.kill()  # the disk stays
             wait_for(lambda: sink.stats()["stored"] >= n, timeout=TAKEOVER_AFTER + 40,
@@ -200,7 +212,7 @@ def test_hub_back_after_takeover():
             own.control("CLEAR")
             back.start()
             wait_for(lambda: "%d messages of this hub were taken over" % n in back.log(),
-                     what="hub1 learns what was taken")
+                     timeout=90, what="hub1 learns what was taken (once the takes settled)")
             wait_for(lambda: not any(q in back.queued() for q in sent),
                      what="the taken messages leave hub1's queue")
             later = send(back, 1)
@@ -209,6 +221,40 @@ def test_hub_back_after_takeover():
             assert later[0] in back.log()
             st = sink.stats()
             assert st["stored"] == n and st["duplicates"] == 0, st
+        finally:
+            back.cleanup()
+            peer.cleanup()
+
+
+def test_hub_back_during_takeover():
+    """hub1 comes back (its disk kept) while hub2 is in the middle of taking its
+    copies over: hub2 stops at hub1's first beat, hub1 reads what was taken only once
+    hub2's takes in flight have settled, and between them every message is delivered
+    exactly once."""
+    n = 300
+    with NatsCluster(3) as cl, Mbxsink(lmtp=True) as sink, Mbxsink(lmtp=True) as own:
+        back, peer = back_and_peer(cl, own, sink)
+        try:
+            send(back, n)
+            back.kill()  # the disk stays
+            wait_for(lambda: sink.stats()["messages"] > 0, timeout=TAKEOVER_AFTER + 40,
+                     what="hub2 taking hub1's copies over")
+            own.control("CLEAR")
+            back.start()
+            wait_for(lambda: "took this hub over while it was away" in back.log(),
+                     what="hub1 knows it was taken over")
+            wait_for(lambda: sink.stats()["stored"] + own.stats()["stored"] >= n, timeout=90,
+                     what="every message delivered by one of the two")
+            queued = lambda h: sum(metric(h, 'dumpsterd_queue_messages{state="%s"}' % st)
+                                   for st in ("pending", "active", "deferred"))
+            for h in (back, peer):  # nothing left that could still go out twice
+                wait_for(lambda: queued(h) == 0, timeout=60, what="an empty queue")
+            ids_peer, ids_own = message_ids(sink), message_ids(own)
+            both = set(ids_peer) & set(ids_own)
+            assert not both, "delivered by both hubs: %r" % sorted(both)[:5]
+            assert len(ids_peer) + len(ids_own) == n, (len(ids_peer), len(ids_own))
+            assert sink.stats()["duplicates"] == 0 and own.stats()["duplicates"] == 0
+            print("   hub2 took %d, hub1 delivered %d itself" % (len(ids_peer), len(ids_own)))
         finally:
             back.cleanup()
             peer.cleanup()
@@ -305,4 +351,5 @@ def requests_done(hub):
 if __name__ == "__main__":
     sys.exit(1 if run([test_silent_hub_taken_over_once, test_takeover_skips_what_the_hub_delivered,
                        test_takeover_on_full_disk,
-                       test_hub_back_after_takeover, test_failover_from_shadow_dumpster]) else 0)
+                       test_hub_back_after_takeover, test_hub_back_during_takeover,
+                       test_failover_from_shadow_dumpster]) else 0)

@@ -69,7 +69,7 @@ static void run_case(const struct drop_case *c)
     }
     struct shadow_taker *tk = shadow_taker_new(w.f->base, w.f->q, NULL, NULL);
     assert_non_null(tk);
-    shadow_taker_hold(tk, on_ready, &w);
+    shadow_taker_hold(tk, SHADOW_AWAY_WAIT_MS, on_ready, &w);
     if (c->faults > 0)
         sf_fault(w.f, "UPDATE recipient SET state = ?2, last_reply = ?3", SQLITE_FULL, c->faults);
     shadow_taker_away(tk, ids, (size_t)c->taken);
