@@ -128,7 +128,7 @@ struct shadow_take {
     size_t ledgerlen;
     bool ledger_ok;
     /* a taken copy: the recipients the silent hub delivered, as its groups'
-     * shadow dumpsters say ("SG <addr>\n" each, the form of Dd-Rcpt) */
+     * shadow dumpsters say ("SG addr\n" each, shadow_list.h) */
     const char *delivered;
     size_t deliveredlen;
 };

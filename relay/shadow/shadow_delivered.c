@@ -8,10 +8,9 @@
  * dd.d.SG.HUB.QUEUEID of that group's shadow dumpster, with a Dd-Delivered
  * header per recipient it delivered. For every group the queue copy names,
  * those copies are read (a direct get by subject, at most
- * DELIVERED_COPIES_MAX of them) and their recipients listed as "SG <addr>"
- * lines, the form of the queue copy's Dd-Rcpt, so the takeover leaves
- * them out. A group without a dumpster leaves no trace: its recipients
- * are delivered again unless a probe says the mailbox has the copy.
+ * DELIVERED_COPIES_MAX of them) and their recipients listed as "SG addr"
+ * lines (shadow_list.h), so the takeover leaves them out. A group without a dumpster leaves no
+ * trace: its recipients are delivered again unless a probe says the mailbox has the copy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 
 #include "log.h"
 #include "shadow_int.h"
+#include "shadow_list.h"
 
 #define DELIVERED_COPIES_MAX 64 /* dumpster copies read per group and message */
 
@@ -33,20 +33,6 @@ static void *delivered_oom(void *p)
     return p;
 }
 
-/* delivered_add - "SG <addr>\n" appended to ev's list */
-static void delivered_add(struct shadow_ev *ev, const char *sg, const char *addr, size_t alen)
-{
-    size_t slen = strlen(sg), need = slen + 1 + alen + 1;
-
-    ev->delivered = delivered_oom(realloc(ev->delivered, ev->deliveredlen + need + 1));
-    memcpy(ev->delivered + ev->deliveredlen, sg, slen);
-    ev->delivered[ev->deliveredlen + slen] = ' ';
-    memcpy(ev->delivered + ev->deliveredlen + slen + 1, addr, alen);
-    ev->deliveredlen += need;
-    ev->delivered[ev->deliveredlen - 1] = '\n';
-    ev->delivered[ev->deliveredlen] = 0;
-}
-
 /* delivered_of - the recipients each part 0 of m says were delivered */
 static void delivered_of(natsMsg *m, const char *sg, struct shadow_ev *ev)
 {
@@ -57,8 +43,14 @@ static void delivered_of(natsMsg *m, const char *sg, struct shadow_ev *ev)
         return;
     for (int i = 0; i < nvals; i++) { /* "<addr> UNIXMS" */
         const char *sp = strrchr(vals[i], ' ');
-        if (sp != NULL && sp > vals[i])
-            delivered_add(ev, sg, vals[i], (size_t)(sp - vals[i]));
+        char addr[DD_ADDR_MAX + 1];
+        size_t n = sp ? (size_t)(sp - vals[i]) : 0;
+        if (n < 3 || n - 2 > DD_ADDR_MAX || vals[i][0] != '<' || vals[i][n - 1] != '>')
+            continue;
+        memcpy(addr, vals[i] + 1, n - 2);
+        addr[n - 2] = 0;
+        if (shadow_list_add(&ev->delivered, &ev->deliveredlen, sg, addr) < 0)
+            delivered_oom(NULL);
     }
     free((void *)vals);
 }

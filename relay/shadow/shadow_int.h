@@ -89,7 +89,7 @@ struct shadow_ev {
     char *ledger;                  /* resend: the copy's ledger entry (recipients), owned */
     size_t ledgerlen;
     bool ledger_ok;  /* resend: the ledger was read (an entry or none) */
-    char *delivered; /* take: "SG <addr>\n" each recipient the hub delivered, owned */
+    char *delivered; /* take: "SG addr\n" each recipient the hub delivered, owned */
     size_t deliveredlen;
 };
 

@@ -15,6 +15,7 @@
 #include "resubmit_types.h"
 #include "timefmt.h"
 #include "shadow_env.h"
+#include "shadow_list.h"
 #include "shadow_take.h"
 
 struct shadow_taker {
@@ -319,29 +320,17 @@ static void take_asked(void *ctx, struct queue_msg *m, size_t present, bool ok)
     shadow_gate_commit(op->tk->gate, m, take_committed, op, 0);
 }
 
-/* take_drop_delivered - the recipients of m the list names ("SG <addr>"
+/* take_drop_delivered - the recipients of m the list names ("SG addr"
  * lines) leave it; how many */
 static size_t take_drop_delivered(struct queue_msg *m, const char *list, size_t len)
 {
-    size_t keep = 0;
+    size_t keep = 0, dropped;
 
-    for (size_t i = 0; i < m->nrcpts; i++) {
-        const struct queue_msg_rcpt *r = &m->rcpts[i];
-        size_t slen = strlen(r->sg), alen = strlen(r->addr);
-        bool found = false;
-        for (size_t k = 0; list && k < len && !found && r->route == RCPT_ROUTE_SG;) {
-            const char *nl = memchr(list + k, '\n', len - k);
-            size_t n = nl ? (size_t)(nl - list) - k : len - k;
-            const char *ln = list + k;
-            found = n == slen + 3 + alen && memcmp(ln, r->sg, slen) == 0 && ln[slen] == ' ' &&
-                    ln[slen + 1] == '<' && strncasecmp(ln + slen + 2, r->addr, alen) == 0 &&
-                    ln[n - 1] == '>';
-            k += n + 1;
-        }
-        if (!found)
-            m->rcpts[keep++] = *r;
-    }
-    size_t dropped = m->nrcpts - keep;
+    for (size_t i = 0; i < m->nrcpts; i++)
+        if (m->rcpts[i].route != RCPT_ROUTE_SG ||
+            !shadow_list_has(list, len, m->rcpts[i].sg, m->rcpts[i].addr))
+            m->rcpts[keep++] = m->rcpts[i];
+    dropped = m->nrcpts - keep;
     m->nrcpts = keep;
     return dropped;
 }
@@ -391,35 +380,6 @@ static void resend_key(const char *dest, char out[RESEND_KEY_HEX + 1])
 
     crypto_generichash(h, sizeof(h), (const unsigned char *)dest, strlen(dest), NULL, 0);
     sodium_bin2hex(out, RESEND_KEY_HEX + 1, h, sizeof(h));
-}
-
-/* resend_in_ledger - whether addr is one of the entry's lines */
-static bool resend_in_ledger(const char *ledger, size_t len, const char *addr)
-{
-    size_t alen = strlen(addr);
-
-    for (size_t i = 0; ledger && i < len;) {
-        const char *nl = memchr(ledger + i, '\n', len - i);
-        size_t n = nl ? (size_t)(nl - ledger) - i : len - i;
-        if (n == alen && strncasecmp(ledger + i, addr, n) == 0)
-            return true;
-        i += n + 1;
-    }
-    return false;
-}
-
-/* resend_ledger_add - addr appended to op's entry, once */
-static void resend_ledger_add(struct resend_op *op, const char *addr)
-{
-    size_t alen = strlen(addr);
-
-    if (resend_in_ledger(op->ledger, op->ledgerlen, addr))
-        return;
-    op->ledger = take_oom(realloc(op->ledger, op->ledgerlen + alen + 2));
-    memcpy(op->ledger + op->ledgerlen, addr, alen);
-    op->ledgerlen += alen;
-    op->ledger[op->ledgerlen++] = '\n';
-    op->ledger[op->ledgerlen] = 0;
 }
 
 void shadow_taker_set_dest_fn(struct shadow_taker *tk, const char *(*fn)(void *ctx, const char *sg),
@@ -552,7 +512,8 @@ static void resend_asked(void *ctx, struct queue_msg *m, size_t present, bool ok
     }
     op->nrcpts = m->nrcpts;
     for (size_t i = 0; i < m->nrcpts; i++)
-        resend_ledger_add(op, m->rcpts[i].addr);
+        if (shadow_list_add(&op->ledger, &op->ledgerlen, NULL, m->rcpts[i].addr) < 0)
+            take_oom(NULL);
     log_info("shadow", "%s: resent for hub %s from its shadow dumpster (its %s), %zu recipient(s)",
              m->queue_id, op->hub, op->from_id, m->nrcpts);
     shadow_gate_commit(op->tk->gate, m, resend_committed, op, 0);
@@ -594,7 +555,7 @@ void shadow_taker_resend_copy(void *taker, uint64_t id, const struct shadow_take
     for (size_t i = 0; i < m->nrcpts; i++) {
         if (!resend_wanted(r, m, i, delivered))
             continue;
-        if (!r->req.force && resend_in_ledger(t->ledger, t->ledgerlen, m->rcpts[i].addr))
+        if (!r->req.force && shadow_list_has(t->ledger, t->ledgerlen, NULL, m->rcpts[i].addr))
             before++; /* an earlier request resent it to this destination */
         else
             m->rcpts[keep++] = m->rcpts[i];

@@ -94,6 +94,12 @@ SEEDS = {
         b"\x00Dd-From\0<>\0Dd-Rcpt\0@smarthost <b@example.net>\0Dd-Received\00\0Dd-Body\02 1\0"
         b"Dd-Message-Id\0<m@x>\0",
     ],
+    "fuzz_shadow_list": [
+        b"\x00a@example.test\nB@Example.Test\n\0b@example.test",
+        b"\x01SG1 u@example.test\nSG2 u@example.test\n\0U@EXAMPLE.TEST",
+        b"\x00\n\n\0",
+        b"\x01SG1 \nSG1\0x",
+    ],
     "fuzz_timefmt": [
         b"2026-11-25T10:00:00Z",
         b"2026-11-25t10:00:00.123z",
