@@ -41,11 +41,6 @@ struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *e
  * servers and credentials keep their values until a restart. */
 void shadow_set_conf(struct shadow *sh, const struct conf *c);
 
-/* shadow_settle_ms - how long after its first beat a hub that was taken
- * over waits before it reads what was taken (the takes a winner began
- * before the beat reach their markers within it). */
-int64_t shadow_settle_ms(const struct shadow *sh);
-
 /* shadow_start - the worker thread starts connecting (in the background:
  * an unreachable cluster is logged and tried again, never fatal). */
 int shadow_start(struct shadow *sh, char *err, size_t errlen);
@@ -143,11 +138,13 @@ void shadow_on_take(struct shadow *sh, void (*fn)(void *ctx, const struct shadow
  * taken and goes; else it is offered again in a later round. */
 void shadow_taken(struct shadow *sh, const char *hub, const char *queue_id, bool ok);
 
-/* shadow_on_away - fn(ctx, ids, n) once after the start, when the cluster
+/* shadow_on_away - later(ctx, ms) first when another hub took this one
+ * over while it was away (the answer waits ms for its takes to settle);
+ * fn(ctx, ids, n) once after the start, when the cluster
  * answered: the queue ids of this hub's messages that another hub took
  * over while this one was silent (ids valid during the call). */
 void shadow_on_away(struct shadow *sh, void (*fn)(void *ctx, const char *const *ids, size_t n),
-                    void *ctx);
+                    void (*later)(void *ctx, int64_t ms), void *ctx);
 
 /* shadow_resend - read hub's shadow dumpster of storage group sg: each
  * copy stored from start_ms to stop_ms goes to shadow_on_resend's copy

@@ -36,10 +36,14 @@ struct shadow_taker *shadow_taker_new(struct event_base *base, struct queue *q,
                                       struct shadow_gate *gate, struct shadow *sh);
 
 /* shadow_taker_hold - ready(ctx) once the messages taken from this hub left
- * the queue, or after wait_ms without an answer (SHADOW_AWAY_WAIT_MS plus
- * shadow_settle_ms(): a hub taken over waits that long for the answer). */
+ * the queue, or after wait_ms without an answer (SHADOW_AWAY_WAIT_MS; a hub
+ * taken over waits longer, shadow_taker_away_later). */
 void shadow_taker_hold(struct shadow_taker *tk, int64_t wait_ms, void (*ready)(void *ctx),
                        void *ctx);
+
+/* shadow_taker_away_later - shadow_on_away's later callback: the hold's
+ * bound becomes ms + SHADOW_AWAY_WAIT_MS from now. */
+void shadow_taker_away_later(void *taker, int64_t ms);
 
 /* shadow_taker_away - shadow_on_away's callback (taker: the shadow_taker). */
 void shadow_taker_away(void *taker, const char *const *ids, size_t n);

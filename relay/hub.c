@@ -354,7 +354,7 @@ struct hub *hub_new(struct conf *c, const struct hub_opts *o, int *exit_code)
         if ((h->taker = shadow_taker_new(h->base, h->queue, h->gate, h->shadow)) == NULL)
             return hub_fail(h, exit_code, EX_OSERR, "shadow", "out of memory");
         shadow_on_take(h->shadow, shadow_taker_take, h->taker);
-        shadow_on_away(h->shadow, shadow_taker_away, h->taker);
+        shadow_on_away(h->shadow, shadow_taker_away, shadow_taker_away_later, h->taker);
         shadow_on_resend(h->shadow, shadow_taker_resend_copy, shadow_taker_resend_done, h->taker);
         if ((h->owed = shadow_owed_new(h->base, h->store, h->queue, h->shadow)) == NULL)
             return hub_fail(h, exit_code, EX_OSERR, "shadow", "out of memory");
@@ -383,8 +383,7 @@ static struct hub *hub_wire(struct hub *h, int *exit_code)
     if (h->gate) {
         delivery_on_delivered(h->delivery, shadow_gate_delivered, h->gate);
         delivery_pause(h->delivery, true); /* until the taker knows what went elsewhere */
-        shadow_taker_hold(h->taker, SHADOW_AWAY_WAIT_MS + shadow_settle_ms(h->shadow),
-                          hub_delivery_go, h->delivery);
+        shadow_taker_hold(h->taker, SHADOW_AWAY_WAIT_MS, hub_delivery_go, h->delivery);
     }
     if ((h->dumpster = dumpster_new(h->base, h->store, h->queue, h->conf, err, sizeof(err))) ==
         NULL)

@@ -231,6 +231,10 @@ static void shadow_event(struct shadow *sh, const struct shadow_ev *ev)
     case SHADOW_EV_AWAY:
         shadow_away(sh, ev);
         break;
+    case SHADOW_EV_AWAY_LATER:
+        if (sh->away_later_fn)
+            sh->away_later_fn(sh->away_ctx, (int64_t)ev->count);
+        break;
     case SHADOW_EV_DSTATS:
         free(sh->dstats);
         sh->ndstats = ev->len / sizeof(*sh->dstats);
@@ -410,8 +414,9 @@ void shadow_resent(struct shadow *sh, uint64_t id)
 }
 
 void shadow_on_away(struct shadow *sh, void (*fn)(void *ctx, const char *const *ids, size_t n),
-                    void *ctx)
+                    void (*later)(void *ctx, int64_t ms), void *ctx)
 {
+    sh->away_later_fn = later;
     sh->away_fn = fn;
     sh->away_ctx = ctx;
 }
@@ -476,11 +481,6 @@ struct shadow *shadow_new(struct event_base *base, const struct conf *c, char *e
     }
     sh->down_since_ms = clock_mono_ms();
     return sh;
-}
-
-int64_t shadow_settle_ms(const struct shadow *sh)
-{
-    return shadow_settle_of(&sh->link.set);
 }
 
 void shadow_set_conf(struct shadow *sh, const struct conf *c)

@@ -67,6 +67,7 @@ enum shadow_ev_kind {
     SHADOW_EV_RESEND,      /* a copy of hub's shadow dumpster for resend token (env, data) */
     SHADOW_EV_RESEND_DONE, /* resend token read to its end (or could not: ok false) */
     SHADOW_EV_DSTATS,      /* data: struct shadow_dstat[len / its size] */
+    SHADOW_EV_AWAY_LATER,  /* a hub took this one over: the away list comes in count ms */
 };
 
 struct shadow_ev {

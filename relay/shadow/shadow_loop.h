@@ -51,6 +51,7 @@ struct shadow {
     void (*take_fn)(void *ctx, const struct shadow_take *t);
     void *take_ctx;
     void (*away_fn)(void *ctx, const char *const *ids, size_t n);
+    void (*away_later_fn)(void *ctx, int64_t ms);
     void *away_ctx;
     void (*resend_copy)(void *ctx, uint64_t id, const struct shadow_take *t);
     void (*resend_done)(void *ctx, uint64_t id, bool ok, uint64_t count, const char *why);

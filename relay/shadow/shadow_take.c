@@ -151,6 +151,18 @@ void shadow_taker_hold(struct shadow_taker *tk, int64_t wait_ms, void (*ready)(v
         taker_ready(tk); /* no timer: do not hold */
 }
 
+void shadow_taker_away_later(void *taker, int64_t ms)
+{
+    struct shadow_taker *tk = taker;
+    int64_t wait = ms + SHADOW_AWAY_WAIT_MS;
+    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)((wait % 1000) * 1000)};
+
+    if (tk->ready == NULL || tk->wait_ev == NULL)
+        return; /* delivery goes already */
+    tk->wait_ms = wait;
+    evtimer_add(tk->wait_ev, &tv); /* from now */
+}
+
 static void taker_drop(struct shadow_taker *tk, const char *queue_id, struct drop_op *again);
 
 /* taker_drop_again_cb - the store failed the removal: once more */

@@ -320,7 +320,10 @@ static void watch_first_beat(struct shadow_link *l, struct shadow_watch *w, jsCt
     if (had && watch_last(js, subj, buf, sizeof(buf), &claim_seq) &&
         sscanf(buf, "%64s %llu", winner, &seq) == 2 && seq == prev_seq &&
         strcmp(winner, l->set.hub) != 0) {
+        struct shadow_ev ev = {.kind = SHADOW_EV_AWAY_LATER,
+                               .count = (uint64_t)shadow_settle_of(&l->set)};
         w->away_due_ms = watch_mono_ms() + shadow_settle_of(&l->set);
+        shadow_link_post(l, &ev);
         log_info("shadow",
                  "hub %s took this hub over while it was away; what it took is read in %lld ms, "
                  "once its takes have settled",
@@ -422,6 +425,8 @@ void shadow_watch_round(struct shadow_link *l, struct shadow_watch *w, natsConne
         natsConnection_Publish(nc, subj, beat, len); /* stored by the stream; no ack needed */
     if (!w->away_read && w->away_known && now >= w->away_due_ms)
         watch_away(l, w, js);
+    if (!w->away_read) /* until the away list is read, a round every second */
+        w->next_ms = now + WATCH_ROUND_MIN_MS;
     if (now >= w->dstats_next_ms) {
         w->dstats_next_ms = now + SHADOW_DSTATS_EVERY_MS;
         watch_dstats(l, js);
