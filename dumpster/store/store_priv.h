@@ -117,6 +117,10 @@ void store_wal_unwatch(struct store *s);
 void store_wal_checkpoint(struct store *s);
 void store_wal_truncate(struct store *s);
 
+/* store_drop_later - the batch's deferred entries after mark are dropped:
+ * after functions told so, posts freed, a resync due (store_later.c) */
+void store_drop_later(struct store *s, struct store_later **mark);
+
 /* store_account - batch counters and histograms (store_stats.c) */
 void store_account(struct store *s, size_t ndurable, int64_t us);
 

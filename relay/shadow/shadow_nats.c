@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "shadow_int.h"
+#include "shadow_nats_int.h"
 
 #define NATS_CONNECT_TIMEOUT_MS 2000
 #define NATS_RECONNECT_WAIT_MS 250
@@ -135,11 +136,7 @@ static void nats_purge_cb(natsConnection *nc, natsSubscription *sub, natsMsg *ms
 /* nats_fail - the text of a failed call, kept for the log */
 static const char *nats_fail(struct shadow_nats *n, const char *what, natsStatus s, jsErrCode je)
 {
-    const char *last = nats_GetLastError(NULL);
-
-    snprintf(n->last_err, sizeof(n->last_err), "%s: %s%s%s (%d/%d)", what, natsStatus_GetText(s),
-             last && *last ? ": " : "", last ? last : "", (int)s, (int)je);
-    return n->last_err;
+    return shadow_nats_fail(n->last_err, sizeof(n->last_err), what, s, je);
 }
 
 /* nats_options - the connection's options from the settings */
@@ -237,160 +234,6 @@ static int nats_connect(struct shadow_link *l, struct shadow_nats *n)
         log_err("shadow", "%s", nats_fail(n, "cannot subscribe", s, 0));
         return -1;
     }
-    return 0;
-}
-
-void shadow_dumpster_stream(char *out, size_t cap, const char *sg, const char *hub)
-{
-    /* names may hold '_' and '-': the length keeps two pairs from one name */
-    snprintf(out, cap, "DD_D_%zu_%s_%s", strlen(sg), sg, hub);
-}
-
-/* The limits a stream is made with. */
-struct nats_limits {
-    uint64_t max_age_s;
-    uint64_t max_bytes;  /* 0: none */
-    bool owned;          /* this hub's alone: its limits follow the configuration */
-    int64_t per_subject; /* max messages per subject; 0: no limit */
-    const char *more[2]; /* further subjects, NULL-ended */
-};
-
-/* nats_limits_update - an owned stream whose limits changed gets the new ones */
-static void nats_limits_update(struct shadow_nats *n, jsStreamInfo *si,
-                               const struct nats_limits *lim)
-{
-    jsStreamConfig cfg = *si->Config;
-    jsStreamInfo *out = NULL;
-    jsErrCode je = 0;
-    int64_t age = (int64_t)lim->max_age_s * 1000000000LL;
-    int64_t bytes = lim->max_bytes ? (int64_t)lim->max_bytes : -1;
-
-    if (cfg.AllowDirect && (!lim->owned || (cfg.MaxAge == age && cfg.MaxBytes == bytes)))
-        return;
-    cfg.AllowDirect = true; /* a takeover reads the parts of a copy by direct gets */
-    if (lim->owned) {
-        cfg.MaxAge = age;
-        cfg.MaxBytes = bytes;
-    }
-    if (cfg.Duplicates > age)
-        cfg.Duplicates = age;
-    natsStatus s = js_UpdateStream(&out, n->js, &cfg, NULL, &je);
-    if (s == NATS_OK)
-        log_info("shadow", "stream %s: max age %llu s, max bytes %lld", cfg.Name,
-                 (unsigned long long)lim->max_age_s, (long long)bytes);
-    else
-        log_warn("shadow", "stream %s keeps its old limits: %s", cfg.Name,
-                 nats_fail(n, "cannot update", s, je));
-    jsStreamInfo_Destroy(out);
-}
-
-/* nats_stream_ok - an existing stream as this hub needs it */
-static bool nats_stream_ok(struct shadow_link *l, struct shadow_nats *n, jsStreamInfo *si,
-                           const char *subject)
-{
-    bool has = false;
-
-    for (int i = 0; si->Config && i < si->Config->SubjectsLen; i++)
-        has |= strcmp(si->Config->Subjects[i], subject) == 0;
-    if (!has) {
-        snprintf(n->last_err, sizeof(n->last_err), "stream %s exists without subject %s",
-                 si->Config ? si->Config->Name : "?", subject);
-        return false;
-    }
-    if (si->Config->Replicas != (int64_t)l->set.replicas)
-        log_warn("shadow", "stream %s has %" PRId64 " replicas, [shadow] replicas is %u; kept",
-                 si->Config->Name, si->Config->Replicas, l->set.replicas);
-    return true;
-}
-
-/* nats_ensure_stream - find stream name, or create it */
-static int nats_ensure_stream(struct shadow_link *l, struct shadow_nats *n, const char *name,
-                              const char *subject, const struct nats_limits *lim)
-{
-    jsStreamInfo *si = NULL;
-    jsErrCode je = 0;
-    jsStreamConfig cfg;
-    const char *subjects[] = {subject, lim->more[0], lim->more[1]};
-    natsStatus s = js_GetStreamInfo(&si, n->js, name, NULL, &je);
-
-    if (s == NATS_OK) {
-        bool ok = nats_stream_ok(l, n, si, subject);
-        if (ok)
-            nats_limits_update(n, si, lim);
-        jsStreamInfo_Destroy(si);
-        return ok ? 0 : -1;
-    }
-    if (s != NATS_NOT_FOUND) {
-        nats_fail(n, "cannot read the stream", s, je);
-        return -1;
-    }
-    jsStreamConfig_Init(&cfg);
-    cfg.Name = name;
-    cfg.Subjects = subjects;
-    cfg.SubjectsLen = 1 + (lim->more[0] != NULL) + (lim->more[1] != NULL);
-    cfg.AllowDirect = true;
-    if (lim->per_subject)
-        cfg.MaxMsgsPerSubject = lim->per_subject;
-    cfg.Storage = js_FileStorage;
-    cfg.Replicas = (int64_t)l->set.replicas;
-    cfg.MaxAge = (int64_t)lim->max_age_s * 1000000000LL;
-    cfg.MaxBytes = lim->max_bytes ? (int64_t)lim->max_bytes : -1;
-    cfg.Discard = js_DiscardOld; /* a dumpster drops its oldest */
-    cfg.Duplicates = 120LL * 1000000000LL;
-    if (cfg.Duplicates > cfg.MaxAge)
-        cfg.Duplicates = cfg.MaxAge;
-    s = js_AddStream(&si, n->js, &cfg, NULL, &je);
-    if (s != NATS_OK) {
-        nats_fail(n, "cannot create the stream", s, je);
-        return -1;
-    }
-    log_info("shadow", "created stream %s (%s, %u replicas)", name, subject, l->set.replicas);
-    jsStreamInfo_Destroy(si);
-    return 0;
-}
-
-/* nats_ensure_sgs - the shadow dumpster streams of the groups */
-static void nats_ensure_sgs(struct shadow_link *l, struct shadow_nats *n)
-{
-    char name[SHADOW_SUBJECT_MAX * 2], subj[SHADOW_SUBJECT_MAX * 2];
-
-    for (size_t i = 0; i < l->set.nsgs; i++) {
-        const struct shadow_sg *g = &l->set.sgs[i];
-        struct nats_limits d = {
-            .max_age_s = g->max_age_s, .max_bytes = g->max_bytes, .owned = true};
-        shadow_dumpster_stream(name, sizeof(name), g->name, l->set.hub);
-        snprintf(subj, sizeof(subj), "dd.d.%s.%s.>", g->name, l->set.hub);
-        if (n->sg_ok == NULL)
-            n->sg_ok = calloc(l->set.nsgs, sizeof(*n->sg_ok));
-        bool ok = nats_ensure_stream(l, n, name, subj, &d) == 0;
-        if (!ok)
-            log_err("shadow", "%s: no shadow dumpster for %s: its delivered copies are not kept",
-                    n->last_err, g->name);
-        if (n->sg_ok)
-            n->sg_ok[i] = ok;
-    }
-}
-
-/* nats_ensure - the streams of the hub: the queue and the hubs' (without
- * them no copy is stored), its SGs' dumpsters (one that cannot be made,
- * say for want of room in the cluster, is logged and its copies fail; the
- * next connection tries it again) */
-static int nats_ensure(struct shadow_link *l, struct shadow_nats *n)
-{
-    struct nats_limits q = {.max_age_s = l->set.queue_max_age_s};
-    struct nats_limits h = {
-        .max_age_s = l->set.queue_max_age_s, .per_subject = 1, .more = {"dd.t.>", "dd.x.>"}};
-
-    struct nats_limits led = {.max_age_s = l->set.queue_max_age_s, .per_subject = 1};
-
-    for (size_t i = 0; i < l->set.nsgs; i++) /* an entry lives as long as its copy can */
-        if (l->set.sgs[i].max_age_s > led.max_age_s)
-            led.max_age_s = l->set.sgs[i].max_age_s;
-    if (nats_ensure_stream(l, n, SHADOW_STREAM_QUEUE, "dd.q.>", &q) < 0 ||
-        nats_ensure_stream(l, n, SHADOW_STREAM_HUBS, "dd.h.>", &h) < 0 ||
-        nats_ensure_stream(l, n, SHADOW_STREAM_LEDGER, "dd.l.>", &led) < 0)
-        return -1;
-    nats_ensure_sgs(l, n);
     return 0;
 }
 
@@ -538,7 +381,7 @@ static void nats_set_sgs(struct shadow_link *l, struct shadow_nats *n, struct sh
     j->data = NULL; /* the settings own it now */
     free(n->sg_ok);
     n->sg_ok = NULL;
-    nats_ensure_sgs(l, n);
+    shadow_streams_sgs(n->js, &l->set, &n->sg_ok, n->last_err, sizeof(n->last_err));
 }
 
 /* nats_step - under the lock: one turn of the worker; false to stop */
@@ -550,7 +393,8 @@ static bool nats_step(struct shadow_link *l, struct shadow_nats *n)
         nats_up(l, n, false);
         if (l->connected && !n->ensured) {
             pthread_mutex_unlock(&l->mu);
-            int rc = nats_ensure(l, n);
+            int rc =
+                shadow_streams_ensure(n->js, &l->set, &n->sg_ok, n->last_err, sizeof(n->last_err));
             if (rc < 0)
                 log_err("shadow", "%s; trying again in %d s", n->last_err, NATS_ENSURE_RETRY_S);
             pthread_mutex_lock(&l->mu);
